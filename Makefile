@@ -1,0 +1,68 @@
+# Counterfeit Workbench: the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+EXT    := extension
+LABEXT := workbench/labextension
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+EXT_SOURCES := $(wildcard $(EXT)/src/*.ts $(EXT)/style/*) $(EXT)/package.json $(EXT)/tsconfig.json
+
+.PHONY: all install demo test lint typecheck unit lab extension wheel bench clean
+
+all: install
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Build tools and JupyterLab first: `jupyter labextension build` needs them.
+$(VENV)/.tools: $(BIN)/python
+	$(BIN)/pip install -q 'hatchling>=1.21' 'hatch-jupyter-builder>=0.9' 'jupyterlab>=4.2,<5'
+	touch $@
+
+$(EXT)/node_modules/.package-lock.json: $(EXT)/package.json $(EXT)/package-lock.json
+	cd $(EXT) && npm ci --no-audit --no-fund
+	touch $@
+
+# The prebuilt labextension that the wheel carries.
+$(LABEXT)/package.json: $(VENV)/.tools $(EXT)/node_modules/.package-lock.json $(EXT_SOURCES)
+	cd $(EXT) && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build:prod
+
+extension: $(LABEXT)/package.json
+
+$(VENV)/.installed: $(VENV)/.tools $(LABEXT)/package.json pyproject.toml
+	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
+	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	$(BIN)/jupyter server extension enable --sys-prefix workbench >/dev/null
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/workbench demo demo-output
+
+lint: install
+	$(BIN)/ruff check workbench tests benchmarks tools
+	$(BIN)/ruff format --check workbench tests benchmarks tools
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+lab: install
+	$(BIN)/workbench lab
+
+wheel: install
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(EXT)/node_modules $(EXT)/lib $(LABEXT) dist build demo-output

@@ -1,0 +1,89 @@
+"""Shared, tiny fixtures. Expected values are explained next to the data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def toy_identifiers() -> pd.DataFrame:
+    # S1-S2 share a phone written two ways, S2-S3 share a bank card written two ways:
+    # {S1, S2, S3} is one network. S4-S5 share an e-mail up to case: {S4, S5}.
+    # S6-S7 share only a city-level address (weak): linked only with include_weak=True.
+    # A courier hotline is on every account: infrastructure once above max_accounts.
+    rows = [
+        ("S1", "phone", "+86 138 0013 8000"),
+        ("S2", "phone", "0086-13800138000"),
+        ("S2", "bank_card", "6222 0212 3456 7890"),
+        ("S3", "bank_card", "6222-0212-3456-7890"),
+        ("S4", "email", "Li.Wei@Example.com"),
+        ("S5", "email", "li.wei@example.com "),
+        ("S6", "address", "广东省 深圳市"),
+        ("S7", "address", "广东省深圳市"),
+    ]
+    rows += [(f"S{i}", "phone", "400-820-8820") for i in range(1, 9)]
+    return pd.DataFrame(rows, columns=["seller_id", "kind", "value"])
+
+
+@pytest.fixture
+def toy_sellers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"seller_id": [f"S{i}" for i in range(1, 9)], "name": [f"Shop {i}" for i in range(1, 9)]}
+    )
+
+
+@pytest.fixture
+def toy_shipments() -> pd.DataFrame:
+    """A workshop, a hub and scattered background, built so the expected sites are obvious.
+
+    - workshop W: 600 waybills from 3 exact points within ~40 m in Putian, by 10 accounts
+      of one network (R0-R9);
+    - hub H: 3,000 waybills from 2 points 50 m apart in Yiwu, by 300 unrelated accounts;
+    - background: 400 waybills scattered ~10 km around Shenzhen, far below any density.
+    """
+    rng = np.random.default_rng(1)
+    workshop = pd.DataFrame({
+        "seller_id": rng.choice([f"R{i}" for i in range(10)], 600),
+        "lat": 25.4394 + rng.choice([0.0, 0.0003, -0.0002], 600),
+        "lon": 119.0103 + rng.choice([0.0, 0.0002, 0.0004], 600),
+        "brand": "Nike",
+    })
+    hub = pd.DataFrame({
+        "seller_id": rng.choice([f"H{i:03d}" for i in range(300)], 3000),
+        "lat": 29.33 + rng.choice([0.0, 0.00045], 3000),
+        "lon": 120.10,
+        "brand": "no brand",
+    })
+    background = pd.DataFrame({
+        "seller_id": rng.choice([f"B{i}" for i in range(100)], 400),
+        "lat": 22.5 + rng.normal(0, 0.1, 400),
+        "lon": 114.0 + rng.normal(0, 0.1, 400),
+        "brand": "no brand",
+    })
+    ships = pd.concat([workshop, hub, background], ignore_index=True)
+    ships["shipment_id"] = [f"W{i:06d}" for i in range(len(ships))]
+    ships["shipped_at"] = pd.Timestamp("2026-03-02") + pd.to_timedelta(
+        rng.integers(0, 120, len(ships)), unit="D"
+    )
+    ships["value_cny"] = 100.0
+    return ships
+
+
+@pytest.fixture
+def toy_network() -> pd.DataFrame:
+    return pd.DataFrame({"seller_id": [f"R{i}" for i in range(10)], "network_id": "N0001"})
+
+
+@pytest.fixture
+def toy_evidence() -> pd.DataFrame:
+    # two counterfeit test buys on the workshop's network, three genuine ones at the hub
+    return pd.DataFrame({
+        "evidence_id": ["E1", "E2", "E3", "E4", "E5"],
+        "seller_id": ["R1", "R2", "H001", "H002", "H003"],
+        "brand": ["Nike", "Nike", "no brand", "no brand", "no brand"],
+        "kind": "test_buy",
+        "verdict": ["counterfeit", "counterfeit", "genuine", "genuine", "genuine"],
+        "date": "2026-05-01",
+    })

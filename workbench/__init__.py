@@ -1,0 +1,91 @@
+"""Counterfeit Workbench: trace counterfeit goods from marketplace exports to workshops.
+
+The public API is imported lazily, so ``import workbench`` is cheap (the Jupyter server
+imports this package to find its extension and should not pay for geopandas)::
+
+    import workbench
+    demo = workbench.generate_demo("demo-data", seed=7)
+    result = workbench.run_investigation(demo.folder, "out")
+    print(result.tip_sheets[0])
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_PUBLIC: dict[str, str] = {
+    "generate_demo": "workbench.demo",
+    "DemoData": "workbench.demo",
+    "load_sellers": "workbench.intake",
+    "load_identifiers": "workbench.intake",
+    "load_shipments": "workbench.intake",
+    "load_evidence": "workbench.intake",
+    "load_locations": "workbench.intake",
+    "IntakeResult": "workbench.intake",
+    "link_sellers": "workbench.networks",
+    "explain_link": "workbench.networks",
+    "Networks": "workbench.networks",
+    "SiteFinder": "workbench.sites",
+    "find_sites": "workbench.sites",
+    "jurisdiction": "workbench.gazetteer",
+    "site_map": "workbench.maps",
+    "MapView": "workbench.maps",
+    "tip_sheet_context": "workbench.tipsheet",
+    "render_tip_sheet": "workbench.tipsheet",
+    "export_tip_sheet": "workbench.tipsheet",
+    "Investigation": "workbench.investigation",
+    "load_investigation": "workbench.investigation",
+    "run_investigation": "workbench.investigation",
+    "write_tip_sheets": "workbench.investigation",
+}
+
+__all__ = ["__version__", *sorted(_PUBLIC)]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from workbench.demo import DemoData, generate_demo
+    from workbench.gazetteer import jurisdiction
+    from workbench.intake import (
+        IntakeResult,
+        load_evidence,
+        load_identifiers,
+        load_locations,
+        load_sellers,
+        load_shipments,
+    )
+    from workbench.investigation import (
+        Investigation,
+        load_investigation,
+        run_investigation,
+        write_tip_sheets,
+    )
+    from workbench.maps import MapView, site_map
+    from workbench.networks import Networks, explain_link, link_sellers
+    from workbench.sites import SiteFinder, find_sites
+    from workbench.tipsheet import export_tip_sheet, render_tip_sheet, tip_sheet_context
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the prebuilt frontend extension."""
+    return [{"src": "labextension", "dest": "counterfeit-workbench"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension that lists and copies investigation templates."""
+    return [{"module": "workbench._server"}]

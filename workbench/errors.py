@@ -1,0 +1,62 @@
+"""Errors raised by Counterfeit Workbench.
+
+Every error the package raises on purpose derives from :class:`WorkbenchError`, and also
+from the built-in exception a caller would expect, so ``except ValueError`` keeps working::
+
+    WorkbenchError
+    ├── InputError (ValueError)          bad argument or bad input data
+    │   ├── MissingColumnsError          a table lacks required fields
+    │   └── InvalidFileError             a file cannot be read as the declared kind
+    ├── NotFoundError (KeyError)         a named site, seller or template does not exist
+    └── MissingDependencyError (ImportError)   an optional package is not installed
+
+Messages name the argument or field, what was expected, what was received, and what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InputError",
+    "InvalidFileError",
+    "MissingColumnsError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "WorkbenchError",
+]
+
+
+class WorkbenchError(Exception):
+    """Base class of every error raised on purpose by the workbench."""
+
+
+class InputError(WorkbenchError, ValueError):
+    """An argument or an input table is not what the step needs."""
+
+
+class MissingColumnsError(InputError):
+    """A table lacks fields the step requires."""
+
+    def __init__(self, table: str, missing: list[str], found: list[str]) -> None:
+        self.table = table
+        self.missing = list(missing)
+        self.found = list(found)
+        super().__init__(
+            f"{table}: required field(s) {', '.join(self.missing)} not found; "
+            f"columns present: {', '.join(self.found) or '(none)'}. "
+            "Rename the columns or pass a mapping that names them."
+        )
+
+
+class InvalidFileError(InputError):
+    """A file cannot be read as the kind of file it is declared to be."""
+
+
+class NotFoundError(WorkbenchError, KeyError):
+    """A named thing (site, seller, template) does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingDependencyError(WorkbenchError, ImportError):
+    """An optional package needed for this call is not installed."""
