@@ -19,7 +19,7 @@ $(BIN)/python:
 
 # Build tools and JupyterLab first: `jupyter labextension build` needs them.
 $(VENV)/.tools: $(BIN)/python
-	$(BIN)/pip install -q 'hatchling>=1.21' 'hatch-jupyter-builder>=0.9' 'jupyterlab>=4.2,<5'
+	$(BIN)/pip install -q 'hatchling>=1.21' 'hatch-jupyter-builder>=0.9' 'jupyterlab>=4.2,<5' editables
 	touch $@
 
 $(EXT)/node_modules/.package-lock.json: $(EXT)/package.json $(EXT)/package-lock.json
@@ -33,8 +33,10 @@ $(LABEXT)/package.json: $(VENV)/.tools $(EXT)/node_modules/.package-lock.json $(
 extension: $(LABEXT)/package.json
 
 $(VENV)/.installed: $(VENV)/.tools $(LABEXT)/package.json pyproject.toml
-	$(BIN)/pip install -q --no-build-isolation -e '.[test]'
-	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	@# the labextension was built above, so the editable install skips npm; the PATH is for
+	@# `labextension develop`, which runs `jupyter-builder`
+	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(BIN)/pip install -q --no-build-isolation -e '.[test]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	$(BIN)/jupyter server extension enable --sys-prefix workbench >/dev/null
 	touch $@
 

@@ -6,6 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# jp_fetch, jp_serverapp, ... for the server-extension tests (the plugin does not register
+# itself); it also gives each test its own event loop.
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 
 @pytest.fixture
 def toy_identifiers() -> pd.DataFrame:
@@ -44,24 +48,30 @@ def toy_shipments() -> pd.DataFrame:
     - background: 400 waybills scattered ~10 km around Shenzhen, far below any density.
     """
     rng = np.random.default_rng(1)
-    workshop = pd.DataFrame({
-        "seller_id": rng.choice([f"R{i}" for i in range(10)], 600),
-        "lat": 25.4394 + rng.choice([0.0, 0.0003, -0.0002], 600),
-        "lon": 119.0103 + rng.choice([0.0, 0.0002, 0.0004], 600),
-        "brand": "Nike",
-    })
-    hub = pd.DataFrame({
-        "seller_id": rng.choice([f"H{i:03d}" for i in range(300)], 3000),
-        "lat": 29.33 + rng.choice([0.0, 0.00045], 3000),
-        "lon": 120.10,
-        "brand": "no brand",
-    })
-    background = pd.DataFrame({
-        "seller_id": rng.choice([f"B{i}" for i in range(100)], 400),
-        "lat": 22.5 + rng.normal(0, 0.1, 400),
-        "lon": 114.0 + rng.normal(0, 0.1, 400),
-        "brand": "no brand",
-    })
+    workshop = pd.DataFrame(
+        {
+            "seller_id": rng.choice([f"R{i}" for i in range(10)], 600),
+            "lat": 25.4394 + rng.choice([0.0, 0.0003, -0.0002], 600),
+            "lon": 119.0103 + rng.choice([0.0, 0.0002, 0.0004], 600),
+            "brand": "Nike",
+        }
+    )
+    hub = pd.DataFrame(
+        {
+            "seller_id": rng.choice([f"H{i:03d}" for i in range(300)], 3000),
+            "lat": 29.33 + rng.choice([0.0, 0.00045], 3000),
+            "lon": 120.10,
+            "brand": "no brand",
+        }
+    )
+    background = pd.DataFrame(
+        {
+            "seller_id": rng.choice([f"B{i}" for i in range(100)], 400),
+            "lat": 22.5 + rng.normal(0, 0.1, 400),
+            "lon": 114.0 + rng.normal(0, 0.1, 400),
+            "brand": "no brand",
+        }
+    )
     ships = pd.concat([workshop, hub, background], ignore_index=True)
     ships["shipment_id"] = [f"W{i:06d}" for i in range(len(ships))]
     ships["shipped_at"] = pd.Timestamp("2026-03-02") + pd.to_timedelta(
@@ -79,11 +89,13 @@ def toy_network() -> pd.DataFrame:
 @pytest.fixture
 def toy_evidence() -> pd.DataFrame:
     # two counterfeit test buys on the workshop's network, three genuine ones at the hub
-    return pd.DataFrame({
-        "evidence_id": ["E1", "E2", "E3", "E4", "E5"],
-        "seller_id": ["R1", "R2", "H001", "H002", "H003"],
-        "brand": ["Nike", "Nike", "no brand", "no brand", "no brand"],
-        "kind": "test_buy",
-        "verdict": ["counterfeit", "counterfeit", "genuine", "genuine", "genuine"],
-        "date": "2026-05-01",
-    })
+    return pd.DataFrame(
+        {
+            "evidence_id": ["E1", "E2", "E3", "E4", "E5"],
+            "seller_id": ["R1", "R2", "H001", "H002", "H003"],
+            "brand": ["Nike", "Nike", "no brand", "no brand", "no brand"],
+            "kind": "test_buy",
+            "verdict": ["counterfeit", "counterfeit", "genuine", "genuine", "genuine"],
+            "date": "2026-05-01",
+        }
+    )
