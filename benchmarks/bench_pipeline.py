@@ -33,15 +33,35 @@ def run(n_shipments: int) -> dict[str, object]:
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        demo = _timed("generate", timings, workbench.generate_demo, root / "data",
-                      n_shipments=n_shipments, n_background_sellers=max(1_200, n_shipments // 500),
-                      fmt="parquet")
+        demo = _timed(
+            "generate",
+            timings,
+            workbench.generate_demo,
+            root / "data",
+            n_shipments=n_shipments,
+            n_background_sellers=max(1_200, n_shipments // 500),
+            fmt="parquet",
+        )
         inv = _timed("intake", timings, workbench.load_investigation, demo.folder)
         nets = _timed("networks", timings, workbench.link_sellers, inv.sellers, inv.identifiers)
-        finder = _timed("sites", timings, workbench.SiteFinder(radius_m=300).fit,
-                        inv.shipments, networks=nets.membership, evidence=inv.evidence)
-        view = _timed("map", timings, workbench.site_map, inv.shipments, finder.sites_,
-                      sellers=inv.sellers, networks=nets.membership, locations=inv.locations)
+        finder = _timed(
+            "sites",
+            timings,
+            workbench.SiteFinder(radius_m=300).fit,
+            inv.shipments,
+            networks=nets.membership,
+            evidence=inv.evidence,
+        )
+        view = _timed(
+            "map",
+            timings,
+            workbench.site_map,
+            inv.shipments,
+            finder.sites_,
+            sellers=inv.sellers,
+            networks=nets.membership,
+            locations=inv.locations,
+        )
         html = _timed("map html", timings, view.to_html)
         top = [str(finder.sites_.iloc[0]["site_id"])]
         _timed("tip sheet", timings, write_tip_sheets, inv, nets, finder, top, root / "tips")
@@ -62,13 +82,17 @@ def main() -> None:
     args = parser.parse_args()
     import os
 
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}"
+    )
     results = [run(n) for n in args.sizes]
     for r in results:
         steps = ", ".join(f"{k} {v:.2f} s" for k, v in r["seconds"].items())  # type: ignore[union-attr]
-        print(f"{r['n_shipments']:>10,} waybills, {r['n_sellers']:,} sellers, {r['n_sites']} sites,"
-              f" map {r['map_html_mb']} MB, peak RSS {r['peak_rss_mb']} MB: {steps}")
+        print(
+            f"{r['n_shipments']:>10,} waybills, {r['n_sellers']:,} sellers, {r['n_sites']} sites,"
+            f" map {r['map_html_mb']} MB, peak RSS {r['peak_rss_mb']} MB: {steps}"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
 

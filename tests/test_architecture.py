@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
-CORE = ["errors", "intake", "_intake_rules", "networks", "sites", "_site_geometry", "gazetteer",
-        "demo", "templates"]
+CORE = [
+    "errors",
+    "intake",
+    "_intake_rules",
+    "networks",
+    "sites",
+    "_site_geometry",
+    "gazetteer",
+    "demo",
+    "templates",
+]
 VIEW_ONLY = {"folium", "branca", "ipywidgets", "IPython", "jupyter_server", "tornado"}
 
 
@@ -41,8 +50,10 @@ def test_core_modules_do_not_import_views() -> None:
 
 def test_import_workbench_is_cheap() -> None:
     # the Jupyter server imports the package to find its extension: no geopandas, no folium
-    code = "import sys, workbench; print(sorted(m for m in ('geopandas', 'folium', 'sklearn') " \
-           "if m in sys.modules))"
+    code = (
+        "import sys, workbench; print(sorted(m for m in ('geopandas', 'folium', 'sklearn') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -52,3 +63,9 @@ def test_public_names_resolve() -> None:
 
     for name in workbench.__all__:
         assert getattr(workbench, name) is not None, name
+
+
+def test_all_lists_exactly_the_lazy_public_names() -> None:
+    import workbench
+
+    assert set(workbench.__all__) - {"__version__"} == set(workbench._PUBLIC)

@@ -17,14 +17,17 @@ from workbench.networks import normalise
 
 CDN_OR_TILES = re.compile(
     r"https?://[^\"'\s)]*(cdn|unpkg|jsdelivr|cdnjs|bootstrapcdn|jquery|tile|openstreetmap|"
-    r"googleapis|arcgisonline|cartocdn)", re.IGNORECASE)
+    r"googleapis|arcgisonline|cartocdn)",
+    re.IGNORECASE,
+)
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("demo")
-    demo = workbench.generate_demo(root / "data", seed=7, n_shipments=40_000,
-                                   n_background_sellers=600, hostile_names=True)
+    demo = workbench.generate_demo(
+        root / "data", seed=7, n_shipments=40_000, n_background_sellers=600, hostile_names=True
+    )
     truth = json.loads(demo.truth.read_text(encoding="utf-8"))
     result = workbench.run_investigation(demo.folder, root / "out", top=2)
     return truth, result
@@ -43,8 +46,9 @@ def test_every_planted_workshop_is_found_and_ranked_above_the_hub(demo_run) -> N
     sites = result.sites
     found_ranks = []
     for planted in truth["sites"]:
-        dist = haversine_m(sites["lat"].to_numpy(), sites["lon"].to_numpy(), planted["lat"],
-                           planted["lon"])
+        dist = haversine_m(
+            sites["lat"].to_numpy(), sites["lon"].to_numpy(), planted["lat"], planted["lon"]
+        )
         assert dist.min() <= 300, f"planted site {planted['name']} not found"
         found_ranks.append(int(sites.iloc[dist.argmin()]["rank"]))
     for hub in truth["hubs"]:
@@ -71,8 +75,9 @@ def test_planted_networks_are_recovered(demo_run) -> None:
     precision = len(truth_pairs & found_ring_pairs) / max(len(found_ring_pairs), 1)
     assert recall >= 0.98 and precision >= 0.98
     # the hub's hotline, in every way it was written, is infrastructure, not a link
-    hotline = normalise(pd.Series(["phone"] * len(truth["infrastructure"])),
-                        pd.Series(truth["infrastructure"]))
+    hotline = normalise(
+        pd.Series(["phone"] * len(truth["infrastructure"])), pd.Series(truth["infrastructure"])
+    )
     assert set(hotline) <= set(result.networks.infrastructure["value_norm"])
 
 
@@ -89,7 +94,7 @@ def test_outputs_exist_and_load_nothing_from_the_network(demo_run) -> None:
 
 
 def test_tip_sheet_shows_hostile_names_as_text(demo_run) -> None:
-    truth, result = demo_run
+    _, result = demo_run
     html = result.tip_sheets[0].read_text(encoding="utf-8")
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img src=x" not in html
@@ -105,7 +110,7 @@ def test_describe_names_every_output(demo_run) -> None:
 
 
 def test_folder_without_sellers_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no sellers file; expected sellers.csv"):
+    with pytest.raises(InputError, match=r"no sellers file; expected sellers\.csv"):
         workbench.load_investigation(tmp_path)
     with pytest.raises(InputError, match="not a folder"):
         workbench.load_investigation(tmp_path / "nope")

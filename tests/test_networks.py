@@ -43,8 +43,7 @@ def test_without_threshold_the_hotline_merges_everyone(toy_sellers, toy_identifi
 
 
 def test_allow_list_keeps_a_hotline_out(toy_sellers, toy_identifiers) -> None:
-    nets = link_sellers(toy_sellers, toy_identifiers, max_accounts=100,
-                        allow_list=["400-820-8820"])
+    nets = link_sellers(toy_sellers, toy_identifiers, max_accounts=100, allow_list=["400-820-8820"])
     assert frozenset({"S1", "S2", "S3"}) in _groups(nets)
     assert len(_groups(nets)) == 2
 
@@ -66,7 +65,10 @@ def test_hotline_on_300_accounts_does_not_merge_a_ring() -> None:
     sellers = pd.DataFrame({"seller_id": [f"A{i}" for i in range(300)] + ["R1", "R2"]})
     ids = pd.DataFrame(
         [(s, "phone", "400-100-1000") for s in sellers["seller_id"]]
-        + [("R1", "id_document", "350302199001011234"), ("R2", "id_document", "350302199001011234")],
+        + [
+            ("R1", "id_document", "350302199001011234"),
+            ("R2", "id_document", "350302199001011234"),
+        ],
         columns=["seller_id", "kind", "value"],
     )
     nets = link_sellers(sellers, ids)

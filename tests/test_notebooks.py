@@ -37,12 +37,17 @@ def _inject(nb: nbformat.NotebookNode, **params: object) -> None:
 def test_template_executes(path: Path, tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     _inject(nb, out_dir="case-out", demo_shipments=20_000, radius_m=250.0)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
-    html = [o["data"].get("text/html", "") for c in nb.cells for o in c.get("outputs", [])
-            if o.output_type in {"display_data", "execute_result"}]
+    html = [
+        o["data"].get("text/html", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.output_type in {"display_data", "execute_result"}
+    ]
     assert any('class="workbench-map"' in h for h in html), "the map cell shows no map"
     reports = list((tmp_path / "case-out" / "tipsheets").glob("*/report.html"))
     assert len(reports) == 1

@@ -60,8 +60,9 @@ def test_imprecise_points_are_excluded_and_counted(toy_shipments) -> None:
 def test_radius_holds_the_coverage_share(toy_shipments) -> None:
     site = find_sites(toy_shipments).iloc[0]
     members = toy_shipments[SiteFinder().fit(toy_shipments).labels_ == 0]
-    dist = haversine_m(site["lat"], site["lon"], members["lat"].to_numpy(),
-                       members["lon"].to_numpy())
+    dist = haversine_m(
+        site["lat"], site["lon"], members["lat"].to_numpy(), members["lon"].to_numpy()
+    )
     assert (dist <= site["radius_m"] + 1e-6).mean() >= 0.9
 
 
@@ -69,7 +70,8 @@ def test_weekly_activity_sums_to_site_volume(toy_shipments) -> None:
     finder = SiteFinder().fit(toy_shipments)
     per_site = finder.activity_.groupby("site_id")["n_shipments"].sum()
     assert per_site.to_dict() == dict(
-        zip(finder.sites_["site_id"], finder.sites_["n_shipments"], strict=True))
+        zip(finder.sites_["site_id"], finder.sites_["n_shipments"], strict=True)
+    )
 
 
 def test_medoid_is_a_real_point_not_a_centroid() -> None:
@@ -100,7 +102,7 @@ def test_bad_parameters(toy_shipments, params, message) -> None:
 
 
 def test_missing_columns(toy_shipments) -> None:
-    with pytest.raises(MissingColumnsError, match="shipments: required field.*lat"):
+    with pytest.raises(MissingColumnsError, match=r"shipments: required field.*lat"):
         SiteFinder().fit(toy_shipments.drop(columns="lat"))
 
 

@@ -43,7 +43,32 @@ _PUBLIC: dict[str, str] = {
     "write_tip_sheets": "workbench.investigation",
 }
 
-__all__ = ["__version__", *sorted(_PUBLIC)]
+__all__ = [
+    "DemoData",
+    "IntakeResult",
+    "Investigation",
+    "MapView",
+    "Networks",
+    "SiteFinder",
+    "__version__",
+    "explain_link",
+    "export_tip_sheet",
+    "find_sites",
+    "generate_demo",
+    "jurisdiction",
+    "link_sellers",
+    "load_evidence",
+    "load_identifiers",
+    "load_investigation",
+    "load_locations",
+    "load_sellers",
+    "load_shipments",
+    "render_tip_sheet",
+    "run_investigation",
+    "site_map",
+    "tip_sheet_context",
+    "write_tip_sheets",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.demo import DemoData, generate_demo

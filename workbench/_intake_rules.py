@@ -151,16 +151,22 @@ def _check_coordinates(raw: pd.DataFrame, spec: TableSpec, out: _Verdicts) -> di
     for name, values in (("lat", lat), ("lon", lon)):
         unparsable = values.isna() & ~blank
         out.fail(unparsable, "bad_coordinate", _describe(name, raw[name], "is not a number"))
-    out.fail((lat.abs() > 90) | (lon.abs() > 180), "out_of_range",
-             "lat=" + raw["lat"] + ", lon=" + raw["lon"] + " outside -90..90 / -180..180")
+    out.fail(
+        (lat.abs() > 90) | (lon.abs() > 180),
+        "out_of_range",
+        "lat=" + raw["lat"] + ", lon=" + raw["lon"] + " outside -90..90 / -180..180",
+    )
     out.fail((lat == 0) & (lon == 0), "null_island", "lat=0, lon=0 is a missing location")
     if "coord_system" in raw.columns:
         system = raw["coord_system"].str.strip().str.casefold()
         out.fail(
             ~system.isin(WGS84_NAMES),
             "unsupported_coord_system",
-            _describe("coord_system", raw["coord_system"], "is not WGS-84; only WGS-84 "
-                      "coordinates are accepted in this version"),
+            _describe(
+                "coord_system",
+                raw["coord_system"],
+                "is not WGS-84; only WGS-84 coordinates are accepted in this version",
+            ),
         )
     return {"lat": lat, "lon": lon}
 
@@ -173,20 +179,23 @@ def _check_typed(raw: pd.DataFrame, spec: TableSpec, out: _Verdicts) -> dict[str
         text = raw[column].str.strip()
         present = text != ""
         if kind == "date":
-            values = pd.to_datetime(text.where(present), errors="coerce", format="ISO8601")
-            out.fail(present & values.isna(), "bad_date",
-                     _describe(column, raw[column], "is not a date (YYYY-MM-DD)"))
-        else:
-            values = pd.to_numeric(text.where(present), errors="coerce")
-            wrong = present & (values.isna() | (values < 0))
-            if kind == "int":
-                wrong |= present & values.notna() & (values % 1 != 0)
-            out.fail(wrong, "bad_number",
-                     _describe(column, raw[column], f"is not a non-negative {kind}"))
-            values = values.where(~wrong)
-            if kind == "int":
-                values = values.astype("Int64")
-        parsed[column] = values
+            dates = pd.to_datetime(text.where(present), errors="coerce", format="ISO8601")
+            parsed[column] = dates
+            out.fail(
+                present & dates.isna(),
+                "bad_date",
+                _describe(column, raw[column], "is not a date (YYYY-MM-DD)"),
+            )
+            continue
+        numbers = pd.to_numeric(text.where(present), errors="coerce").astype(float)
+        wrong = present & (numbers.isna() | (numbers < 0))
+        if kind == "int":
+            wrong |= present & numbers.notna() & (numbers % 1 != 0)
+        out.fail(
+            wrong, "bad_number", _describe(column, raw[column], f"is not a non-negative {kind}")
+        )
+        numbers = numbers.where(~wrong)
+        parsed[column] = numbers.astype("Int64") if kind == "int" else numbers
     return parsed
 
 
@@ -197,15 +206,16 @@ def _check_choices(raw: pd.DataFrame, spec: TableSpec, out: _Verdicts) -> dict[s
             continue
         values = raw[column].str.strip().str.casefold().str.replace("-", "_").str.replace(" ", "_")
         present = values != ""
-        out.fail(present & ~values.isin(allowed), f"unknown_{column}",
-                 _describe(column, raw[column], f"is not one of {', '.join(allowed)}"))
+        out.fail(
+            present & ~values.isin(allowed),
+            f"unknown_{column}",
+            _describe(column, raw[column], f"is not one of {', '.join(allowed)}"),
+        )
         parsed[column] = values
     return parsed
 
 
-def check_rows(
-    raw: pd.DataFrame, spec: TableSpec
-) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+def check_rows(raw: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     """Parse and check every row; returns (parsed table, reason per row, message per row).
 
     ``reason`` is NA for rows that pass. The parsed table has the canonical columns present
@@ -221,8 +231,11 @@ def check_rows(
     if spec.key and spec.key in raw.columns:
         key = raw[spec.key].str.strip()
         seen_before = key.duplicated(keep="first") & (key != "")
-        out.fail(seen_before, "duplicate_key",
-                 _describe(spec.key, raw[spec.key], "appears earlier in the file"))
+        out.fail(
+            seen_before,
+            "duplicate_key",
+            _describe(spec.key, raw[spec.key], "appears earlier in the file"),
+        )
     columns = [c for c in spec.fields if c in raw.columns]
     table = pd.DataFrame(
         {c: parsed[c] if c in parsed else raw[c].str.strip() for c in columns}, index=raw.index

@@ -10,7 +10,9 @@ EARTH_RADIUS_M = 6_371_008.8
 _MEDOID_CANDIDATES = 400  # heaviest unique points tried as medoid in very large sites
 
 
-def haversine_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+def haversine_m(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
     """Great-circle distance in metres (broadcasts)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dphi, dlam = p2 - p1, np.radians(lon2) - np.radians(lon1)
@@ -37,8 +39,9 @@ def weighted_quantile(values: np.ndarray, weight: np.ndarray, q: float) -> float
     return float(values[order][min(position, len(values) - 1)])
 
 
-def hull_polygon(lat: np.ndarray, lon: np.ndarray, centre: tuple[float, float],
-                 radius_m: float) -> Polygon:
+def hull_polygon(
+    lat: np.ndarray, lon: np.ndarray, centre: tuple[float, float], radius_m: float
+) -> Polygon:
     """Convex hull of the site's points; a small circle when the points are (nearly) one."""
     hull = MultiPoint(np.column_stack([lon, lat])).convex_hull
     if isinstance(hull, Polygon) and hull.area > 0:

@@ -39,8 +39,13 @@ def cli() -> None:
 @cli.command()
 @click.argument("outdir", default="demo-output", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", default=7, show_default=True, help="Seed of the demo generator.")
-@click.option("--shipments", "n_shipments", default=60_000, show_default=True,
-              help="Number of waybills in the demo investigation.")
+@click.option(
+    "--shipments",
+    "n_shipments",
+    default=60_000,
+    show_default=True,
+    help="Number of waybills in the demo investigation.",
+)
 @click.option("--top", default=1, show_default=True, help="Tip sheets for the top N sites.")
 @_friendly
 def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
@@ -56,8 +61,13 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
 
 @cli.command()
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the outputs.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the outputs.",
+)
 @click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
 @click.option("--top", default=1, show_default=True, help="Tip sheets for the top N sites.")
 @_friendly
@@ -82,7 +92,8 @@ def templates() -> None:
 def lab(ctx: click.Context) -> None:
     """Open JupyterLab (with the workbench extension) in the current folder."""
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or shutil.which(
-        "jupyter")
+        "jupyter"
+    )
     if jupyter is None:
         raise click.ClickException("jupyter is not installed; run: pip install jupyterlab")
     os.execv(jupyter, [jupyter, "lab", *ctx.args])  # noqa: S606 - replaces this process

@@ -66,8 +66,11 @@ class Investigation:
     def quarantine(self) -> pd.DataFrame:
         """Every rejected row of every file, with its reason."""
         frames = [r.quarantine for r in self.intake.values() if len(r.quarantine)]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=QUARANTINE_COLUMNS)
+        return (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        )
 
 
 def _find(folder: Path, table: str) -> Path | None:
@@ -127,9 +130,12 @@ class RunResult:
             f"{int(self.networks.summary['n_sellers'].sum()) if len(self.networks.summary) else 0}"
             f" accounts; {len(self.networks.infrastructure)} infrastructure identifier(s) ignored",
             f"Candidate sites: {len(sites)}"
-            + (f"; top {sites.iloc[0]['site_id']} near {sites.iloc[0]['place']} "
-               f"(score {sites.iloc[0]['score']:.0f}, {sites.iloc[0]['label']})"
-               if len(sites) else ""),
+            + (
+                f"; top {sites.iloc[0]['site_id']} near {sites.iloc[0]['place']} "
+                f"(score {sites.iloc[0]['score']:.0f}, {sites.iloc[0]['label']})"
+                if len(sites)
+                else ""
+            ),
         ]
         lines += [f"{name:>14}: {path}" for name, path in self.outputs.items()]
         lines += [f"{'tip sheet':>14}: {path}" for path in self.tip_sheets]
@@ -150,8 +156,9 @@ def assign_sites(shipments: pd.DataFrame, finder: SiteFinder) -> pd.DataFrame:
     """A copy of ``shipments`` with the ``site_id`` each waybill was clustered into (or NA)."""
     site_ids = finder.sites_["site_id"].to_numpy(dtype=object)
     labels = finder.labels_
-    return shipments.assign(site_id=pd.array(
-        [site_ids[k] if k >= 0 else None for k in labels], dtype=object))
+    return shipments.assign(
+        site_id=pd.array([site_ids[k] if k >= 0 else None for k in labels], dtype=object)
+    )
 
 
 def write_tip_sheets(
@@ -165,13 +172,23 @@ def write_tip_sheets(
 ) -> list[Path]:
     """Write the tip sheet of each site in ``site_ids``; returns the report paths."""
     ships = assign_sites(inv.shipments, finder)
-    params = {"run_id": finder.run_id_, **finder.get_params(), **networks.parameters,
-              "excluded_imprecise_waybills": finder.n_excluded_}
+    params = {
+        "run_id": finder.run_id_,
+        **finder.get_params(),
+        **networks.parameters,
+        "excluded_imprecise_waybills": finder.n_excluded_,
+    }
     contexts = [
         tip_sheet_context(
-            site_id, sites=finder.sites_, shipments=ships, sellers=inv.sellers,
-            networks=networks, evidence=inv.evidence, parameters=params,
-            sources=[r.report for r in inv.intake.values()], organisation=organisation,
+            site_id,
+            sites=finder.sites_,
+            shipments=ships,
+            sellers=inv.sellers,
+            networks=networks,
+            evidence=inv.evidence,
+            parameters=params,
+            sources=[r.report for r in inv.intake.values()],
+            organisation=organisation,
         )
         for site_id in site_ids
     ]
@@ -212,12 +229,15 @@ def run_investigation(
         encoding="utf-8",
     )
     inv.quarantine.to_csv(outputs["quarantine"], index=False, encoding="utf-8-sig")
-    nets.membership.merge(nets.summary[["network_id", "kinds"]], on="network_id", how="left").to_csv(
-        outputs["networks"], index=False, encoding="utf-8-sig")
+    nets.membership.merge(
+        nets.summary[["network_id", "kinds"]], on="network_id", how="left"
+    ).to_csv(outputs["networks"], index=False, encoding="utf-8-sig")
     _sites_for_file(sites).to_file(outputs["sites"], driver="GeoJSON")
-    site_map(ships, sites, sellers=inv.sellers, networks=nets.membership,
-             locations=inv.locations).to_html(outputs["map"])
+    site_map(
+        ships, sites, sellers=inv.sellers, networks=nets.membership, locations=inv.locations
+    ).to_html(outputs["map"])
     top_ids = [str(site_id) for site_id in sites["site_id"].head(max(top, 0))]
-    tips = write_tip_sheets(inv, nets, finder, top_ids, out_dir / "tipsheets",
-                            organisation=organisation)
+    tips = write_tip_sheets(
+        inv, nets, finder, top_ids, out_dir / "tipsheets", organisation=organisation
+    )
     return RunResult(inv, nets, finder, ships, outputs, tips)

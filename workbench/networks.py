@@ -27,7 +27,9 @@ from workbench.errors import InputError, MissingColumnsError, NotFoundError
 
 __all__ = ["STRONG_KINDS", "WEAK_KINDS", "Networks", "explain_link", "link_sellers", "normalise"]
 
-STRONG_KINDS = frozenset({"id_document", "bank_card", "phone", "device", "payment_account", "email"})
+STRONG_KINDS = frozenset(
+    {"id_document", "bank_card", "phone", "device", "payment_account", "email"}
+)
 WEAK_KINDS = frozenset({"address"})
 _NON_DIGITS = re.compile(r"\D+")
 _SEPARATORS = re.compile(r"[\s\-_.]+")
@@ -117,13 +119,13 @@ def link_sellers(
     accounts = ids.groupby(["kind", "value_norm"])["seller_id"].transform("nunique")
     allowed = set(allow_list)
     allowed |= set(normalise(pd.Series(["phone"] * len(allowed)), pd.Series(list(allowed))))
-    infra_mask = (accounts > max_accounts) | ids["value_norm"].isin(allowed) | ids["value"].isin(
-        allowed
+    infra_mask = (
+        (accounts > max_accounts) | ids["value_norm"].isin(allowed) | ids["value"].isin(allowed)
     )
     kinds_used = STRONG_KINDS | (WEAK_KINDS if include_weak else frozenset())
     linking = ids[~infra_mask & (accounts > 1) & ids["kind"].isin(kinds_used)]
 
-    seller_pos = seller_ids.get_indexer(linking["seller_id"])
+    seller_pos = seller_ids.get_indexer(pd.Index(linking["seller_id"]))
     ident_codes, _ = pd.factorize(linking["kind"] + "\x1f" + linking["value_norm"])
     n_sellers = len(seller_ids)
     graph = coo_matrix(
@@ -133,7 +135,9 @@ def link_sellers(
     _, component = connected_components(graph, directed=False)
     comp = pd.Series(component[:n_sellers], index=seller_ids)
     size = comp.map(comp.value_counts())
-    order = size[size > 1].groupby(comp[size > 1]).size().sort_values(ascending=False, kind="stable")
+    order = (
+        size[size > 1].groupby(comp[size > 1]).size().sort_values(ascending=False, kind="stable")
+    )
     names = {c: f"N{i + 1:04d}" for i, c in enumerate(order.index)}
     network = comp.map(names)
     membership = pd.DataFrame(

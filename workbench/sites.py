@@ -86,8 +86,17 @@ class SiteFinder:
         self.coverage = coverage
 
     def get_params(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("radius_m", "min_shipments", "min_sellers",
-                                              "hub_min_operators", "context_m", "coverage")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "radius_m",
+                "min_shipments",
+                "min_sellers",
+                "hub_min_operators",
+                "context_m",
+                "coverage",
+            )
+        }
 
     def _validate(self, shipments: pd.DataFrame) -> None:
         missing = [c for c in ("seller_id", "lat", "lon") if c not in shipments.columns]
@@ -161,14 +170,16 @@ class SiteFinder:
         if not in_site.any():
             return _empty_sites()
         rows = [
-            self._site_row(int(label), ships.loc[in_site & (labels == label)],
-                           points[point_label == label])
+            self._site_row(
+                int(label), ships.loc[in_site & (labels == label)], points[point_label == label]
+            )
             for label in np.unique(labels[in_site])
         ]
         sites = pd.DataFrame(rows)
         tree = BallTree(np.radians(points[["lat", "lon"]].to_numpy()), metric="haversine")
-        around = tree.query_radius(np.radians(sites[["lat", "lon"]].to_numpy()),
-                                   r=self.context_m / EARTH_RADIUS_M)
+        around = tree.query_radius(
+            np.radians(sites[["lat", "lon"]].to_numpy()), r=self.context_m / EARTH_RADIUS_M
+        )
         weight = points["weight"].to_numpy()
         sites["context_shipments"] = [int(weight[idx].sum()) for idx in around]
         sites = _score(sites, ships, labels, operators, evidence, self.hub_min_operators)
@@ -186,7 +197,7 @@ class SiteFinder:
         m = weighted_medoid(lat, lon, w)
         dist = haversine_m(lat[m], lon[m], lat, lon)
         radius = max(weighted_quantile(dist, w, self.coverage), 1.0)
-        brands = (site["brand"].value_counts().index.tolist() if "brand" in site.columns else [])
+        brands = site["brand"].value_counts().index.tolist() if "brand" in site.columns else []
         dates = site["shipped_at"] if "shipped_at" in site.columns else pd.Series(dtype="object")
         return {
             "cluster": label,
@@ -225,11 +236,13 @@ def _collapse(ships: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     keys = pd.MultiIndex.from_arrays([lat, lon])
     codes, uniques = pd.factorize(keys)
     weight = np.bincount(codes, minlength=len(uniques)).astype(float)
-    points = pd.DataFrame({
-        "lat": uniques.get_level_values(0).to_numpy(),
-        "lon": uniques.get_level_values(1).to_numpy(),
-        "weight": weight,
-    })
+    points = pd.DataFrame(
+        {
+            "lat": uniques.get_level_values(0).to_numpy(),
+            "lon": uniques.get_level_values(1).to_numpy(),
+            "weight": weight,
+        }
+    )
     return codes, points
 
 
@@ -274,16 +287,22 @@ def _score(
     hub_min_operators: int,
 ) -> pd.DataFrame:
     site_ops = [sorted(set(operators[s])) for s in sites["sellers"]]
-    sites["networks"] = [[o for o in ops if o not in set(s)] for ops, s in
-                         zip(site_ops, sites["sellers"], strict=True)]
+    sites["networks"] = [
+        [o for o in ops if o not in set(s)]
+        for ops, s in zip(site_ops, sites["sellers"], strict=True)
+    ]
     sites["n_networks"] = sites["networks"].map(len)
     sites["n_operators"] = [len(o) for o in site_ops]
     counterfeit, genuine, suspect_brands = _evidence_by_operator(evidence, operators)
     sites["n_counterfeit"] = [int(sum(counterfeit.get(o, 0) for o in ops)) for ops in site_ops]
     sites["n_genuine"] = [int(sum(genuine.get(o, 0) for o in ops)) for ops in site_ops]
     parts = pd.DataFrame(index=sites.index)
-    parts["evidence"] = _evidence_share(ships, labels, operators, counterfeit, genuine).reindex(
-        sites["cluster"]).fillna(0.0).to_numpy()
+    parts["evidence"] = (
+        _evidence_share(ships, labels, operators, counterfeit, genuine)
+        .reindex(sites["cluster"])
+        .fillna(0.0)
+        .to_numpy()
+    )
     parts["concentration"] = 1 - sites["n_operators"] / sites["n_sellers"]
     if "brand" in ships.columns and suspect_brands:
         suspect = ships["brand"].isin(suspect_brands).to_numpy()
@@ -293,8 +312,9 @@ def _score(
         parts["brand_focus"] = 0.0
     parts["contrast"] = (sites["n_shipments"] / sites["context_shipments"]).clip(0, 1)
     parts = parts.round(3)
-    sites["score"] = (100 * sum(parts[k] * w for k, w in SCORE_WEIGHTS.items())).round(1)
-    sites["score_parts"] = parts.to_dict(orient="records")
+    weights = pd.Series(SCORE_WEIGHTS)
+    sites["score"] = (100 * parts[weights.index].mul(weights).sum(axis=1)).round(1)
+    sites["score_parts"] = pd.Series(parts.to_dict(orient="records"), index=sites.index)
     hub = (sites["n_operators"] >= hub_min_operators) & (parts["concentration"] < 0.5)
     workshop = ~hub & (parts["evidence"] >= WORKSHOP_EVIDENCE)
     sites["label"] = np.select([hub, workshop], ["hub", "workshop"], default="mixed")
@@ -327,29 +347,49 @@ def _evidence_by_operator(
     ev = evidence.assign(seller_id=evidence["seller_id"].astype(str))
     ev["operator"] = ev["seller_id"].map(operators).fillna(ev["seller_id"])
     counts = ev.groupby(["operator", "verdict"]).size().unstack(fill_value=0)
-    counterfeit = counts.get("counterfeit", pd.Series(dtype=int)).to_dict()
-    genuine = counts.get("genuine", pd.Series(dtype=int)).to_dict()
+    counterfeit = {str(k): int(v) for k, v in counts.get("counterfeit", {}).items()}
+    genuine = {str(k): int(v) for k, v in counts.get("genuine", {}).items()}
     brands = set()
     if "brand" in ev.columns:
         brands = set(ev.loc[ev["verdict"] == "counterfeit", "brand"].dropna().astype(str))
     return counterfeit, genuine, brands
 
 
-def _weekly_activity(ships: pd.DataFrame, labels: np.ndarray,
-                     sites: gpd.GeoDataFrame) -> pd.DataFrame:
+def _weekly_activity(
+    ships: pd.DataFrame, labels: np.ndarray, sites: gpd.GeoDataFrame
+) -> pd.DataFrame:
     """Waybills per site and week (weeks start on Monday), for activity charts."""
     if sites.empty or "shipped_at" not in ships.columns:
         return pd.DataFrame({"site_id": [], "week": [], "n_shipments": []})
     in_site = labels >= 0
-    frame = pd.DataFrame({
-        "site_id": sites["site_id"].to_numpy()[labels[in_site]],
-        "week": pd.to_datetime(ships.loc[in_site, "shipped_at"]).dt.to_period("W-SUN").dt.start_time,
-    })
+    frame = pd.DataFrame(
+        {
+            "site_id": sites["site_id"].to_numpy()[labels[in_site]],
+            "week": pd.to_datetime(ships.loc[in_site, "shipped_at"])
+            .dt.to_period("W-SUN")
+            .dt.start_time,
+        }
+    )
     return frame.groupby(["site_id", "week"]).size().rename("n_shipments").reset_index()
 
 
 def _empty_sites() -> gpd.GeoDataFrame:
-    columns = ["site_id", "rank", "lat", "lon", "radius_m", "hull", "score", "label",
-               "n_shipments", "n_sellers", "n_networks", "sellers", "brands", "place",
-               "province", "cluster"]
+    columns = [
+        "site_id",
+        "rank",
+        "lat",
+        "lon",
+        "radius_m",
+        "hull",
+        "score",
+        "label",
+        "n_shipments",
+        "n_sellers",
+        "n_networks",
+        "sellers",
+        "brands",
+        "place",
+        "province",
+        "cluster",
+    ]
     return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")

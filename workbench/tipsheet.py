@@ -38,7 +38,7 @@ LANGS = ("en",)
 def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
     present = [c for c in columns if c in frame.columns]
     out = frame[present].astype(object).where(frame[present].notna(), "")
-    return list(out.to_dict(orient="records"))
+    return [{str(k): v for k, v in row.items()} for row in out.to_dict(orient="records")]
 
 
 def _site_row(sites: pd.DataFrame, site_id: str) -> pd.Series:
@@ -49,8 +49,7 @@ def _site_row(sites: pd.DataFrame, site_id: str) -> pd.Series:
     return match.iloc[0]
 
 
-def _evidence_for(evidence: pd.DataFrame, sellers: list[str],
-                  networks: Networks) -> pd.DataFrame:
+def _evidence_for(evidence: pd.DataFrame, sellers: list[str], networks: Networks) -> pd.DataFrame:
     """Evidence on the site's sellers and on every account of their networks."""
     member = networks.membership.set_index("seller_id")["network_id"]
     nets = set(member.reindex(sellers).dropna())
@@ -69,7 +68,7 @@ def _monthly(ships: pd.DataFrame) -> list[dict[str, Any]]:
     if "value_cny" in ships.columns:
         agg["value_cny"] = ("value_cny", "sum")
     table = ships.assign(month=month).groupby("month").agg(**agg).reset_index()
-    return list(table.to_dict(orient="records"))
+    return [{str(k): v for k, v in row.items()} for row in table.to_dict(orient="records")]
 
 
 def _summary(site: pd.Series, ships: pd.DataFrame, n_counterfeit_brands: list[str]) -> str:
@@ -77,8 +76,11 @@ def _summary(site: pd.Series, ships: pd.DataFrame, n_counterfeit_brands: list[st
         "an unnamed place"
     )
     first, last = site.get("first_shipped"), site.get("last_shipped")
-    span = (f" between {pd.Timestamp(first):%Y-%m-%d} and {pd.Timestamp(last):%Y-%m-%d}"
-            if pd.notna(first) and pd.notna(last) else "")
+    span = (
+        f" between {pd.Timestamp(first):%Y-%m-%d} and {pd.Timestamp(last):%Y-%m-%d}"
+        if pd.notna(first) and pd.notna(last)
+        else ""
+    )
     brands = f" ({', '.join(n_counterfeit_brands)})" if n_counterfeit_brands else ""
     return (
         f"Site {site['site_id']} near {place}: {int(site['n_shipments']):,} waybills from "
@@ -125,8 +127,11 @@ def tip_sheet_context(
     net_ids = sorted(seller_rows["network_id"].dropna().astype(str).unique())
     links = networks.links[networks.links["network_id"].isin(net_ids)]
     ev = _evidence_for(evidence, site_sellers, networks)
-    cf_brands = sorted(ev.loc[ev["verdict"] == "counterfeit", "brand"].dropna().astype(str).unique()
-                       ) if "brand" in ev.columns else []
+    cf_brands = (
+        sorted(ev.loc[ev["verdict"] == "counterfeit", "brand"].dropna().astype(str).unique())
+        if "brand" in ev.columns
+        else []
+    )
     now = generated_at or dt.datetime.now(dt.UTC)
     addresses = ships["origin_address"].value_counts() if "origin_address" in ships else None
     return {
@@ -142,8 +147,10 @@ def tip_sheet_context(
             "lon": round(float(site["lon"]), 6),
             "radius_m": float(site["radius_m"]),
             "address": str(addresses.index[0]) if addresses is not None and len(addresses) else "",
-            "jurisdiction": {k: str(site.get(k, "")) for k in (
-                "country", "country_zh", "province", "province_zh", "place", "place_zh")},
+            "jurisdiction": {
+                k: str(site.get(k, ""))
+                for k in ("country", "country_zh", "province", "province_zh", "place", "place_zh")
+            },
             "score": float(site["score"]),
             "score_parts": dict(site["score_parts"]),
             "label": str(site["label"]),
@@ -151,24 +158,39 @@ def tip_sheet_context(
             "value_cny": float(site.get("value_cny", float("nan"))),
             "brands": list(site["brands"]),
             "first_shipped": str(pd.Timestamp(site["first_shipped"]).date())
-            if pd.notna(site.get("first_shipped")) else "",
+            if pd.notna(site.get("first_shipped"))
+            else "",
             "last_shipped": str(pd.Timestamp(site["last_shipped"]).date())
-            if pd.notna(site.get("last_shipped")) else "",
+            if pd.notna(site.get("last_shipped"))
+            else "",
         },
-        "sellers": _records(seller_rows, ["seller_id", "name", "platform", "network_id",
-                                          "n_shipments_at_site", "registered_address"]),
+        "sellers": _records(
+            seller_rows,
+            [
+                "seller_id",
+                "name",
+                "platform",
+                "network_id",
+                "n_shipments_at_site",
+                "registered_address",
+            ],
+        ),
         "networks": [
             {
                 "network_id": net,
                 "n_sellers": int((networks.membership["network_id"] == net).sum()),
-                "links": _records(links[links["network_id"] == net].sort_values(
-                    ["kind", "value_norm", "seller_id"]), ["kind", "value", "value_norm",
-                                                           "seller_id"]),
+                "links": _records(
+                    links[links["network_id"] == net].sort_values(
+                        ["kind", "value_norm", "seller_id"]
+                    ),
+                    ["kind", "value", "value_norm", "seller_id"],
+                ),
             }
             for net in net_ids
         ],
-        "evidence": _records(ev, ["evidence_id", "seller_id", "brand", "kind", "verdict",
-                                  "date", "file_sha256"]),
+        "evidence": _records(
+            ev, ["evidence_id", "seller_id", "brand", "kind", "verdict", "date", "file_sha256"]
+        ),
         "monthly": _monthly(ships),
         "parameters": dict(parameters),
         "reviews": [],
@@ -187,8 +209,9 @@ def _environment() -> Environment:
     return env
 
 
-def render_tip_sheet(context: Mapping[str, Any], path: str | os.PathLike[str] | None = None
-                     ) -> str | None:
+def render_tip_sheet(
+    context: Mapping[str, Any], path: str | os.PathLike[str] | None = None
+) -> str | None:
     """The tip sheet as self-contained HTML; written to ``path`` (UTF-8) when given."""
     html = _environment().get_template("tipsheet.html.j2").render(**context)
     if path is None:
@@ -197,8 +220,9 @@ def render_tip_sheet(context: Mapping[str, Any], path: str | os.PathLike[str] | 
     return None
 
 
-def export_tip_sheet(contexts: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]
-                     ) -> list[Path]:
+def export_tip_sheet(
+    contexts: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]
+) -> list[Path]:
     """Write one ``tipsheet-<site>/report.html`` per context under ``out``; returns the paths."""
     written = []
     for context in contexts:
