@@ -12,6 +12,7 @@ def test_demo_runs_end_to_end_and_prints_outputs(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["demo", str(out), "--shipments", "20000"])
     assert result.exit_code == 0, result.output
     assert "Candidate sites:" in result.output
+    assert "(6 quarantined)" in result.output  # the demo's planted export defects
     for name in ("map.html", "sites.geojson", "report.html"):
         assert name in result.output
     assert (out / "map.html").exists()

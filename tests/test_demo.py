@@ -342,3 +342,20 @@ def test_previous_demo_is_replaced(tmp_path: Path) -> None:
 def test_package_exports_lazily() -> None:
     assert workbench.generate_demo is generate_demo
     assert workbench.DemoData is DemoData
+
+
+def test_defects_land_in_the_quarantine_with_their_reasons(tmp_path: Path) -> None:
+    from workbench.intake import load_shipments
+
+    demo = generate_demo(tmp_path / "d", defects=True, **SMALL)
+    truth = json.loads(demo.truth.read_text(encoding="utf-8"))
+    result = load_shipments(demo.shipments)
+    # the planted defects and nothing else are quarantined, each with its own reason
+    assert result.report["quarantine_reasons"] == truth["defects"]
+    assert result.report["rows_stored"] == SMALL["n_shipments"]
+    assert result.report["rows_read"] == SMALL["n_shipments"] + sum(truth["defects"].values())
+
+
+def test_defects_need_csv(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"defects=True needs fmt='csv'"):
+        generate_demo(tmp_path / "d", defects=True, fmt="parquet", **SMALL)

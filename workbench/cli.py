@@ -53,7 +53,7 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
     from workbench.demo import generate_demo
     from workbench.investigation import run_investigation
 
-    data = generate_demo(outdir / "data", seed=seed, n_shipments=n_shipments)
+    data = generate_demo(outdir / "data", seed=seed, n_shipments=n_shipments, defects=True)
     click.echo(f"Demo data written to {data.folder} (seed {seed}, {n_shipments:,} waybills)")
     result = run_investigation(data.folder, outdir, top=top)
     click.echo(result.describe())

@@ -166,6 +166,7 @@ def _truth(pop: Population, seed: int, n_shipments: int, n_background: int) -> d
         "infrastructure": pop.infrastructure,
         "weak_identifiers": pop.weak_identifiers,
         "hostile_names": pop.hostile_names,
+        "defects": {},  # filled by generate_demo(defects=True): reason -> faulty rows
     }
 
 
@@ -232,6 +233,29 @@ def _write_shipments(table: pa.Table, path: Path, fmt: str) -> None:
         pa_csv.write_csv(text, out, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
 
 
+# Export defects an investigator meets in real waybill files: (reason intake gives, change)
+_DEFECTS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("null_island", {"lat": "0", "lon": "0"}),
+    ("missing_value", {"seller_id": ""}),
+    ("duplicate_key", {}),  # a waybill exported twice
+    ("unsupported_coord_system", {"coord_system": "GCJ02"}),
+    ("bad_date", {"shipped_at": "2026-02-30"}),
+    ("bad_coordinate", {"lat": "25,4471"}),
+)
+
+
+def _append_defects(path: Path, shipments: pa.Table) -> dict[str, int]:
+    """Append one faulty copy of an early waybill per defect; returns the count per reason."""
+    head = shipments.slice(0, len(_DEFECTS)).to_pandas().astype(str)
+    rows = []
+    for (_, change), (_, row) in zip(_DEFECTS, head.iterrows(), strict=True):
+        rows.append({**row.to_dict(), **change})
+    faulty = pd.DataFrame(rows, columns=head.columns)
+    faulty["value_cny"] = [f"{float(v):.2f}" for v in faulty["value_cny"]]
+    faulty.to_csv(path, mode="a", header=False, index=False, lineterminator="\n")
+    return {reason: 1 for reason, _ in _DEFECTS}
+
+
 def generate_demo(
     folder: str | os.PathLike[str],
     *,
@@ -240,6 +264,7 @@ def generate_demo(
     n_background_sellers: int = 1_200,
     hostile_names: bool = False,
     fmt: str = "csv",
+    defects: bool = False,
 ) -> DemoData:
     """Write a demo investigation (platform exports and ``truth.json``) into ``folder``.
 
@@ -251,6 +276,9 @@ def generate_demo(
     n_background_sellers : legitimate sellers outside rings and hub, at least 10.
     hostile_names : give three shops names that attack HTML and JavaScript views.
     fmt : "csv" or "parquet" for the shipments file; the other tables are always CSV.
+    defects : append a few faulty waybills as real exports have (null island, no seller,
+        a duplicate, GCJ-02, an impossible date, a decimal comma), listed in
+        ``truth["defects"]`` by the reason intake quarantines them with (CSV only).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -261,6 +289,8 @@ def generate_demo(
     _check_args(seed, n_shipments, n_background_sellers)
     if fmt not in FORMATS:
         raise InputError(f"fmt must be one of {', '.join(FORMATS)}; received {fmt!r}.")
+    if defects and fmt != "csv":
+        raise InputError(f"defects=True needs fmt='csv'; received fmt={fmt!r}.")
     root = Path(folder)
     _prepare_folder(root)
     frames, shipments, truth = _build(seed, n_shipments, n_background_sellers, hostile_names)
@@ -269,6 +299,7 @@ def generate_demo(
     for name, frame in frames.items():
         frame.to_csv(paths[name], index=False, encoding="utf-8", lineterminator="\n")
     _write_shipments(shipments, paths["shipments"], fmt)
+    truth["defects"] = _append_defects(paths["shipments"], shipments) if defects else {}
     truth_path = root / "truth.json"  # written last: its presence marks a complete demo
     truth_path.write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return DemoData(folder=root, truth=truth_path, **paths)
