@@ -16,7 +16,6 @@ from jupyter_server.auth import Authorizer
 from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
-
 TITLE = "New counterfeit investigation"
 
 
