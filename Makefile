@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 EXT_SOURCES := $(wildcard $(EXT)/src/*.ts $(EXT)/style/*) $(EXT)/package.json $(EXT)/tsconfig.json
 
-.PHONY: all install demo test lint typecheck unit lab extension wheel bench clean
+.PHONY: all install demo test lint typecheck unit lab extension wheel bench clean screenshots
 
 all: install
 
@@ -64,7 +64,11 @@ wheel: install
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) $(EXT)/node_modules $(EXT)/lib $(LABEXT) dist build demo-output
+
+# Refresh the README's screenshots (docs/images) from the browser tests.
+screenshots: install
+	WORKBENCH_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/pytest -q tests/browser
