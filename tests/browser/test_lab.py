@@ -56,6 +56,30 @@ def test_launcher_tile_opens_a_notebook(lab: Lab) -> None:
     lab.close_everything(delete=[first, second])
 
 
+def test_command_palette_offers_the_template(lab: Lab) -> None:
+    # the modal palette (Ctrl+Shift+C); JupyterLab also keeps a hidden one in the sidebar
+    lab.page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:activate-command-palette')"
+    )
+    search = lab.page.locator(".lm-CommandPalette-input:visible")
+    expect(search).to_be_visible()
+    search.fill("counterfeit")
+    # the modal palette hides category headers while searching, but groups items under them
+    header = lab.page.locator(".jp-ModalCommandPalette .lm-CommandPalette-header", has_text=SECTION)
+    expect(header).to_have_count(1)
+    item = lab.page.locator(".lm-CommandPalette-item:visible", has_text=TILE)
+    expect(item).to_have_count(1)
+    before = set(lab.notebooks())
+    item.click()
+    lab.page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget?.context?.path?.endsWith('.ipynb')",
+        timeout=60_000,
+    )
+    created = set(lab.notebooks()) - before
+    assert len(created) == 1
+    lab.close_everything(delete=sorted(created))
+
+
 def test_template_runs_and_renders_offline_map(
     lab: Lab, browser_log: BrowserLog, screenshots: Path
 ) -> None:
