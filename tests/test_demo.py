@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import workbench
+from workbench._intake_rules import TABLES
 from workbench.demo import DemoData, demo_frames, generate_demo
 from workbench.errors import InputError
 
@@ -129,6 +130,7 @@ def test_parquet_shipments_match(tmp_path: Path, frames: dict[str, Any]) -> None
 # -- shape -----------------------------------------------------------------------------------
 def test_columns_are_canonical(frames: dict[str, Any], written: DemoData) -> None:
     for name, columns in COLUMNS.items():
+        assert set(columns) == set(TABLES[name].fields), f"{name}: demo and intake disagree"
         assert list(frames[name].columns) == columns, name
         header = getattr(written, name).read_text(encoding="utf-8").split("\n", 1)[0]
         assert header == ",".join(columns), name

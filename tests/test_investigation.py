@@ -114,3 +114,13 @@ def test_folder_without_sellers_is_refused(tmp_path: Path) -> None:
         workbench.load_investigation(tmp_path)
     with pytest.raises(InputError, match="not a folder"):
         workbench.load_investigation(tmp_path / "nope")
+
+
+def test_missing_optional_tables_are_empty_with_canonical_columns(tmp_path: Path) -> None:
+    (tmp_path / "sellers.csv").write_text("seller_id\nS1\n", encoding="utf-8")
+    (tmp_path / "shipments.csv").write_text(
+        "shipment_id,seller_id,lat,lon\nW1,S1,25.44,119.01\n", encoding="utf-8"
+    )
+    inv = workbench.load_investigation(tmp_path)
+    assert inv.evidence.empty and "verdict" in inv.evidence.columns
+    assert set(inv.intake) == {"sellers", "shipments"}

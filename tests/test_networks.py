@@ -81,3 +81,28 @@ def test_bad_arguments(toy_sellers, toy_identifiers) -> None:
         link_sellers(toy_sellers, toy_identifiers.drop(columns="kind"))
     with pytest.raises(InputError, match="max_accounts must be at least 2, got 1"):
         link_sellers(toy_sellers, toy_identifiers, max_accounts=1)
+
+
+def test_allow_list_entries_are_normalised_for_every_kind() -> None:
+    # a marketplace's own payment e-mail, written in another case on the allow-list,
+    # and a card number written with spaces: neither may link the two accounts
+    sellers = pd.DataFrame({"seller_id": ["A", "B"]})
+    ids = pd.DataFrame(
+        [
+            ("A", "email", "pay@market.example"),
+            ("B", "email", "Pay@Market.example"),
+            ("A", "bank_card", "6222021234567890"),
+            ("B", "bank_card", "6222021234567890"),
+        ],
+        columns=["seller_id", "kind", "value"],
+    )
+    nets = link_sellers(sellers, ids, allow_list=["PAY@MARKET.EXAMPLE", "6222 0212 3456 7890"])
+    assert _groups(nets) == set()
+    assert sorted(nets.infrastructure["kind"]) == ["bank_card", "email"]
+
+
+def test_identifiers_of_unknown_accounts_are_reported_not_dropped(toy_sellers, toy_identifiers):
+    stray = pd.DataFrame([("S99", "phone", "13900000000")], columns=["seller_id", "kind", "value"])
+    nets = link_sellers(toy_sellers, pd.concat([toy_identifiers, stray]), max_accounts=5)
+    assert nets.unknown_sellers["seller_id"].tolist() == ["S99"]
+    assert "S99" not in set(nets.membership["seller_id"])

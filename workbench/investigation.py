@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from workbench._intake_rules import TABLES
 from workbench.errors import InputError
 from workbench.intake import QUARANTINE_COLUMNS, IntakeResult, load_table
 from workbench.networks import Networks, link_sellers
@@ -36,11 +37,6 @@ __all__ = [
 TABLE_ORDER = ("sellers", "identifiers", "shipments", "evidence", "locations")
 _REQUIRED = ("sellers", "shipments")
 _SUFFIXES = (".csv", ".parquet", ".tsv", ".txt")
-_EMPTY = {
-    "identifiers": ["seller_id", "kind", "value"],
-    "evidence": ["evidence_id", "seller_id", "brand", "kind", "verdict", "date", "file_sha256"],
-    "locations": ["seller_id", "kind", "address", "lat", "lon"],
-}
 
 
 @dataclass
@@ -97,7 +93,7 @@ def load_investigation(
                 raise InputError(
                     f"{root}: no {table} file; expected {table}.csv or {table}.parquet"
                 )
-            inv.tables[table] = pd.DataFrame(columns=_EMPTY[table])
+            inv.tables[table] = pd.DataFrame(columns=list(TABLES[table].fields))
             continue
         result = load_table(path, table, mapping=(mappings or {}).get(table))
         inv.intake[table] = result
@@ -128,7 +124,12 @@ class RunResult:
             f"({len(inv.quarantine):,} quarantined) from {inv.folder}",
             f"Networks: {len(self.networks.summary)} linking "
             f"{int(self.networks.summary['n_sellers'].sum()) if len(self.networks.summary) else 0}"
-            f" accounts; {len(self.networks.infrastructure)} infrastructure identifier(s) ignored",
+            f" accounts; {len(self.networks.infrastructure)} infrastructure identifier(s) ignored"
+            + (
+                f"; {len(self.networks.unknown_sellers)} identifier row(s) name unknown accounts"
+                if len(self.networks.unknown_sellers)
+                else ""
+            ),
             f"Candidate sites: {len(sites)}"
             + (
                 f"; top {sites.iloc[0]['site_id']} near {sites.iloc[0]['place']} "

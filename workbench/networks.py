@@ -66,6 +66,8 @@ class Networks:
     links : the identifiers that bind networks: network_id, seller_id, kind, value, value_norm
     infrastructure : identifiers shared too widely to link: kind, value_norm, n_accounts
     parameters : what the linking ran with
+    unknown_sellers : identifier rows naming an account missing from the sellers table
+        (kept out of the networks, shown here so nothing is lost)
     """
 
     membership: pd.DataFrame
@@ -73,6 +75,7 @@ class Networks:
     links: pd.DataFrame
     infrastructure: pd.DataFrame
     parameters: dict[str, object]
+    unknown_sellers: pd.DataFrame
 
     def network_of(self, seller_id: str) -> str | None:
         row = self.membership.loc[self.membership["seller_id"] == seller_id, "network_id"]
@@ -111,17 +114,23 @@ def link_sellers(
     if max_accounts < 2:
         raise InputError(f"max_accounts must be at least 2, got {max_accounts}")
     seller_ids = pd.Index(pd.unique(sellers["seller_id"].astype(str)))
-    ids = identifiers[identifiers["seller_id"].astype(str).isin(seller_ids)].copy()
+    known = identifiers["seller_id"].astype(str).isin(seller_ids)
+    unknown = identifiers[~known].reset_index(drop=True)
+    ids = identifiers[known].copy()
     ids["seller_id"] = ids["seller_id"].astype(str)
     ids["kind"] = ids["kind"].astype(str)
     ids["value_norm"] = normalise(ids["kind"], ids["value"])
     ids = ids[ids["value_norm"] != ""].drop_duplicates(["seller_id", "kind", "value_norm"])
     accounts = ids.groupby(["kind", "value_norm"])["seller_id"].transform("nunique")
-    allowed = set(allow_list)
-    allowed |= set(normalise(pd.Series(["phone"] * len(allowed)), pd.Series(list(allowed))))
-    infra_mask = (
-        (accounts > max_accounts) | ids["value_norm"].isin(allowed) | ids["value"].isin(allowed)
-    )
+    raw_allowed = list(allow_list)
+    # an allow-list entry matches an identifier of any kind once both are normalised as it
+    allowed_norm = {
+        (kind, value)
+        for kind in STRONG_KINDS | WEAK_KINDS
+        for value in normalise(pd.Series([kind] * len(raw_allowed)), pd.Series(raw_allowed))
+    }
+    on_allow_list = pd.MultiIndex.from_frame(ids[["kind", "value_norm"]]).isin(allowed_norm)
+    infra_mask = (accounts > max_accounts) | on_allow_list
     kinds_used = STRONG_KINDS | (WEAK_KINDS if include_weak else frozenset())
     linking = ids[~infra_mask & (accounts > 1) & ids["kind"].isin(kinds_used)]
 
@@ -165,10 +174,10 @@ def link_sellers(
     )
     params: dict[str, object] = {
         "max_accounts": max_accounts,
-        "allow_list": sorted(allowed),
+        "allow_list": sorted(raw_allowed),
         "include_weak": include_weak,
     }
-    return Networks(membership, summary, links, infrastructure, params)
+    return Networks(membership, summary, links, infrastructure, params, unknown)
 
 
 def explain_link(networks: Networks, seller_a: str, seller_b: str) -> str:
