@@ -11,16 +11,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 CORE = [
-    "errors",
-    "intake",
-    "_intake_rules",
-    "networks",
-    "sites",
-    "_site_geometry",
-    "gazetteer",
-    "demo",
-    "templates",
-]
+    "errors", "intake", "_intake_rules", "networks", "sites", "_site_geometry", "gazetteer",
+    "demo", "templates", "case", "audit", "_case_io", "_case_schema", "_case_sites", "_gpkg",
+]  # fmt: skip
 VIEW_ONLY = {"folium", "branca", "ipywidgets", "IPython", "jupyter_server", "tornado"}
 
 

@@ -8,6 +8,9 @@ from the built-in exception a caller would expect, so ``except ValueError`` keep
     │   ├── MissingColumnsError          a table lacks required fields
     │   └── InvalidFileError             a file cannot be read as the declared kind
     ├── NotFoundError (KeyError)         a named site, seller or template does not exist
+    ├── CaseError (RuntimeError)         the case file cannot be used as asked
+    │   ├── CaseLockedError              another process is writing the case
+    │   └── CaseVersionError             the case was written by a newer workbench
     └── MissingDependencyError (ImportError)   an optional package is not installed
 
 Messages name the argument or field, what was expected, what was received, and what to do.
@@ -16,6 +19,9 @@ Messages name the argument or field, what was expected, what was received, and w
 from __future__ import annotations
 
 __all__ = [
+    "CaseError",
+    "CaseLockedError",
+    "CaseVersionError",
     "InputError",
     "InvalidFileError",
     "MissingColumnsError",
@@ -60,3 +66,15 @@ class NotFoundError(WorkbenchError, KeyError):
 
 class MissingDependencyError(WorkbenchError, ImportError):
     """An optional package needed for this call is not installed."""
+
+
+class CaseError(WorkbenchError, RuntimeError):
+    """The case file cannot be used as asked."""
+
+
+class CaseLockedError(CaseError):
+    """Another process holds the case's write lock for longer than the wait allows."""
+
+
+class CaseVersionError(CaseError):
+    """The case was written by a newer workbench than this one."""
