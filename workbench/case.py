@@ -243,7 +243,8 @@ class Case:
         for column in ("sellers", "networks", "brands", "score_parts"):
             frame[column] = frame[column].map(json.loads)
         latest = self.reviews(run_id=run).groupby("site_id").tail(1).set_index("site_id")
-        frame["status"] = frame["site_id"].map(latest["status"]).fillna("unreviewed")
+        status = dict(zip(latest.index, latest["status"], strict=True))
+        frame["status"] = [status.get(site, "unreviewed") for site in frame["site_id"]]
         return gpd.GeoDataFrame(
             frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
         )
@@ -400,6 +401,20 @@ class Case:
             insert_frame(con, "site_areas", list(areas), list(areas.values()))
             touch(con, ["runs", "sites", "site_areas"])
         return run_id
+
+    def find_sites(self, radius_m: float = 300.0, *, max_accounts: int = 50, **params: Any) -> str:
+        """Link sellers, cluster the case's shipments and store both; returns the run id."""
+        from workbench.networks import link_sellers
+        from workbench.sites import SiteFinder
+
+        networks = link_sellers(
+            self.table("sellers"), self.table("identifiers"), max_accounts=max_accounts
+        )
+        self.save_networks(networks)
+        finder = SiteFinder(radius_m, **params).fit(
+            self.table("shipments"), networks=networks.membership, evidence=self.table("evidence")
+        )
+        return self.save_sites(finder)
 
     def review(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import sys
@@ -55,7 +56,7 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
 
     data = generate_demo(outdir / "data", seed=seed, n_shipments=n_shipments, defects=True)
     click.echo(f"Demo data written to {data.folder} (seed {seed}, {n_shipments:,} waybills)")
-    result = run_investigation(data.folder, outdir, top=top)
+    result = run_investigation(data.folder, outdir, top=top, case=outdir / "case.gpkg")
     click.echo(result.describe())
 
 
@@ -70,12 +71,20 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
 )
 @click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
 @click.option("--top", default=1, show_default=True, help="Tip sheets for the top N sites.")
+@click.option(
+    "--case",
+    "case_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also store everything in this case file (.gpkg, created if missing).",
+)
 @_friendly
-def run(data_dir: Path, out: Path, radius_m: float, top: int) -> None:
+def run(data_dir: Path, out: Path, radius_m: float, top: int, case_path: Path | None) -> None:
     """Run an investigation on a folder of exports (sellers.csv, shipments.csv, ...)."""
     from workbench.investigation import run_investigation
 
-    click.echo(run_investigation(data_dir, out, radius_m=radius_m, top=top).describe())
+    result = run_investigation(data_dir, out, radius_m=radius_m, top=top, case=case_path)
+    click.echo(result.describe())
 
 
 @cli.command()
@@ -102,3 +111,131 @@ def lab(ctx: click.Context) -> None:
 def main() -> None:
     """Entry point of the ``workbench`` console script."""
     cli(prog_name="workbench")
+
+
+_TABLE_OPTIONS = ("sellers", "identifiers", "shipments", "evidence", "locations")
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.option("--sellers", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--identifiers", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shipments", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--locations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the intake report as JSON.")
+@_friendly
+def ingest(case_path: str, as_json: bool, **files: Path | None) -> None:
+    """Load export files into CASE (created if missing), quarantining bad rows."""
+    from workbench.case import open_case
+    from workbench.intake import load_table
+
+    chosen = {table: path for table, path in files.items() if path is not None}
+    if not chosen:
+        raise click.UsageError("give at least one of --" + ", --".join(_TABLE_OPTIONS))
+    results = [load_table(path, table) for table, path in chosen.items()]
+    with open_case(case_path) as case:
+        counts = case.ingest(results)
+    if as_json:
+        _echo_json([{**r.report, **counts[r.table]} for r in results])
+        return
+    for r in results:
+        c = counts[r.table]
+        click.echo(
+            f"{r.table:<12} {r.report['rows_read']:>9,} read  {c['new']:>9,} new  "
+            f"{c['replaced_or_already_present']:>9,} replaced/present  "
+            f"{c['quarantined']:>6,} quarantined  ({r.report['encoding']}) "
+            f"{r.report['source']}"
+        )
+
+
+@cli.command("sites")
+@click.argument("case_path", metavar="CASE")
+@click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
+@click.option(
+    "--min-shipments",
+    default=50,
+    show_default=True,
+    help="Waybills within the radius needed to seed a site.",
+)
+@click.option("--top", default=20, show_default=True, help="Sites to print.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
+@_friendly
+def sites_command(
+    case_path: str, radius_m: float, min_shipments: int, top: int, as_json: bool
+) -> None:
+    """Link sellers and find candidate production sites in CASE; stores a new run."""
+    from workbench.case import open_case
+
+    with open_case(case_path, create=False) as case:
+        run_id = case.find_sites(radius_m, min_shipments=min_shipments)
+        sites = case.sites(run_id)
+    columns = [
+        "site_id",
+        "rank",
+        "score",
+        "label",
+        "status",
+        "n_shipments",
+        "n_sellers",
+        "n_operators",
+        "place",
+        "province",
+        "lat",
+        "lon",
+    ]
+    if as_json:
+        _echo_json({"run_id": run_id, "sites": sites[columns].head(top).to_dict("records")})
+        return
+    click.echo(f"run {run_id}: {len(sites)} candidate sites")
+    click.echo(sites[columns].head(top).to_string(index=False))
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.argument("site_id")
+@click.option("--status", required=True, type=click.Choice(["confirmed", "rejected", "needs-work"]))
+@click.option("--note", default="", help="Why: what was checked, what was found.")
+@click.option("--by", default=None, help="Reviewer (default: the OS user).")
+@click.option("--run", "run_id", default=None, help="Clustering run (default: the latest).")
+@_friendly
+def review(
+    case_path: str, site_id: str, status: str, note: str, by: str | None, run_id: str | None
+) -> None:
+    """Record a review decision on SITE_ID in CASE (history is kept)."""
+    from workbench.case import open_case
+
+    with open_case(case_path, create=False) as case:
+        decision = case.review(site_id, status=status, note=note, by=by, run_id=run_id)
+    click.echo(
+        f"{decision['site_id']} in run {decision['run_id']}: {decision['status']} "
+        f"by {decision['by']} at {decision['at']}"
+    )
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.option("--verify", is_flag=True, help="Recompute the hash chain; exit 1 if broken.")
+@click.option("--json", "as_json", is_flag=True, help="Print the log as JSON.")
+@_friendly
+def audit(case_path: str, verify: bool, as_json: bool) -> None:
+    """Show the audit log of CASE, or verify its hash chain."""
+    from workbench.case import open_case
+
+    with open_case(case_path, create=False) as case:
+        if verify:
+            check = case.verify_audit()
+            click.echo(str(check))
+            if not check.ok:
+                sys.exit(1)
+            return
+        log = case.audit()
+    if as_json:
+        _echo_json(log.to_dict("records"))
+        return
+    for row in log.itertuples():
+        click.echo(f"{row.seq:>5}  {row.at}  {row.actor:<16} {row.action:<14} {row.parameters}")

@@ -170,8 +170,12 @@ def write_tip_sheets(
     out: str | os.PathLike[str],
     *,
     organisation: Mapping[str, str] | None = None,
+    reviews: pd.DataFrame | None = None,
 ) -> list[Path]:
-    """Write the tip sheet of each site in ``site_ids``; returns the report paths."""
+    """Write the tip sheet of each site in ``site_ids``; returns the report paths.
+
+    ``reviews`` (from ``Case.reviews(run_id=...)``) adds each site's review history.
+    """
     ships = assign_sites(inv.shipments, finder)
     params = {
         "run_id": finder.run_id_,
@@ -190,10 +194,24 @@ def write_tip_sheets(
             parameters=params,
             sources=[r.report for r in inv.intake.values()],
             organisation=organisation,
+            reviews=reviews,
         )
         for site_id in site_ids
     ]
     return export_tip_sheet(contexts, out)
+
+
+def _store_in_case(
+    path: Path, inv: Investigation, nets: Networks, finder: SiteFinder
+) -> pd.DataFrame:
+    """Ingest, networks and the run into the case; returns the run's review history."""
+    from workbench.case import open_case
+
+    with open_case(path) as case:
+        case.ingest(inv.intake.values())
+        case.save_networks(nets)
+        run_id = case.save_sites(finder)
+        return case.reviews(run_id=run_id)
 
 
 def run_investigation(
@@ -204,9 +222,15 @@ def run_investigation(
     top: int = 1,
     organisation: Mapping[str, str] | None = None,
     max_accounts: int = 50,
+    case: str | os.PathLike[str] | None = None,
     **site_params: Any,
 ) -> RunResult:
-    """Load, link sellers, find sites, draw the map and write tip sheets for the ``top`` sites."""
+    """Load, link sellers, find sites, draw the map and write tip sheets for the ``top`` sites.
+
+    With ``case`` (a ``.gpkg`` path, created if missing) the loaded tables, quarantine,
+    networks and the clustering run are stored in the case, each step audited, and the tip
+    sheets carry the sites' review history.
+    """
     from workbench.maps import site_map  # a view: imported only when a run draws its map
 
     inv = source if isinstance(source, Investigation) else load_investigation(source)
@@ -237,8 +261,18 @@ def run_investigation(
     site_map(
         ships, sites, sellers=inv.sellers, networks=nets.membership, locations=inv.locations
     ).to_html(outputs["map"])
+    reviews = None
+    if case is not None:
+        outputs["case"] = Path(case)
+        reviews = _store_in_case(Path(case), inv, nets, finder)
     top_ids = [str(site_id) for site_id in sites["site_id"].head(max(top, 0))]
     tips = write_tip_sheets(
-        inv, nets, finder, top_ids, out_dir / "tipsheets", organisation=organisation
+        inv,
+        nets,
+        finder,
+        top_ids,
+        out_dir / "tipsheets",
+        organisation=organisation,
+        reviews=reviews,
     )
     return RunResult(inv, nets, finder, ships, outputs, tips)

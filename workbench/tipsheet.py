@@ -103,12 +103,14 @@ def tip_sheet_context(
     parameters: Mapping[str, Any],
     sources: Sequence[Mapping[str, Any]] = (),
     organisation: Mapping[str, str] | None = None,
+    reviews: pd.DataFrame | None = None,
     generated_at: dt.datetime | None = None,
     lang: str = "en",
 ) -> dict[str, Any]:
     """Everything the tip sheet shows for one site, as plain data (no HTML).
 
-    ``shipments`` must carry a ``site_id`` column (the site each waybill was clustered into).
+    ``shipments`` must carry a ``site_id`` column (the site each waybill was clustered into);
+    ``reviews`` is the case's review history (``Case.reviews``), oldest first.
     """
     if lang not in LANGS:
         raise InputError(f"lang={lang!r} is not available yet; choose one of {', '.join(LANGS)}")
@@ -193,7 +195,9 @@ def tip_sheet_context(
         ),
         "monthly": _monthly(ships),
         "parameters": dict(parameters),
-        "reviews": [],
+        "reviews": _records(reviews[reviews["site_id"] == site_id], ["at", "by", "status", "note"])
+        if reviews is not None and len(reviews)
+        else [],
         "sources": [dict(s) for s in sources],
         "attributions": list(ATTRIBUTIONS),
     }

@@ -1,0 +1,232 @@
+"""The case file: round trips, runs, reviews, audit chain, GeoPackage layers, migration."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pyogrio
+import pytest
+
+import workbench
+from workbench._case_schema import SCHEMA_VERSION
+from workbench.case import open_case
+from workbench.errors import CaseVersionError, InputError, NotFoundError
+from workbench.intake import load_table
+from workbench.networks import link_sellers
+from workbench.sites import SiteFinder
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")
+
+
+@pytest.fixture(scope="module")
+def demo_intake(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("demo") / "data"
+    demo = workbench.generate_demo(
+        folder, n_shipments=8_000, n_background_sellers=200, defects=True, hostile_names=True
+    )
+    return {t: load_table(getattr(demo, t), t) for t in TABLES}
+
+
+@pytest.fixture
+def case(tmp_path: Path, demo_intake):
+    case = open_case(tmp_path / "putian.gpkg", actor="analyst-1")
+    case.ingest(demo_intake.values())
+    yield case
+    case.close()
+
+
+def _analysed(case):
+    nets = link_sellers(case.table("sellers"), case.table("identifiers"))
+    case.save_networks(nets)
+    finder = SiteFinder(radius_m=300).fit(
+        case.table("shipments"), networks=nets.membership, evidence=case.table("evidence")
+    )
+    return nets, finder, case.save_sites(finder)
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_table_round_trips(case, demo_intake, table: str) -> None:
+    stored = case.table(table)
+    original = demo_intake[table].frame
+    columns = list(original.columns)
+    pd.testing.assert_frame_equal(
+        stored[columns].reset_index(drop=True),
+        original.reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert (stored["ingest_seq"] == 2).all()  # seq 1 created the case, seq 2 ingested
+
+
+def test_point_layers_are_geodataframes_in_wgs84(case) -> None:
+    ships = case.table("shipments")
+    assert ships.crs.to_epsg() == 4326
+    assert ships.geometry.x.iloc[0] == pytest.approx(ships["lon"].iloc[0])
+
+
+def test_quarantine_keeps_the_demo_defects(case, demo_intake) -> None:
+    quarantine = case.table("quarantine")
+    # the six planted export defects of the shipments file, each with file and line
+    assert sorted(quarantine["reason"]) == sorted(demo_intake["shipments"].quarantine["reason"])
+    assert set(quarantine["table"]) == {"shipments"}
+    assert quarantine["row_number"].min() > 1
+
+
+def test_ingesting_the_same_file_again_adds_nothing(case, demo_intake) -> None:
+    before = len(case.table("shipments"))
+    counts = case.ingest([demo_intake["shipments"], demo_intake["identifiers"]])
+    assert len(case.table("shipments")) == before
+    assert counts["shipments"]["new"] == 0
+    assert counts["identifiers"]["replaced_or_already_present"] == len(
+        demo_intake["identifiers"].frame
+    )
+
+
+def test_sites_and_networks_round_trip(case) -> None:
+    nets, finder, run_id = _analysed(case)
+    sites = case.sites()
+    assert run_id == finder.run_id_ and (sites["run_id"] == run_id).all()
+    expected = finder.sites_
+    assert sites["site_id"].tolist() == expected["site_id"].tolist()
+    assert sites["score"].tolist() == expected["score"].tolist()
+    assert sites["sellers"].iloc[0] == expected["sellers"].iloc[0]
+    assert sites["score_parts"].iloc[0] == expected["score_parts"].iloc[0]
+    assert sites["hull"].iloc[0].equals_exact(expected["hull"].iloc[0], 1e-12)
+    assert (sites["status"] == "unreviewed").all()
+    stored = case.table("networks").dropna(subset=["network_id"])
+    assert len(stored) == nets.membership["network_id"].notna().sum()
+
+
+def test_a_rerun_with_other_parameters_keeps_the_first_run(case) -> None:
+    _, _, first = _analysed(case)
+    finder = SiteFinder(radius_m=150).fit(case.table("shipments"))
+    second = case.save_sites(finder)
+    assert second != first
+    runs = case.runs()
+    assert runs["run_id"].tolist() == [first, second]
+    assert runs["parameters"].iloc[1]["radius_m"] == 150
+    assert case.latest_run() == second
+    assert len(case.sites(first)) > 0  # the earlier run stays addressable
+    # the same parameters on the same data are the same run, not a duplicate
+    assert case.save_sites(SiteFinder(radius_m=150).fit(case.table("shipments"))) == second
+    assert len(case.runs()) == 2
+
+
+def test_review_history_is_kept_and_latest_status_shown(case) -> None:
+    _analysed(case)
+    case.review("S001", status="needs-work", note="check the loading bay")
+    case.review("S001", status="confirmed", note="test buy 14 matched", by="lead-7")
+    history = case.reviews("S001")
+    assert history["status"].tolist() == ["needs-work", "confirmed"]
+    assert history["by"].tolist() == ["analyst-1", "lead-7"]
+    sites = case.sites().set_index("site_id")
+    assert sites.loc["S001", "status"] == "confirmed"
+    assert sites.loc["S002", "status"] == "unreviewed"
+
+
+def test_bad_reviews_are_refused(case) -> None:
+    _analysed(case)
+    with pytest.raises(InputError, match=r"status='done'; expected one of confirmed"):
+        case.review("S001", status="done")
+    with pytest.raises(NotFoundError, match=r"site_id='S999' is not in run"):
+        case.review("S999", status="rejected")
+
+
+def test_review_before_any_run_says_what_to_do(case) -> None:
+    with pytest.raises(NotFoundError, match="has no clustering run yet; find sites first"):
+        case.review("S001", status="confirmed")
+
+
+def test_audit_log_records_every_change(case) -> None:
+    _analysed(case)
+    case.review("S001", status="confirmed")
+    log = case.audit()
+    assert log["action"].tolist() == [
+        "create case",
+        "ingest",
+        "link sellers",
+        "find sites",
+        "review",
+    ]
+    assert set(log["actor"]) == {"analyst-1"}
+    assert '"sha256":' in log.loc[1, "inputs"]  # input files are hashed
+    assert '"radius_m":300' in log.loc[3, "parameters"]  # clustering parameters
+    assert (log["prev_hash"].iloc[1:].to_numpy() == log["hash"].iloc[:-1].to_numpy()).all()
+    assert case.verify_audit().ok
+
+
+def test_audit_verify_finds_a_single_edited_byte(case) -> None:
+    _analysed(case)
+    # flip one character of entry 3's parameters, behind the workbench's back
+    with sqlite3.connect(case.path) as con:
+        params = con.execute("SELECT parameters FROM audit WHERE seq = 3").fetchone()[0]
+        edited = params.replace("50", "51", 1)
+        assert edited != params
+        con.execute("UPDATE audit SET parameters = ? WHERE seq = 3", (edited,))
+    check = case.verify_audit()
+    assert not check.ok and check.first_broken == 3
+    assert "entry 3" in str(check) and "does not match its hash" in str(check)
+
+
+def test_audit_verify_finds_a_removed_entry(case) -> None:
+    _analysed(case)
+    with sqlite3.connect(case.path) as con:
+        con.execute("DELETE FROM audit WHERE seq = 2")
+    check = case.verify_audit()
+    assert not check.ok and check.first_broken == 2
+    assert "missing" in check.reason
+
+
+def test_gdal_lists_the_layers_with_their_geometry_types(case) -> None:
+    _analysed(case)
+    case.close()
+    layers = dict(pyogrio.list_layers(case.path))
+    assert layers["shipments"] == "Point" and layers["locations"] == "Point"
+    assert layers["sites"] == "Point" and layers["site_areas"] == "Polygon"
+    assert layers["audit"] is None  # attribute tables are listed too
+    info = pyogrio.read_info(case.path, layer="shipments")
+    assert info["crs"] == "EPSG:4326" and info["features"] > 7_000
+    areas = pyogrio.read_dataframe(case.path, layer="site_areas")
+    assert areas.geometry.geom_type.eq("Polygon").all()
+    ogrinfo = shutil.which("ogrinfo")
+    if ogrinfo:  # Debian's gdal-bin, installed by .ci/run
+        out = subprocess.run(
+            [ogrinfo, "-ro", "-so", str(case.path)], capture_output=True, text=True, check=True
+        ).stdout
+        assert "shipments (Point)" in out and "site_areas (Polygon)" in out
+
+
+def test_an_older_case_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.gpkg"
+    shutil.copy(FIXTURES / "case_v1.gpkg", path)
+    with open_case(path, actor="analyst-2") as case:
+        assert case.schema_version == SCHEMA_VERSION
+        ships = case.table("shipments")
+        # data written by schema 1 survives; the new precision column is filled in
+        assert ships["shipment_id"].tolist() == ["W1"] and ships["precision"].tolist() == ["exact"]
+        assert case.table("sellers")["name"].tolist() == ["莆田鞋业"]
+        assert case.audit()["action"].tolist() == ["create case", "ingest", "migrate case"]
+        assert case.verify_audit().ok
+
+
+def test_a_newer_case_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.gpkg"
+    open_case(path).close()
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE workbench_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(CaseVersionError, match=r"uses schema 99; this workbench reads up to"):
+        open_case(path)
+
+
+def test_missing_case_without_create(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="no case at"):
+        open_case(tmp_path / "nope.gpkg", create=False)
+
+
+def test_unknown_table(case) -> None:
+    with pytest.raises(NotFoundError, match="no table 'buyers' in a case"):
+        case.table("buyers")
