@@ -41,9 +41,12 @@ _PUBLIC: dict[str, str] = {
     "load_investigation": "workbench.investigation",
     "run_investigation": "workbench.investigation",
     "write_tip_sheets": "workbench.investigation",
+    "open_case": "workbench.case",
+    "Case": "workbench.case",
 }
 
 __all__ = [
+    "Case",
     "DemoData",
     "IntakeResult",
     "Investigation",
@@ -63,6 +66,7 @@ __all__ = [
     "load_locations",
     "load_sellers",
     "load_shipments",
+    "open_case",
     "render_tip_sheet",
     "run_investigation",
     "site_map",
@@ -71,6 +75,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from workbench.case import Case, open_case
     from workbench.demo import DemoData, generate_demo
     from workbench.gazetteer import jurisdiction
     from workbench.intake import (

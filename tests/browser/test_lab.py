@@ -87,7 +87,7 @@ def test_template_runs_and_renders_offline_map(
     path = lab.open_from_tile(lab.tile(SECTION, TILE))
     assert (lab.server.root / path).is_file()
 
-    lab.run_all("Tip sheet:", timeout_s=180)
+    lab.run_all("hash chain verified", timeout_s=180)
 
     iframe = lab.page.locator(MAP_FRAME)
     expect(iframe).to_have_count(1)
