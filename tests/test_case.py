@@ -230,3 +230,39 @@ def test_missing_case_without_create(tmp_path: Path) -> None:
 def test_unknown_table(case) -> None:
     with pytest.raises(NotFoundError, match="no table 'buyers' in a case"):
         case.table("buyers")
+
+
+def test_big_table_reads_in_a_child_match_the_in_process_reader(case, monkeypatch) -> None:
+    from workbench._case_io import read_arrow
+
+    sql = "SELECT shipment_id, lat, shipped_at, items FROM shipments ORDER BY fid"
+    assert read_arrow(str(case.path), sql) is not None  # the child reader works here
+    in_process = case.table("shipments")  # 8,000 rows: below the child threshold
+    monkeypatch.setattr("workbench.case._CHILD_READ_ROWS", 0)
+    through_child = case.table("shipments")
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(through_child.drop(columns="geometry")),
+        pd.DataFrame(in_process.drop(columns="geometry")),
+        check_dtype=False,
+    )
+
+
+def test_ingest_sweeps_scratch_left_by_killed_ingests(
+    case, demo_intake, tmp_path, monkeypatch
+) -> None:
+    import os
+    import tempfile
+    import time
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / "workbench-stale"
+    fresh = tmp_path / "workbench-fresh"  # may belong to an ingest running right now
+    other = tmp_path / "someone-else"
+    for folder in (stale, fresh, other):
+        folder.mkdir()
+        (folder / "stage.sqlite").write_bytes(b"x")
+    old = time.time() - 2 * 86_400
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    case.ingest([demo_intake["sellers"]])
+    assert not stale.exists() and fresh.exists() and other.exists()

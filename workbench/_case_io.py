@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,14 +124,24 @@ def stage(path: str, tables: dict[str, Any]) -> None:
 
 
 def read_arrow(path: str, sql: str) -> pd.DataFrame | None:
-    """Run a read-only query through ADBC (Arrow, C speed); None if the driver cannot."""
-    import adbc_driver_manager
-    import adbc_driver_sqlite.dbapi as adbc
+    """Run a read-only query through ADBC in a child process; None if that fails.
 
-    try:
-        with adbc.connect(f"file:{path}?mode=ro") as con, con.cursor() as cursor:
-            cursor.execute(sql)
-            frame: pd.DataFrame = cursor.fetch_arrow_table().to_pandas()
-            return frame
-    except adbc_driver_manager.Error:  # e.g. a column whose type changes mid-table
-        return None
+    Never open the case file through ADBC in this process: see ``workbench._case_reader``.
+    """
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    with tempfile.TemporaryDirectory(prefix="workbench-read-") as tmp:
+        out = str(Path(tmp) / "result.arrow")
+        child = subprocess.run(
+            [sys.executable, "-m", "workbench._case_reader", path, sql, out],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:  # e.g. a column whose type changes mid-table
+            return None
+        with pa.OSFile(out, "rb") as source:
+            table = ipc.open_file(source).read_all()
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
