@@ -266,3 +266,22 @@ def test_ingest_sweeps_scratch_left_by_killed_ingests(
     os.utime(other, (old, old))
     case.ingest([demo_intake["sellers"]])
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_a_file_that_is_not_sqlite_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "notes.gpkg"
+    path.write_text("shipment_id,seller_id\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"notes\.gpkg is not a case file \(not SQLite"):
+        open_case(path)
+    assert path.read_text(encoding="utf-8") == "shipment_id,seller_id\n"  # left untouched
+
+
+def test_a_foreign_geopackage_is_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "qgis-project.gpkg"
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE roads (fid INTEGER PRIMARY KEY, name TEXT)")
+    with pytest.raises(InputError, match=r"has tables but is not a workbench case"):
+        open_case(path)
+    with sqlite3.connect(path) as con:  # nothing was added to it
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert names == {"roads"}

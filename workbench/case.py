@@ -15,10 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,19 +25,16 @@ import geopandas as gpd
 import pandas as pd
 
 from workbench import audit as audit_log
-from workbench._case_io import (
-    arrow_table,
-    insert_frame,
-    point_blob_array,
-    python_values,
-    read_arrow,
-    read_frame,
-    stage,
-    typed,
-)
+from workbench._case_io import insert_frame, python_values, read_arrow, read_frame, stage, typed
 from workbench._case_schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
+from workbench._case_staging import (
+    QUARANTINE_STAGED,
+    SCRATCH_PREFIX,
+    staged_tables,
+    stored_columns,
+    sweep_stale_scratch,
+)
 from workbench._gpkg import parse_geometry, touch
-from workbench._intake_rules import TABLES
 from workbench.errors import (
     CaseLockedError,
     CaseVersionError,
@@ -55,10 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["REVIEW_STATUSES", "Case", "open_case", "resolve_case_path"]
 
 REVIEW_STATUSES = ("confirmed", "rejected", "needs-work")
-_SCRATCH_PREFIX = "workbench-"
 _CHILD_READ_ROWS = 50_000  # below this, starting a reader process costs more than it saves
 _KEYED = {"sellers": "seller_id", "shipments": "shipment_id", "evidence": "evidence_id"}
-_POINT_TABLES = ("shipments", "locations")
 
 
 def resolve_case_path(
@@ -77,43 +70,6 @@ def resolve_case_path(
     if not target.is_relative_to(base):
         raise InputError(f"case {str(name)!r} would lie outside the cases folder {base}")
     return target
-
-
-_QUARANTINE_STAGED = ("table", "source", "source_sha256", "row_number", "raw", "reason", "message")
-
-
-def _stored_columns(result: IntakeResult) -> list[str]:
-    """Columns of an intake result that the case stores (canonical ones, then extras)."""
-    columns = [c for c in TABLES[result.table].fields if c in result.frame.columns]
-    if result.table in _POINT_TABLES:
-        columns += [c for c in ("precision",) if c in result.frame.columns] + ["geom"]
-    return columns
-
-
-def _staged_tables(i: int, result: IntakeResult) -> dict[str, Any]:
-    """Arrow tables of one intake result, named for the scratch file."""
-    frame = result.frame
-    columns = _stored_columns(result)
-    data = arrow_table(frame, [c for c in columns if c != "geom"])
-    if "geom" in columns:
-        blobs = point_blob_array(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
-        data = data.append_column("geom", blobs)
-    tables = {f"data_{i}": data}
-    if len(result.quarantine):
-        quarantine = result.quarantine.assign(
-            table=result.table, source_sha256=result.report["sha256"]
-        )
-        tables[f"quarantine_{i}"] = arrow_table(quarantine, list(_QUARANTINE_STAGED))
-    return tables
-
-
-def _sweep_stale_scratch(max_age_s: float = 86_400) -> None:
-    """Delete scratch folders of ingests killed more than a day ago (SIGKILL skips cleanup)."""
-    cutoff = time.time() - max_age_s
-    for folder in Path(tempfile.gettempdir()).glob(f"{_SCRATCH_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            if folder.is_dir() and folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _is_locked(error: sqlite3.OperationalError) -> bool:
@@ -142,6 +98,9 @@ class Case:
             if _is_locked(error):
                 raise self._locked() from error
             raise
+        except sqlite3.DatabaseError as error:  # e.g. "file is not a database"
+            self._con.close()
+            raise InputError(f"{path} is not a case file (not SQLite: {error})") from error
         except Exception:
             self._con.close()
             raise
@@ -180,6 +139,11 @@ class Case:
             return
         with self._write() as con:
             version = schema_version(con)  # another process may have done it meanwhile
+            if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise InputError(
+                    f"{self.path} has tables but is not a workbench case; open_case makes a "
+                    "new case in a new file, it does not take over another tool's database"
+                )
             if version < SCHEMA_VERSION:
                 migrate(con, version)
                 action = "create case" if version == 0 else "migrate case"
@@ -291,17 +255,13 @@ class Case:
         """
         results = list(results)
         counts: dict[str, dict[str, int]] = {}
-        _sweep_stale_scratch()
+        sweep_stale_scratch()
         with contextlib.ExitStack() as stack:
-            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX))
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX))
             staged = str(Path(scratch) / "stage.sqlite")
             stage(
                 staged,
-                {
-                    name: t
-                    for i, r in enumerate(results)
-                    for name, t in _staged_tables(i, r).items()
-                },
+                {name: t for i, r in enumerate(results) for name, t in staged_tables(i, r).items()},
             )
             self._con.execute("ATTACH DATABASE ? AS stage", (staged,))
             stack.callback(self._con.execute, "DETACH DATABASE stage")
@@ -336,7 +296,7 @@ class Case:
         self, con: sqlite3.Connection, i: int, result: IntakeResult, seq: int
     ) -> dict[str, int]:
         table = result.table
-        columns = _stored_columns(result)
+        columns = stored_columns(result)
         before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
         key = _KEYED.get(table)
         if key:
@@ -355,7 +315,7 @@ class Case:
         )
         after = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
         if len(result.quarantine):
-            q = ", ".join(f'"{c}"' for c in _QUARANTINE_STAGED)
+            q = ", ".join(f'"{c}"' for c in QUARANTINE_STAGED)
             con.execute(
                 f"INSERT INTO quarantine ({q}, ingest_seq) SELECT {q}, ? FROM stage.quarantine_{i}",  # noqa: S608
                 (seq,),

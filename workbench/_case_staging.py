@@ -1,0 +1,54 @@
+"""Staging an ingest: intake results as Arrow tables in a scratch file outside the case."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench._case_io import arrow_table, point_blob_array
+from workbench._intake_rules import TABLES
+
+if TYPE_CHECKING:
+    from workbench.intake import IntakeResult
+
+SCRATCH_PREFIX = "workbench-"
+POINT_TABLES = ("shipments", "locations")
+QUARANTINE_STAGED = ("table", "source", "source_sha256", "row_number", "raw", "reason", "message")
+
+
+def stored_columns(result: IntakeResult) -> list[str]:
+    """Columns of an intake result that the case stores (canonical ones, then extras)."""
+    columns = [c for c in TABLES[result.table].fields if c in result.frame.columns]
+    if result.table in POINT_TABLES:
+        columns += [c for c in ("precision",) if c in result.frame.columns] + ["geom"]
+    return columns
+
+
+def staged_tables(i: int, result: IntakeResult) -> dict[str, Any]:
+    """Arrow tables of one intake result, named for the scratch file."""
+    frame = result.frame
+    columns = stored_columns(result)
+    data = arrow_table(frame, [c for c in columns if c != "geom"])
+    if "geom" in columns:
+        blobs = point_blob_array(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+        data = data.append_column("geom", blobs)
+    tables = {f"data_{i}": data}
+    if len(result.quarantine):
+        quarantine = result.quarantine.assign(
+            table=result.table, source_sha256=result.report["sha256"]
+        )
+        tables[f"quarantine_{i}"] = arrow_table(quarantine, list(QUARANTINE_STAGED))
+    return tables
+
+
+def sweep_stale_scratch(max_age_s: float = 86_400) -> None:
+    """Delete scratch folders of ingests killed more than a day ago (SIGKILL skips cleanup)."""
+    cutoff = time.time() - max_age_s
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
