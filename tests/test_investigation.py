@@ -124,3 +124,18 @@ def test_missing_optional_tables_are_empty_with_canonical_columns(tmp_path: Path
     inv = workbench.load_investigation(tmp_path)
     assert inv.evidence.empty and "verdict" in inv.evidence.columns
     assert set(inv.intake) == {"sellers", "shipments"}
+
+
+def test_tip_sheet_export_is_audited_in_the_case(tmp_path: Path) -> None:
+    from workbench.case import open_case
+    from workbench.intake import sha256_file
+
+    demo = workbench.generate_demo(tmp_path / "data", n_shipments=5_000, n_background_sellers=100)
+    result = workbench.run_investigation(demo.folder, tmp_path / "out", case=tmp_path / "c.gpkg")
+    with open_case(tmp_path / "c.gpkg") as case:
+        log = case.audit()
+        assert case.verify_audit().ok
+    export = log[log["action"] == "export tip sheet"].iloc[-1]
+    report = result.tip_sheets[0]
+    assert sha256_file(report) in export["parameters"]  # the file as it was written
+    assert '"site_ids":["S001"]' in export["parameters"]

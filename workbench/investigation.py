@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -18,8 +19,9 @@ import geopandas as gpd
 import pandas as pd
 
 from workbench._intake_rules import TABLES
+from workbench.case import Case, open_case
 from workbench.errors import InputError
-from workbench.intake import QUARANTINE_COLUMNS, IntakeResult, load_table
+from workbench.intake import QUARANTINE_COLUMNS, IntakeResult, load_table, sha256_file
 from workbench.networks import Networks, link_sellers
 from workbench.sites import SiteFinder
 from workbench.tipsheet import export_tip_sheet, tip_sheet_context
@@ -171,10 +173,12 @@ def write_tip_sheets(
     *,
     organisation: Mapping[str, str] | None = None,
     reviews: pd.DataFrame | None = None,
+    case: Case | None = None,
 ) -> list[Path]:
     """Write the tip sheet of each site in ``site_ids``; returns the report paths.
 
-    ``reviews`` (from ``Case.reviews(run_id=...)``) adds each site's review history.
+    ``reviews`` (from ``Case.reviews(run_id=...)``) adds each site's review history; with
+    ``case`` the export is recorded in its audit log with the SHA-256 of every file written.
     """
     ships = assign_sites(inv.shipments, finder)
     params = {
@@ -198,20 +202,17 @@ def write_tip_sheets(
         )
         for site_id in site_ids
     ]
-    return export_tip_sheet(contexts, out)
-
-
-def _store_in_case(
-    path: Path, inv: Investigation, nets: Networks, finder: SiteFinder
-) -> pd.DataFrame:
-    """Ingest, networks and the run into the case; returns the run's review history."""
-    from workbench.case import open_case
-
-    with open_case(path) as case:
-        case.ingest(inv.intake.values())
-        case.save_networks(nets)
-        run_id = case.save_sites(finder)
-        return case.reviews(run_id=run_id)
+    written = export_tip_sheet(contexts, out)
+    if case is not None:
+        case.log(
+            "export tip sheet",
+            {
+                "run_id": finder.run_id_,
+                "site_ids": list(site_ids),
+                "files": [{"path": str(p), "sha256": sha256_file(p)} for p in written],
+            },
+        )
+    return written
 
 
 def run_investigation(
@@ -261,18 +262,23 @@ def run_investigation(
     site_map(
         ships, sites, sellers=inv.sellers, networks=nets.membership, locations=inv.locations
     ).to_html(outputs["map"])
-    reviews = None
-    if case is not None:
-        outputs["case"] = Path(case)
-        reviews = _store_in_case(Path(case), inv, nets, finder)
     top_ids = [str(site_id) for site_id in sites["site_id"].head(max(top, 0))]
-    tips = write_tip_sheets(
-        inv,
-        nets,
-        finder,
-        top_ids,
-        out_dir / "tipsheets",
-        organisation=organisation,
-        reviews=reviews,
-    )
+    with contextlib.ExitStack() as stack:
+        opened, reviews = None, None
+        if case is not None:  # store the step's results, then cite their review history
+            outputs["case"] = Path(case)
+            opened = stack.enter_context(open_case(case))
+            opened.ingest(inv.intake.values())
+            opened.save_networks(nets)
+            reviews = opened.reviews(run_id=opened.save_sites(finder))
+        tips = write_tip_sheets(
+            inv,
+            nets,
+            finder,
+            top_ids,
+            out_dir / "tipsheets",
+            organisation=organisation,
+            reviews=reviews,
+            case=opened,
+        )
     return RunResult(inv, nets, finder, ships, outputs, tips)
