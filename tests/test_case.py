@@ -161,11 +161,11 @@ def test_audit_log_records_every_change(case) -> None:
 
 def test_audit_verify_finds_a_single_edited_byte(case) -> None:
     _analysed(case)
-    # flip one character of entry 3's parameters, behind the workbench's back
+    # flip one bit of one character of entry 3's parameters, behind the workbench's back
     with sqlite3.connect(case.path) as con:
         params = con.execute("SELECT parameters FROM audit WHERE seq = 3").fetchone()[0]
-        edited = params.replace("50", "51", 1)
-        assert edited != params
+        edited = params[:-2] + chr(ord(params[-2]) ^ 1) + params[-1]
+        assert len(edited) == len(params) and edited != params
         con.execute("UPDATE audit SET parameters = ? WHERE seq = 3", (edited,))
     check = case.verify_audit()
     assert not check.ok and check.first_broken == 3
@@ -285,3 +285,24 @@ def test_a_foreign_geopackage_is_not_taken_over(tmp_path: Path) -> None:
     with sqlite3.connect(path) as con:  # nothing was added to it
         names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert names == {"roads"}
+
+
+def test_link_sellers_on_a_case_stores_and_explains(case) -> None:
+    from workbench.networks import explain_link, link_sellers
+
+    nets = link_sellers(case)  # reads the case's tables, stores the result
+    top = nets.summary.iloc[0]
+    assert {"area", "brands", "n_counterfeit", "first_seen"} <= set(nets.summary.columns)
+    members = nets.membership.loc[
+        nets.membership["network_id"] == top["network_id"], "seller_id"
+    ].tolist()
+    stored = case.networks()
+    assert stored.network_of(members[0]) == top["network_id"]
+    chain = explain_link(case, members[0], members[-1])
+    assert chain.startswith(members[0]) and chain.endswith(members[-1])
+    assert case.audit()["action"].iloc[-1] == "link sellers"
+
+
+def test_networks_before_linking_say_what_to_do(case) -> None:
+    with pytest.raises(NotFoundError, match="has no networks yet; link sellers first"):
+        case.networks()

@@ -92,3 +92,33 @@ def test_case_commands_give_one_line_errors(tmp_path: Path) -> None:
     assert result.exit_code == 1 and result.output.startswith("Error: no case at")
     result = runner.invoke(cli, ["ingest", str(tmp_path / "x.gpkg")])
     assert result.exit_code == 2 and "give at least one of --sellers" in result.output
+
+
+def test_networks_command_links_and_reports(tmp_path: Path) -> None:
+    import json
+
+    import workbench
+
+    demo = workbench.generate_demo(tmp_path / "data", n_shipments=5_000, n_background_sellers=100)
+    case = str(tmp_path / "c.gpkg")
+    runner = CliRunner()
+    runner.invoke(
+        cli,
+        [
+            "ingest",
+            case,
+            "--sellers",
+            str(demo.sellers),
+            "--identifiers",
+            str(demo.identifiers),
+            "--shipments",
+            str(demo.shipments),
+        ],
+    )
+    result = runner.invoke(cli, ["networks", case, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["parameters"]["max_accounts_from"] == "data"
+    # the hub's courier hotline is infrastructure, on ~300 accounts
+    assert report["infrastructure"][0]["n_accounts"] >= 250
+    assert report["networks"][0]["strength"] == "strong"

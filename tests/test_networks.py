@@ -31,7 +31,7 @@ def test_networks_from_shared_identifiers(toy_sellers, toy_identifiers) -> None:
     nets = link_sellers(toy_sellers, toy_identifiers, max_accounts=5)
     # the hotline is on 8 accounts > 5, so it links nothing; the address link is weak
     assert _groups(nets) == {frozenset({"S1", "S2", "S3"}), frozenset({"S4", "S5"})}
-    assert nets.infrastructure["value_norm"].tolist() == ["+4008208820"]
+    assert nets.infrastructure["value_norm"].tolist() == ["+864008208820"]  # E.164
     assert nets.infrastructure["n_accounts"].tolist() == [8]
     assert nets.summary.iloc[0]["kinds"] == ["bank_card", "phone"]
 
@@ -106,3 +106,100 @@ def test_identifiers_of_unknown_accounts_are_reported_not_dropped(toy_sellers, t
     nets = link_sellers(toy_sellers, pd.concat([toy_identifiers, stray]), max_accounts=5)
     assert nets.unknown_sellers["seller_id"].tolist() == ["S99"]
     assert "S99" not in set(nets.membership["seller_id"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+86 138 0013 8000", "+8613800138000"),
+        ("0086-13800138000", "+8613800138000"),
+        ("(+86) 138-0013-8000", "+8613800138000"),
+        ("0591-2345 6789", "+8659123456789"),  # a Fuzhou landline, national format
+        ("+44 20 7946 0958", "+442079460958"),  # a London number stays British
+        ("400-820-8820", "+864008208820"),
+    ],
+)
+def test_phones_become_e164(raw: str, expected: str) -> None:
+    assert normalise(pd.Series(["phone"]), pd.Series([raw])).iloc[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Li.Wei+shop2@GMail.com", "liwei@gmail.com"),  # Gmail ignores dots and plus-tags
+        ("li.wei@googlemail.com", "liwei@gmail.com"),
+        ("li.wei+x@outlook.com", "li.wei@outlook.com"),  # Outlook ignores only plus-tags
+        ("Li.Wei+x@163.com", "li.wei+x@163.com"),  # unknown provider: case only
+    ],
+)
+def test_email_provider_rules(raw: str, expected: str) -> None:
+    assert normalise(pd.Series(["email"]), pd.Series([raw])).iloc[0] == expected
+
+
+def test_email_rules_are_configurable() -> None:
+    rules = {"163.com": ("plus",)}
+    value = normalise(pd.Series(["email"]), pd.Series(["a+b@163.com"]), email_rules=rules)
+    assert value.iloc[0] == "a@163.com"
+
+
+@pytest.mark.parametrize("placeholder", ["", " ", "null", "N/A", "none", "000000", "0", "-", "无"])
+def test_placeholders_are_missing_not_shared(placeholder: str) -> None:
+    # two unrelated accounts that both "have" a placeholder phone are not linked
+    sellers = pd.DataFrame({"seller_id": ["A", "B"]})
+    ids = pd.DataFrame({"seller_id": ["A", "B"], "kind": "phone", "value": placeholder})
+    nets = link_sellers(sellers, ids)
+    assert _groups(nets) == set()
+    assert nets.parameters["n_placeholders"] == 2
+
+
+def test_unknown_kinds_are_kept_and_matched_exactly() -> None:
+    # a "wechat" id is not a known kind: "wx_Li" and "wx_li" differ, "wx_Li" twice links
+    sellers = pd.DataFrame({"seller_id": ["A", "B", "C"]})
+    ids = pd.DataFrame(
+        {"seller_id": ["A", "B", "C"], "kind": "wechat", "value": ["wx_Li", "wx_Li ", "wx_li"]}
+    )
+    nets = link_sellers(sellers, ids)
+    assert _groups(nets) == {frozenset({"A", "B"})}
+    assert nets.summary.iloc[0]["kinds"] == ["wechat"]
+
+
+def test_infrastructure_threshold_is_chosen_from_the_data() -> None:
+    # 50 rings of 3 accounts sharing a phone (share count 3), and one hotline on 120 accounts:
+    # the fence of the share counts lies far below 120, so the hotline is infrastructure
+    rows = [(f"R{r}-{i}", "phone", f"1390000{r:04d}") for r in range(50) for i in range(3)]
+    rows += [(f"H{i}", "phone", "400-100-2000") for i in range(120)]
+    ids = pd.DataFrame(rows, columns=["seller_id", "kind", "value"])
+    nets = link_sellers(pd.DataFrame({"seller_id": ids["seller_id"].unique()}), ids)
+    assert len(_groups(nets)) == 50
+    assert nets.infrastructure["n_accounts"].tolist() == [120]
+    assert 3 < nets.parameters["max_accounts"] < 120
+
+
+def test_networks_carry_their_strength(toy_sellers, toy_identifiers) -> None:
+    nets = link_sellers(toy_sellers, toy_identifiers, max_accounts=5, include_weak=True)
+    strength = nets.summary.set_index("network_id")["strength"]
+    # N0001 is bound by a bank card (strong), N0002 by an e-mail (medium), S6-S7 by an
+    # address (weak)
+    assert sorted(strength) == ["medium", "strong", "weak"]
+
+
+def test_summary_describes_volumes_brands_evidence_and_area(toy_sellers, toy_identifiers):
+    ships = pd.DataFrame(
+        {
+            "seller_id": ["S1", "S2", "S3", "S4"],
+            "lat": [25.4394, 25.4395, 25.4396, 29.3],
+            "lon": [119.0103, 119.0104, 119.0105, 120.07],
+            "shipped_at": pd.to_datetime(["2026-01-05", "2026-03-01", "2026-02-01", "2026-04-01"]),
+            "brand": ["Nike", "Nike", "Adidas", "Chanel"],
+        }
+    )
+    evidence = pd.DataFrame({"seller_id": ["S2", "S3"], "verdict": ["counterfeit", "genuine"]})
+    nets = link_sellers(
+        toy_sellers, toy_identifiers, max_accounts=5, shipments=ships, evidence=evidence
+    )
+    n1 = nets.summary.set_index("network_id").loc["N0001"]
+    assert n1["n_shipments"] == 3 and n1["brands"] == ["Nike", "Adidas"]
+    assert (n1["n_counterfeit"], n1["n_genuine"]) == (1, 1)
+    assert str(n1["first_seen"].date()) == "2026-01-05"
+    assert str(n1["last_seen"].date()) == "2026-03-01"
+    assert n1["area"] == "Putian, Fujian"

@@ -236,6 +236,25 @@ class Case:
             frame = frame[frame["site_id"] == site_id]
         return frame.reset_index(drop=True)
 
+    def networks(self) -> Networks:
+        """The stored seller networks (from the last linking), with their summary."""
+        from workbench.networks import Networks, describe_networks
+
+        membership = pd.DataFrame(self.table("networks"))
+        if membership.empty:
+            raise NotFoundError(f"case {self.path} has no networks yet; link sellers first")
+        links = pd.DataFrame(self.table("network_links"))
+        log = self.audit()
+        last = log[log["action"] == "link sellers"].iloc[-1]
+        return Networks(
+            membership=membership,
+            summary=describe_networks(membership, links),
+            links=links,
+            infrastructure=pd.DataFrame(columns=["kind", "value_norm", "n_accounts", "value"]),
+            parameters=json.loads(last["parameters"]),
+            unknown_sellers=pd.DataFrame(columns=["seller_id", "kind", "value"]),
+        )
+
     def audit(self) -> pd.DataFrame:
         """The audit log, oldest first."""
         return self.table("audit")
@@ -377,7 +396,7 @@ class Case:
             touch(con, ["runs", "sites", "site_areas"])
         return run_id
 
-    def find_sites(self, radius_m: float = 300.0, *, max_accounts: int = 50, **params: Any) -> str:
+    def find_sites(self, radius_m: float = 300.0, *, max_accounts: int | None = None, **params: Any) -> str:
         """Link sellers, cluster the case's shipments and store both; returns the run id."""
         from workbench.networks import link_sellers
         from workbench.sites import SiteFinder

@@ -239,3 +239,66 @@ def audit(case_path: str, verify: bool, as_json: bool) -> None:
         return
     for row in log.itertuples():
         click.echo(f"{row.seq:>5}  {row.at}  {row.actor:<16} {row.action:<14} {row.parameters}")
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.option(
+    "--max-accounts",
+    type=int,
+    default=None,
+    help="Identifiers on more accounts are infrastructure (default: from the data).",
+)
+@click.option(
+    "--allow",
+    "allow_list",
+    multiple=True,
+    help="A value that never links (a courier hotline); repeatable.",
+)
+@click.option("--include-weak", is_flag=True, help="Also link through shared addresses.")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the network graph (.gexf or .graphml).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the networks as JSON.")
+@_friendly
+def networks(
+    case_path: str,
+    max_accounts: int | None,
+    allow_list: tuple[str, ...],
+    include_weak: bool,
+    export_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Link the accounts of CASE into networks through shared identifiers and store them."""
+    from workbench.case import open_case
+    from workbench.networks import link_sellers
+
+    with open_case(case_path, create=False) as case:
+        nets = link_sellers(
+            case, max_accounts=max_accounts, allow_list=allow_list, include_weak=include_weak
+        )
+    if export_path is not None:
+        from workbench.network_graph import export_network
+
+        export_network(nets, export_path)
+    if as_json:
+        _echo_json(
+            {
+                "parameters": nets.parameters,
+                "networks": nets.summary.to_dict("records"),
+                "infrastructure": nets.infrastructure.to_dict("records"),
+            }
+        )
+        return
+    click.echo(
+        f"{len(nets.summary)} networks; identifiers on more than "
+        f"{nets.parameters['max_accounts']} accounts are infrastructure "
+        f"({nets.parameters['max_accounts_from']}): {len(nets.infrastructure)} found"
+    )
+    click.echo(nets.summary.to_string(index=False))
+    if export_path is not None:
+        click.echo(f"graph written to {export_path}")

@@ -222,7 +222,7 @@ def run_investigation(
     radius_m: float = 300.0,
     top: int = 1,
     organisation: Mapping[str, str] | None = None,
-    max_accounts: int = 50,
+    max_accounts: int | None = None,
     case: str | os.PathLike[str] | None = None,
     **site_params: Any,
 ) -> RunResult:

@@ -13,46 +13,36 @@ nothing; it is reported with its count instead.
 
 from __future__ import annotations
 
-import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from workbench._identifiers import STRENGTH, STRENGTH_ORDER, normalise, strength_of
 from workbench.errors import InputError, MissingColumnsError, NotFoundError
 
-__all__ = ["STRONG_KINDS", "WEAK_KINDS", "Networks", "explain_link", "link_sellers", "normalise"]
+if TYPE_CHECKING:
+    from workbench.case import Case
 
-STRONG_KINDS = frozenset(
-    {"id_document", "bank_card", "phone", "device", "payment_account", "email"}
-)
-WEAK_KINDS = frozenset({"address"})
-_NON_DIGITS = re.compile(r"\D+")
-_SEPARATORS = re.compile(r"[\s\-_.]+")
+__all__ = [
+    "STRONG_KINDS",
+    "WEAK_KINDS",
+    "Networks",
+    "describe_networks",
+    "explain_link",
+    "infrastructure_threshold",
+    "link_sellers",
+    "normalise",
+]
 
-
-def _normalise_phone(values: pd.Series) -> pd.Series:
-    """Chinese numbers to E.164: '0086-138...', '+86 138 ...', '138...' -> '+86138...'."""
-    digits = values.str.replace(_NON_DIGITS, "", regex=True).str.replace(r"^00", "", regex=True)
-    mobile = digits.str.fullmatch(r"1[3-9]\d{9}").fillna(False).astype(bool)
-    return ("+" + digits).where(~mobile, "+86" + digits)
-
-
-def normalise(kind: pd.Series, value: pd.Series) -> pd.Series:
-    """Normalised identifier values, by kind; the raw value is kept by the caller."""
-    text = value.astype(str).str.strip()
-    out = text.str.casefold()
-    phone = kind == "phone"
-    out[phone] = _normalise_phone(text[phone])
-    stripped = kind.isin(["bank_card", "id_document", "device", "payment_account"])
-    out[stripped] = text[stripped].str.replace(_SEPARATORS, "", regex=True).str.upper()
-    address = kind == "address"
-    out[address] = text[address].str.replace(r"\s+", "", regex=True).str.casefold()
-    return out
+STRONG_KINDS = frozenset(k for k, v in STRENGTH.items() if v != "weak")
+WEAK_KINDS = frozenset(k for k, v in STRENGTH.items() if v == "weak")
+MIN_INFRASTRUCTURE_ACCOUNTS = 20
 
 
 @dataclass
@@ -91,49 +81,123 @@ def _check(frame: pd.DataFrame, name: str, required: Iterable[str]) -> None:
         raise MissingColumnsError(name, missing, list(frame.columns))
 
 
+def infrastructure_threshold(share_counts: pd.Series) -> int:
+    """Accounts above which a shared identifier counts as infrastructure, from the data.
+
+    The upper outer fence of the log share counts of identifiers shared by 2+ accounts
+    (``Q3 + 3 IQR`` in log space), and never below ``MIN_INFRASTRUCTURE_ACCOUNTS``: rings
+    share an identifier among a handful of accounts, a courier hotline among hundreds.
+    """
+    shared = share_counts[share_counts >= 2].to_numpy(dtype=float)
+    if len(shared) < 4:
+        return MIN_INFRASTRUCTURE_ACCOUNTS
+    q1, q3 = np.quantile(np.log(shared), [0.25, 0.75])
+    fence = float(np.exp(q3 + 3 * (q3 - q1)))
+    return max(MIN_INFRASTRUCTURE_ACCOUNTS, int(np.floor(fence)))
+
+
 def link_sellers(
-    sellers: pd.DataFrame,
-    identifiers: pd.DataFrame,
+    sellers: pd.DataFrame | Case,
+    identifiers: pd.DataFrame | None = None,
     *,
-    max_accounts: int = 50,
+    max_accounts: int | None = None,
     allow_list: Iterable[str] = (),
     include_weak: bool = False,
+    region: str = "CN",
+    email_rules: Mapping[str, tuple[str, ...]] | None = None,
+    shipments: pd.DataFrame | None = None,
+    evidence: pd.DataFrame | None = None,
 ) -> Networks:
     """Group seller accounts into networks through shared identifiers.
 
     Parameters
     ----------
-    sellers : frame with ``seller_id``
-    identifiers : frame with ``seller_id``, ``kind``, ``value``
-    max_accounts : an identifier on more accounts than this is infrastructure, not a link
-    allow_list : normalised or raw values that never link (a courier hotline, say)
+    sellers : frame with ``seller_id``, or a case: its tables are used and the result stored
+    identifiers : frame with ``seller_id``, ``kind``, ``value`` (not needed with a case)
+    max_accounts : an identifier on more accounts is infrastructure, not a link; default
+        chosen from the data (:func:`infrastructure_threshold`)
+    allow_list : values that never link (a courier hotline), raw or normalised
     include_weak : also link through weak kinds (shared addresses)
+    region : country whose national phone format is assumed (ISO code)
+    email_rules : providers whose dots / plus-tags are ignored (see ``_identifiers``)
+    shipments, evidence : when given, the summary gets volumes, brands, area and verdicts
     """
+    from workbench.case import Case
+
+    if isinstance(sellers, Case):
+        case = sellers
+        nets = link_sellers(
+            case.table("sellers"),
+            case.table("identifiers"),
+            max_accounts=max_accounts,
+            allow_list=allow_list,
+            include_weak=include_weak,
+            region=region,
+            email_rules=email_rules,
+            shipments=case.table("shipments"),
+            evidence=case.table("evidence"),
+        )
+        case.save_networks(nets)
+        return nets
+    if identifiers is None:
+        raise InputError("identifiers: a frame of seller_id, kind, value is needed")
     _check(sellers, "sellers", ["seller_id"])
     _check(identifiers, "identifiers", ["seller_id", "kind", "value"])
-    if max_accounts < 2:
+    if max_accounts is not None and max_accounts < 2:
         raise InputError(f"max_accounts must be at least 2, got {max_accounts}")
     seller_ids = pd.Index(pd.unique(sellers["seller_id"].astype(str)))
     known = identifiers["seller_id"].astype(str).isin(seller_ids)
     unknown = identifiers[~known].reset_index(drop=True)
     ids = identifiers[known].copy()
     ids["seller_id"] = ids["seller_id"].astype(str)
-    ids["kind"] = ids["kind"].astype(str)
-    ids["value_norm"] = normalise(ids["kind"], ids["value"])
+    ids["kind"] = ids["kind"].astype(str).str.strip().str.casefold()
+    ids["value_norm"] = normalise(ids["kind"], ids["value"], region=region, email_rules=email_rules)
+    n_placeholders = int((ids["value_norm"] == "").sum())
     ids = ids[ids["value_norm"] != ""].drop_duplicates(["seller_id", "kind", "value_norm"])
-    accounts = ids.groupby(["kind", "value_norm"])["seller_id"].transform("nunique")
-    raw_allowed = list(allow_list)
-    # an allow-list entry matches an identifier of any kind once both are normalised as it
-    allowed_norm = {
+    accounts = ids.groupby(["kind", "value_norm"])["seller_id"].transform("size")
+    per_identifier = ids[~ids["kind"].isin(WEAK_KINDS)].groupby(["kind", "value_norm"]).size()
+    threshold = max_accounts or infrastructure_threshold(per_identifier)
+    raw_allowed = [str(v) for v in allow_list]
+    allowed = {
         (kind, value)
-        for kind in STRONG_KINDS | WEAK_KINDS
-        for value in normalise(pd.Series([kind] * len(raw_allowed)), pd.Series(raw_allowed))
+        for kind in set(ids["kind"]) | set(STRENGTH)
+        for value in normalise(
+            pd.Series([kind] * len(raw_allowed)),
+            pd.Series(raw_allowed),
+            region=region,
+            email_rules=email_rules,
+        )
     }
-    on_allow_list = pd.MultiIndex.from_frame(ids[["kind", "value_norm"]]).isin(allowed_norm)
-    infra_mask = (accounts > max_accounts) | on_allow_list
-    kinds_used = STRONG_KINDS | (WEAK_KINDS if include_weak else frozenset())
-    linking = ids[~infra_mask & (accounts > 1) & ids["kind"].isin(kinds_used)]
+    on_allow_list = pd.MultiIndex.from_frame(ids[["kind", "value_norm"]]).isin(allowed)
+    infra_mask = (accounts > threshold) | on_allow_list
+    linkable = include_weak | ~ids["kind"].isin(WEAK_KINDS)
+    linking = ids[~infra_mask & (accounts > 1) & linkable]
+    membership = _components(seller_ids, linking)
+    network = membership.set_index("seller_id")["network_id"]
+    links = linking.assign(network_id=linking["seller_id"].map(network))[
+        ["network_id", "seller_id", "kind", "value", "value_norm"]
+    ].reset_index(drop=True)
+    infrastructure = (
+        ids[infra_mask]
+        .groupby(["kind", "value_norm"])
+        .agg(n_accounts=("seller_id", "nunique"), value=("value", "first"))
+        .reset_index()
+        .sort_values("n_accounts", ascending=False, ignore_index=True)
+    )
+    params: dict[str, object] = {
+        "max_accounts": int(threshold),
+        "max_accounts_from": "given" if max_accounts else "data",
+        "allow_list": sorted(raw_allowed),
+        "include_weak": include_weak,
+        "region": region,
+        "n_placeholders": n_placeholders,
+    }
+    summary = describe_networks(membership, links, shipments=shipments, evidence=evidence)
+    return Networks(membership, summary, links, infrastructure, params, unknown)
 
+
+def _components(seller_ids: pd.Index, linking: pd.DataFrame) -> pd.DataFrame:
+    """Connected components of the seller-identifier graph: one network id per seller."""
     seller_pos = seller_ids.get_indexer(pd.Index(linking["seller_id"]))
     ident_codes, _ = pd.factorize(linking["kind"] + "\x1f" + linking["value_norm"])
     n_sellers = len(seller_ids)
@@ -143,49 +207,103 @@ def link_sellers(
     )
     _, component = connected_components(graph, directed=False)
     comp = pd.Series(component[:n_sellers], index=seller_ids)
-    size = comp.map(comp.value_counts())
-    order = (
-        size[size > 1].groupby(comp[size > 1]).size().sort_values(ascending=False, kind="stable")
+    sizes = comp.value_counts()
+    linked = sizes[sizes > 1]
+    order = linked.sort_values(ascending=False, kind="stable")
+    # deterministic names: larger networks first, ties by their smallest seller id
+    first_seller = comp[comp.isin(linked.index)].groupby(comp).apply(lambda s: s.index.min())
+    ranked = pd.DataFrame({"size": order, "first": first_seller.reindex(order.index)})
+    ranked = ranked.sort_values(["size", "first"], ascending=[False, True])
+    names = {c: f"N{i + 1:04d}" for i, c in enumerate(ranked.index)}
+    return pd.DataFrame(
+        {
+            "seller_id": seller_ids,
+            "network_id": comp.map(names).to_numpy(),
+            "network_size": comp.map(sizes).to_numpy(),
+        }
     )
-    names = {c: f"N{i + 1:04d}" for i, c in enumerate(order.index)}
-    network = comp.map(names)
-    membership = pd.DataFrame(
-        {"seller_id": seller_ids, "network_id": network.to_numpy(), "network_size": size.to_numpy()}
-    )
-    links = linking.assign(network_id=linking["seller_id"].map(network))[
-        ["network_id", "seller_id", "kind", "value", "value_norm"]
-    ].reset_index(drop=True)
+
+
+def describe_networks(
+    membership: pd.DataFrame,
+    links: pd.DataFrame,
+    *,
+    shipments: pd.DataFrame | None = None,
+    evidence: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per network: size, binding kinds and strength, and (given the frames)
+    waybills, brands, ship-from area, verdicts, first and last waybill."""
+    member = membership.dropna(subset=["network_id"])
     summary = (
-        links.groupby("network_id")
+        links.assign(order=strength_of(links["kind"]).map(STRENGTH_ORDER))
+        .groupby("network_id")
         .agg(
             kinds=("kind", lambda k: sorted(set(k))),
             n_shared_identifiers=("value_norm", "nunique"),
+            best=("order", "max"),
         )
-        .join(membership.groupby("network_id").size().rename("n_sellers"))
+        .join(member.groupby("network_id").size().rename("n_sellers"))
         .reset_index()
-        .sort_values(["n_sellers", "network_id"], ascending=[False, True], ignore_index=True)
-    )[["network_id", "n_sellers", "kinds", "n_shared_identifiers"]]
-    infrastructure = (
-        ids[infra_mask]
-        .groupby(["kind", "value_norm"])
-        .agg(n_accounts=("seller_id", "nunique"), value=("value", "first"))
-        .reset_index()
-        .sort_values("n_accounts", ascending=False, ignore_index=True)
     )
-    params: dict[str, object] = {
-        "max_accounts": max_accounts,
-        "allow_list": sorted(raw_allowed),
-        "include_weak": include_weak,
-    }
-    return Networks(membership, summary, links, infrastructure, params, unknown)
+    names = {v: k for k, v in STRENGTH_ORDER.items()}
+    summary["strength"] = summary.pop("best").map(names)
+    summary = summary[["network_id", "n_sellers", "kinds", "strength", "n_shared_identifiers"]]
+    if shipments is not None and len(shipments) and len(summary):
+        summary = summary.merge(_shipping(member, shipments), on="network_id", how="left")
+    if evidence is not None and len(summary):
+        summary = summary.merge(_verdicts(member, evidence), on="network_id", how="left")
+        for column in ("n_counterfeit", "n_genuine"):
+            summary[column] = summary[column].fillna(0).astype(int)
+    return summary.sort_values(
+        ["n_sellers", "network_id"], ascending=[False, True], ignore_index=True
+    )
 
 
-def explain_link(networks: Networks, seller_a: str, seller_b: str) -> str:
+def _shipping(member: pd.DataFrame, shipments: pd.DataFrame) -> pd.DataFrame:
+    from workbench.gazetteer import jurisdictions
+
+    ships = shipments.assign(seller_id=shipments["seller_id"].astype(str)).merge(
+        member[["seller_id", "network_id"]], on="seller_id"
+    )
+    rows = []
+    for net, group in ships.groupby("network_id", sort=False):
+        row: dict[str, object] = {"network_id": net, "n_shipments": len(group)}
+        if "brand" in group:
+            row["brands"] = group["brand"].dropna().value_counts().index[:5].tolist()
+        if "shipped_at" in group:
+            dates = pd.to_datetime(group["shipped_at"])
+            row["first_seen"], row["last_seen"] = dates.min(), dates.max()
+        cells = group[["lat", "lon"]].dropna().round(2).value_counts()
+        if len(cells):
+            lat, lon = cells.index[0]
+            place = jurisdictions(np.array([lat]), np.array([lon])).iloc[0]
+            row["area"] = ", ".join(p for p in (place["place"], place["province"]) if p)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _verdicts(member: pd.DataFrame, evidence: pd.DataFrame) -> pd.DataFrame:
+    ev = evidence.assign(seller_id=evidence["seller_id"].astype(str)).merge(
+        member[["seller_id", "network_id"]], on="seller_id"
+    )
+    counts = ev.groupby(["network_id", "verdict"]).size().unstack(fill_value=0)
+    return pd.DataFrame(
+        {
+            "network_id": counts.index,
+            "n_counterfeit": counts.get("counterfeit", 0),
+            "n_genuine": counts.get("genuine", 0),
+        }
+    ).reset_index(drop=True)
+
+
+def explain_link(networks: Networks | Case, seller_a: str, seller_b: str) -> str:
     """The shortest chain of shared identifiers joining two accounts, or why there is none.
 
     >>> explain_link(nets, "S1", "S9")             # doctest: +SKIP
     'S1 -phone +8613800138000-> S7 -bank_card 6222021234567890-> S9'
     """
+    if not isinstance(networks, Networks):  # a case: use the networks stored in it
+        networks = networks.networks()
     net_a, net_b = networks.network_of(seller_a), networks.network_of(seller_b)
     if net_a is None or net_a != net_b:
         return (
