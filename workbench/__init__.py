@@ -42,6 +42,10 @@ _PUBLIC: dict[str, str] = {
     "run_investigation": "workbench.investigation",
     "write_tip_sheets": "workbench.investigation",
     "open_case": "workbench.case",
+    "describe_networks": "workbench.networks",
+    "network_graph": "workbench.network_graph",
+    "draw_network": "workbench.network_graph",
+    "export_network": "workbench.network_graph",
     "Case": "workbench.case",
 }
 
@@ -54,7 +58,10 @@ __all__ = [
     "Networks",
     "SiteFinder",
     "__version__",
+    "describe_networks",
+    "draw_network",
     "explain_link",
+    "export_network",
     "export_tip_sheet",
     "find_sites",
     "generate_demo",
@@ -66,6 +73,7 @@ __all__ = [
     "load_locations",
     "load_sellers",
     "load_shipments",
+    "network_graph",
     "open_case",
     "render_tip_sheet",
     "run_investigation",
@@ -93,7 +101,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         write_tip_sheets,
     )
     from workbench.maps import MapView, site_map
-    from workbench.networks import Networks, explain_link, link_sellers
+    from workbench.network_graph import draw_network, export_network, network_graph
+    from workbench.networks import Networks, describe_networks, explain_link, link_sellers
     from workbench.sites import SiteFinder, find_sites
     from workbench.tipsheet import export_tip_sheet, render_tip_sheet, tip_sheet_context
 

@@ -7,7 +7,9 @@ that the fast path (Chinese mobiles in their usual spellings) does not settle.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 STRENGTH = {
@@ -51,22 +53,64 @@ PLACEHOLDERS = frozenset(
 _DIGIT_KINDS = ("bank_card", "id_document", "device", "payment_account")
 
 
+def _arrow(series: pd.Series) -> Any:
+    """A string column as one pyarrow array (zero-copy when pandas already holds Arrow)."""
+    import pyarrow as pa
+
+    try:
+        array = pa.array(series.array)
+    except (TypeError, pa.ArrowInvalid):
+        array = pa.array(series.astype(str).to_numpy(dtype=object), type=pa.string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.string())
+
+
+def _placeholder_mask(raw: Any) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    folded = pc.utf8_lower(pc.utf8_trim_whitespace(raw))
+    listed = pc.is_in(folded, value_set=pa.array(sorted(PLACEHOLDERS)))
+    # all zeros, dashes, dots or blanks: no character outside that set
+    filler = pc.invert(pc.match_substring_regex(raw, r"[^\s0\-_.]"))
+    mask: np.ndarray = pc.or_(listed, filler).to_numpy(zero_copy_only=False)
+    return mask
+
+
 def is_placeholder(text: pd.Series) -> pd.Series:
     """True where a value only stands for "missing": empty, "null", "N/A", "000000", ..."""
-    folded = text.str.strip().str.casefold()
-    return folded.isin(PLACEHOLDERS) | folded.str.fullmatch(r"[\s0\-_.]*").fillna(True)
+    return pd.Series(_placeholder_mask(_arrow(text)), index=text.index)
 
 
 def _phones(text: pd.Series, region: str) -> pd.Series:
-    digits = text.str.replace(r"\D+", "", regex=True)
-    international = text.str.strip().str.match(r"^(\+|00)").fillna(False).astype(bool)
-    digits = digits.where(~(international & digits.str.startswith("00")), digits.str[2:])
-    mobile = digits.str.fullmatch(r"(86)?1[3-9]\d{9}").fillna(False).astype(bool)
-    mobile &= international | (digits.str.len() == 11)
-    out = pd.Series("+86" + digits.str[-11:], index=text.index).where(mobile)
-    rest = ~mobile
+    """E.164 phones; Chinese mobiles in the usual spellings settled in pyarrow (RE2, in C)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    digits = pc.replace_substring_regex(raw, pattern=r"\D+", replacement="")
+    international = pc.match_substring_regex(pc.utf8_trim_whitespace(raw), r"^(\+|00)")
+    digits = pc.if_else(
+        pc.and_(international, pc.starts_with(digits, "00")),
+        pc.utf8_slice_codeunits(digits, 2),
+        digits,
+    )
+    mobile = pc.and_(
+        pc.match_substring_regex(digits, r"^(86)?1[3-9]\d{9}$"),
+        pc.or_(international, pc.equal(pc.utf8_length(digits), 11)),
+    )
+    e164 = pc.binary_join_element_wise("+86", pc.utf8_slice_codeunits(digits, -11), "")
+    is_mobile = mobile.to_numpy(zero_copy_only=False)
+    out = pd.Series(
+        pc.if_else(mobile, e164, pa.nulls(len(raw), pa.string())).to_numpy(zero_copy_only=False),
+        index=text.index,
+        dtype=object,
+    )
+    rest = ~is_mobile
     if rest.any():
-        out[rest] = text[rest].map(_phone_lookup(text[rest].unique().tolist(), region))
+        others = text[rest]
+        out[rest] = others.map(_phone_lookup(others.unique().tolist(), region))
     return out
 
 
@@ -85,8 +129,21 @@ def _phone_lookup(values: list[str], region: str) -> dict[str, str]:
     return result
 
 
-def _emails(text: pd.Series, rules: Mapping[str, tuple[str, ...]]) -> pd.Series:
-    folded = text.str.strip().str.casefold()
+def _emails_arrow(part: Any, rules: Mapping[str, tuple[str, ...]]) -> np.ndarray:
+    """Case-folded e-mails (in pyarrow); provider rules on the rows they concern."""
+    import pyarrow.compute as pc
+
+    folded = pc.utf8_lower(pc.utf8_trim_whitespace(part))
+    out: np.ndarray = folded.to_numpy(zero_copy_only=False).astype(object)
+    ruled = np.zeros(len(out), dtype=bool)
+    for domain in rules:
+        ruled |= pc.ends_with(folded, "@" + domain).to_numpy(zero_copy_only=False)
+    if ruled.any():
+        out[ruled] = _apply_email_rules(pd.Series(out[ruled], dtype=object), rules).to_numpy()
+    return out
+
+
+def _apply_email_rules(folded: pd.Series, rules: Mapping[str, tuple[str, ...]]) -> pd.Series:
     parts = folded.str.rsplit("@", n=1, expand=True)
     if parts.shape[1] < 2:
         return folded
@@ -119,23 +176,35 @@ def normalise(
     provider rules (``DEFAULT_EMAIL_RULES`` unless ``email_rules`` is given), card, document,
     device and payment numbers stripped of spaces and dashes and upper-cased, addresses with
     white space removed and case-folded; unknown kinds only stripped, so they match exactly.
+    Runs on Arrow arrays kind by kind (C code), scattering into one result.
     """
-    kind = kind.astype(str).reset_index(drop=True)
-    text = value.astype(str).reset_index(drop=True)
-    out = text.str.strip()
-    phone = kind == "phone"
-    if phone.any():
-        out[phone] = _phones(text[phone], region)
-    email = kind == "email"
-    if email.any():
-        rules = DEFAULT_EMAIL_RULES if email_rules is None else email_rules
-        out[email] = _emails(text[email], rules)
-    digits = kind.isin(_DIGIT_KINDS)
-    out[digits] = text[digits].str.replace(r"[\s\-_.]+", "", regex=True).str.upper()
-    address = kind == "address"
-    out[address] = text[address].str.replace(r"\s+", "", regex=True).str.casefold()
-    out[is_placeholder(text).to_numpy()] = ""
-    return out.set_axis(value.index)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes, names = pd.factorize(kind.astype(str).reset_index(drop=True))
+    raw = _arrow(value.reset_index(drop=True))
+    out = pc.utf8_trim_whitespace(raw).to_numpy(zero_copy_only=False).astype(object)
+    rules = DEFAULT_EMAIL_RULES if email_rules is None else email_rules
+    for code, name in enumerate(names):
+        if name not in {"phone", "email", "address", *_DIGIT_KINDS}:
+            continue  # unknown kinds: stripped only, matched exactly
+        rows = np.flatnonzero(codes == code)
+        part = pc.take(raw, pa.array(rows))
+        if name == "phone":
+            done = _phones(pd.Series(part.to_numpy(zero_copy_only=False)), region).to_numpy()
+        elif name == "email":
+            done = _emails_arrow(part, rules)
+        elif name == "address":
+            done = pc.utf8_lower(pc.replace_substring_regex(part, r"\s+", "")).to_numpy(
+                zero_copy_only=False
+            )
+        else:
+            done = pc.utf8_upper(pc.replace_substring_regex(part, r"[\s\-_.]+", "")).to_numpy(
+                zero_copy_only=False
+            )
+        out[rows] = done
+    out[_placeholder_mask(raw)] = ""
+    return pd.Series(out, index=value.index, dtype="str")
 
 
 def strength_of(kinds: pd.Series) -> pd.Series:

@@ -396,7 +396,9 @@ class Case:
             touch(con, ["runs", "sites", "site_areas"])
         return run_id
 
-    def find_sites(self, radius_m: float = 300.0, *, max_accounts: int | None = None, **params: Any) -> str:
+    def find_sites(
+        self, radius_m: float = 300.0, *, max_accounts: int | None = None, **params: Any
+    ) -> str:
         """Link sellers, cluster the case's shipments and store both; returns the run id."""
         from workbench.networks import link_sellers
         from workbench.sites import SiteFinder

@@ -145,38 +145,61 @@ def link_sellers(
     _check(identifiers, "identifiers", ["seller_id", "kind", "value"])
     if max_accounts is not None and max_accounts < 2:
         raise InputError(f"max_accounts must be at least 2, got {max_accounts}")
-    seller_ids = pd.Index(pd.unique(sellers["seller_id"].astype(str)))
-    known = identifiers["seller_id"].astype(str).isin(seller_ids)
+    # one factorize over both tables gives every account an integer code (Arrow, in C);
+    # accounts of the sellers table come first, so a larger code means an unknown account
+    codes, names = pd.factorize(
+        pd.concat(
+            [sellers["seller_id"].astype(str), identifiers["seller_id"].astype(str)],
+            ignore_index=True,
+        )
+    )
+    n_known = int(codes[: len(sellers)].max(initial=-1)) + 1
+    seller_ids = pd.Index(names[:n_known])
+    id_codes = codes[len(sellers) :]
+    known = id_codes < n_known
     unknown = identifiers[~known].reset_index(drop=True)
     ids = identifiers[known].copy()
+    ids["seller_code"] = id_codes[known]
     ids["seller_id"] = ids["seller_id"].astype(str)
     ids["kind"] = ids["kind"].astype(str).str.strip().str.casefold()
     ids["value_norm"] = normalise(ids["kind"], ids["value"], region=region, email_rules=email_rules)
     n_placeholders = int((ids["value_norm"] == "").sum())
-    ids = ids[ids["value_norm"] != ""].drop_duplicates(["seller_id", "kind", "value_norm"])
-    accounts = ids.groupby(["kind", "value_norm"])["seller_id"].transform("size")
-    per_identifier = ids[~ids["kind"].isin(WEAK_KINDS)].groupby(["kind", "value_norm"]).size()
-    threshold = max_accounts or infrastructure_threshold(per_identifier)
+    ids = ids[ids["value_norm"] != ""]
+    # one integer code per identifier (kind + normalised value); counting on codes is fast
+    ident, _ = pd.factorize(ids["kind"] + "\x1f" + ids["value_norm"])
+    seller_code = ids["seller_code"].to_numpy()
+    pair = seller_code.astype(np.int64) * (int(ident.max(initial=0)) + 1) + ident
+    _, first = np.unique(pair, return_index=True)
+    first.sort()
+    ids = ids.take(first).reset_index(drop=True)
+    ident = ident[first]
+    per_identifier = np.bincount(ident)
+    accounts = per_identifier[ident]
+    weak = ids["kind"].isin(WEAK_KINDS).to_numpy()
+    threshold = max_accounts or infrastructure_threshold(
+        pd.Series(np.bincount(ident[~weak], minlength=len(per_identifier)))
+    )
     raw_allowed = [str(v) for v in allow_list]
-    allowed = {
-        (kind, value)
-        for kind in set(ids["kind"]) | set(STRENGTH)
-        for value in normalise(
-            pd.Series([kind] * len(raw_allowed)),
-            pd.Series(raw_allowed),
-            region=region,
-            email_rules=email_rules,
-        )
-    }
-    on_allow_list = pd.MultiIndex.from_frame(ids[["kind", "value_norm"]]).isin(allowed)
+    on_allow_list = np.zeros(len(ids), dtype=bool)
+    if raw_allowed:
+        allowed = {
+            (kind, value)
+            for kind in set(ids["kind"]) | set(STRENGTH)
+            for value in normalise(
+                pd.Series([kind] * len(raw_allowed)),
+                pd.Series(raw_allowed),
+                region=region,
+                email_rules=email_rules,
+            )
+        }
+        on_allow_list = pd.MultiIndex.from_frame(ids[["kind", "value_norm"]]).isin(allowed)
     infra_mask = (accounts > threshold) | on_allow_list
-    linkable = include_weak | ~ids["kind"].isin(WEAK_KINDS)
+    linkable = include_weak | ~weak
     linking = ids[~infra_mask & (accounts > 1) & linkable]
     membership = _components(seller_ids, linking)
-    network = membership.set_index("seller_id")["network_id"]
-    links = linking.assign(network_id=linking["seller_id"].map(network))[
-        ["network_id", "seller_id", "kind", "value", "value_norm"]
-    ].reset_index(drop=True)
+    links = linking.assign(
+        network_id=membership["network_id"].to_numpy()[linking["seller_code"].to_numpy()]
+    )[["network_id", "seller_id", "kind", "value", "value_norm"]].reset_index(drop=True)
     infrastructure = (
         ids[infra_mask]
         .groupby(["kind", "value_norm"])
@@ -198,7 +221,7 @@ def link_sellers(
 
 def _components(seller_ids: pd.Index, linking: pd.DataFrame) -> pd.DataFrame:
     """Connected components of the seller-identifier graph: one network id per seller."""
-    seller_pos = seller_ids.get_indexer(pd.Index(linking["seller_id"]))
+    seller_pos = linking["seller_code"].to_numpy()
     ident_codes, _ = pd.factorize(linking["kind"] + "\x1f" + linking["value_norm"])
     n_sellers = len(seller_ids)
     graph = coo_matrix(
@@ -206,20 +229,20 @@ def _components(seller_ids: pd.Index, linking: pd.DataFrame) -> pd.DataFrame:
         shape=(n_sellers + ident_codes.max(initial=-1) + 1,) * 2,
     )
     _, component = connected_components(graph, directed=False)
-    comp = pd.Series(component[:n_sellers], index=seller_ids)
-    sizes = comp.value_counts()
-    linked = sizes[sizes > 1]
-    order = linked.sort_values(ascending=False, kind="stable")
-    # deterministic names: larger networks first, ties by their smallest seller id
-    first_seller = comp[comp.isin(linked.index)].groupby(comp).apply(lambda s: s.index.min())
-    ranked = pd.DataFrame({"size": order, "first": first_seller.reindex(order.index)})
-    ranked = ranked.sort_values(["size", "first"], ascending=[False, True])
-    names = {c: f"N{i + 1:04d}" for i, c in enumerate(ranked.index)}
+    comp = component[:n_sellers]
+    sizes = np.bincount(comp)
+    # deterministic names: larger networks first, ties by their first account in the table
+    first = np.full(len(sizes), n_sellers)
+    np.minimum.at(first, comp, np.arange(n_sellers))
+    linked = np.flatnonzero(sizes > 1)
+    ranked = linked[np.lexsort((first[linked], -sizes[linked]))]
+    names = np.full(len(sizes), None, dtype=object)
+    names[ranked] = [f"N{i + 1:04d}" for i in range(len(ranked))]
     return pd.DataFrame(
         {
             "seller_id": seller_ids,
-            "network_id": comp.map(names).to_numpy(),
-            "network_size": comp.map(sizes).to_numpy(),
+            "network_id": names[comp],
+            "network_size": sizes[comp],
         }
     )
 
