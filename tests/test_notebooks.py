@@ -49,6 +49,8 @@ def test_template_executes(path: Path, tmp_path: Path) -> None:
         if o.output_type in {"display_data", "execute_result"}
     ]
     assert any('class="workbench-map"' in h for h in html), "the map cell shows no map"
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "the network view shows no picture"
     reports = list((tmp_path / "case-out" / "tipsheets").glob("*/report.html"))
     assert len(reports) == 1
     assert "250.0" in reports[0].read_text(encoding="utf-8")  # the injected radius was used
