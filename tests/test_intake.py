@@ -105,3 +105,12 @@ def test_unknown_table_and_missing_file(tmp_path: Path) -> None:
         load_table(tmp_path / "x.csv", "buyers")
     with pytest.raises(InvalidFileError, match="no such file"):
         load_sellers(tmp_path / "missing.csv")
+
+
+def test_unknown_identifier_kinds_are_kept(tmp_path: Path) -> None:
+    # a WeChat id is not a kind the workbench knows; it is kept (matched exactly later)
+    path = tmp_path / "identifiers.csv"
+    path.write_text("seller_id,kind,value\nS1,WeChat,wx_li\nS2,Bank Card,6222\n", encoding="utf-8")
+    result = load_table(path, "identifiers")
+    assert result.report["rows_quarantined"] == 0
+    assert result.frame["kind"].tolist() == ["wechat", "bank_card"]  # names normalised

@@ -7,15 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-IDENTIFIER_KINDS = (
-    "phone",
-    "email",
-    "bank_card",
-    "id_document",
-    "device",
-    "payment_account",
-    "address",
-)
 VERDICTS = ("counterfeit", "genuine", "inconclusive")
 EVIDENCE_KINDS = ("test_buy", "complaint", "takedown")
 LOCATION_KINDS = ("warehouse", "return", "registered")
@@ -31,7 +22,7 @@ class TableSpec:
     optional: tuple[str, ...] = ()
     key: str | None = None
     types: dict[str, str] = field(default_factory=dict)  # field -> text|float|int|date|lat|lon
-    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # () accepts any value
     synonyms: dict[str, str] = field(default_factory=dict)  # casefolded header -> field
 
     @property
@@ -63,7 +54,7 @@ TABLES: dict[str, TableSpec] = {
     "identifiers": TableSpec(
         "identifiers",
         required=("seller_id", "kind", "value"),
-        choices={"kind": IDENTIFIER_KINDS},
+        choices={"kind": ()},  # any kind: unknown ones are kept and matched exactly
         synonyms=_COMMON_SYNONYMS,
     ),
     "shipments": TableSpec(
@@ -206,6 +197,9 @@ def _check_choices(raw: pd.DataFrame, spec: TableSpec, out: _Verdicts) -> dict[s
             continue
         values = raw[column].str.strip().str.casefold().str.replace("-", "_").str.replace(" ", "_")
         present = values != ""
+        if not allowed:  # open vocabulary: normalised, never rejected
+            parsed[column] = values
+            continue
         out.fail(
             present & ~values.isin(allowed),
             f"unknown_{column}",
