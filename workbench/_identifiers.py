@@ -78,17 +78,11 @@ def _placeholder_mask(raw: Any) -> np.ndarray:
     return mask
 
 
-def is_placeholder(text: pd.Series) -> pd.Series:
-    """True where a value only stands for "missing": empty, "null", "N/A", "000000", ..."""
-    return pd.Series(_placeholder_mask(_arrow(text)), index=text.index)
-
-
-def _phones(text: pd.Series, region: str) -> pd.Series:
+def _phones(raw: Any, region: str) -> np.ndarray:
     """E.164 phones; Chinese mobiles in the usual spellings settled in pyarrow (RE2, in C)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    raw = pa.array(text.to_numpy(dtype=object), type=pa.string())
     digits = pc.replace_substring_regex(raw, pattern=r"\D+", replacement="")
     international = pc.match_substring_regex(pc.utf8_trim_whitespace(raw), r"^(\+|00)")
     digits = pc.if_else(
@@ -101,16 +95,16 @@ def _phones(text: pd.Series, region: str) -> pd.Series:
         pc.or_(international, pc.equal(pc.utf8_length(digits), 11)),
     )
     e164 = pc.binary_join_element_wise("+86", pc.utf8_slice_codeunits(digits, -11), "")
-    is_mobile = mobile.to_numpy(zero_copy_only=False)
-    out = pd.Series(
-        pc.if_else(mobile, e164, pa.nulls(len(raw), pa.string())).to_numpy(zero_copy_only=False),
-        index=text.index,
-        dtype=object,
+    out: np.ndarray = (
+        pc.if_else(mobile, e164, pa.nulls(len(raw), pa.string()))
+        .to_numpy(zero_copy_only=False)
+        .astype(object)
     )
-    rest = ~is_mobile
-    if rest.any():
-        others = text[rest]
-        out[rest] = others.map(_phone_lookup(others.unique().tolist(), region))
+    rest = ~mobile.to_numpy(zero_copy_only=False)
+    if rest.any():  # landlines, hotlines, other countries: phonenumbers, once per value
+        others = pc.filter(raw, pa.array(rest)).to_numpy(zero_copy_only=False)
+        lookup = _phone_lookup(list(dict.fromkeys(others)), region)
+        out[rest] = [lookup[v] for v in others]
     return out
 
 
@@ -191,7 +185,7 @@ def normalise(
         rows = np.flatnonzero(codes == code)
         part = pc.take(raw, pa.array(rows))
         if name == "phone":
-            done = _phones(pd.Series(part.to_numpy(zero_copy_only=False)), region).to_numpy()
+            done = _phones(part, region)
         elif name == "email":
             done = _emails_arrow(part, rules)
         elif name == "address":

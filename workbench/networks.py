@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from workbench.case import Case
 
 __all__ = [
-    "STRONG_KINDS",
     "WEAK_KINDS",
     "Networks",
     "describe_networks",
@@ -40,7 +39,6 @@ __all__ = [
     "normalise",
 ]
 
-STRONG_KINDS = frozenset(k for k, v in STRENGTH.items() if v != "weak")
 WEAK_KINDS = frozenset(k for k, v in STRENGTH.items() if v == "weak")
 MIN_INFRASTRUCTURE_ACCOUNTS = 20
 
