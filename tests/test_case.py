@@ -306,3 +306,17 @@ def test_link_sellers_on_a_case_stores_and_explains(case) -> None:
 def test_networks_before_linking_say_what_to_do(case) -> None:
     with pytest.raises(NotFoundError, match="has no networks yet; link sellers first"):
         case.networks()
+
+
+def test_settings_are_stored_and_audited(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg", actor="ana") as case:
+        assert case.settings() == {}
+        case.set_setting("organisation", "Brand Protection Unit")
+        case.set_setting("contact", "ana@example.org")
+        case.set_setting("organisation", "IP Team")
+        assert case.settings() == {"contact": "ana@example.org", "organisation": "IP Team"}
+        assert (case.audit()["action"] == "set setting").sum() == 3
+        with pytest.raises(InputError, match="setting key"):
+            case.set_setting("bad key;", "x")
+    with open_case(tmp_path / "c.gpkg") as case:
+        assert case.settings()["organisation"] == "IP Team"

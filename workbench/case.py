@@ -453,6 +453,25 @@ class Case:
             "at": at,
         }
 
+    def settings(self) -> dict[str, str]:
+        """Case settings (``organisation``, ``contact``, ...), as set by :meth:`set_setting`."""
+        rows = self._con.execute(
+            "SELECT key, value FROM workbench_meta WHERE key LIKE 'setting:%' ORDER BY key"
+        ).fetchall()
+        return {str(k).removeprefix("setting:"): str(v) for k, v in rows}
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Set a case setting such as the reporting ``organisation``; the change is audited."""
+        if not key or not key.replace("_", "").replace("-", "").isalnum():
+            raise InputError(f"setting key={key!r}: use letters, digits, '-' and '_' only")
+        with self._write() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO workbench_meta VALUES (?, ?)", (f"setting:{key}", value)
+            )
+            audit_log.append(
+                con, actor=self.actor, action="set setting", parameters={key: value}, inputs=[]
+            )
+
     def log(
         self, action: str, parameters: dict[str, Any], inputs: Iterable[dict[str, Any]] = ()
     ) -> int:
