@@ -112,14 +112,17 @@ def point_blob_array(lon: np.ndarray, lat: np.ndarray) -> Any:
     return blobs
 
 
-def stage(path: str, tables: dict[str, Any]) -> None:
-    """Write Arrow tables into a scratch SQLite file in bulk (C speed, one transaction)."""
+def stage(path: str, tables: dict[str, Any], *, mode: str = "create") -> None:
+    """Write Arrow tables into a scratch SQLite file in bulk (C speed, one transaction).
+
+    ``mode="create_append"`` adds to tables an earlier call made (chunked ingest).
+    """
     import adbc_driver_sqlite.dbapi as adbc
 
     with adbc.connect(path) as con:
         with con.cursor() as cursor:
             for name, table in tables.items():
-                cursor.adbc_ingest(name, table, mode="create")
+                cursor.adbc_ingest(name, table, mode=mode)
         con.commit()
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from workbench._gpkg import create_core, register
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1_TABLES = """
 CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,7 +74,7 @@ CREATE TABLE audit (
   hash TEXT NOT NULL);
 """
 
-LAYERS: dict[str, tuple[str, str | None]] = {
+_V1_LAYERS: dict[str, tuple[str, str | None]] = {
     "sellers": ("Seller accounts", None),
     "identifiers": ("Identifiers seen on accounts (raw)", None),
     "shipments": ("Waybills at their ship-from point (WGS-84)", "POINT"),
@@ -89,6 +89,11 @@ LAYERS: dict[str, tuple[str, str | None]] = {
     "reviews": ("Review decisions on sites (history)", None),
     "audit": ("Append-only audit log, hash-chained", None),
 }
+_V3_LAYERS: dict[str, tuple[str, str | None]] = {
+    "site_points": ("Unique ship-from points of each site, with their waybill counts", None),
+    "site_activity": ("Waybills and declared value per site and week", None),
+}
+LAYERS = {**_V1_LAYERS, **_V3_LAYERS}
 
 
 def _v1(con: sqlite3.Connection) -> None:
@@ -97,7 +102,7 @@ def _v1(con: sqlite3.Connection) -> None:
     for statement in _V1_TABLES.split(";"):
         if statement.strip():
             con.execute(statement)
-    for table, (description, geometry) in LAYERS.items():
+    for table, (description, geometry) in _V1_LAYERS.items():
         register(con, table, description, geometry)
 
 
@@ -107,7 +112,38 @@ def _v2(con: sqlite3.Connection) -> None:
     con.execute("ALTER TABLE locations ADD COLUMN precision TEXT NOT NULL DEFAULT 'exact'")
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2}
+def _v3(con: sqlite3.Connection) -> None:
+    """Coordinates as given and the repair made per row; site levels, stability, points."""
+    for table in ("shipments", "locations"):
+        for column in ("source_lat REAL", "source_lon REAL", "repair TEXT"):
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+    con.execute("ALTER TABLE locations ADD COLUMN coord_system TEXT")
+    for column in (
+        "prefecture TEXT",
+        "prefecture_zh TEXT",
+        "district TEXT",
+        "district_zh TEXT",
+        "stability TEXT",
+        "stable INTEGER",
+        "precision TEXT",
+    ):
+        con.execute(f"ALTER TABLE sites ADD COLUMN {column}")
+    con.execute(
+        "CREATE TABLE site_points (fid INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, "
+        "site_id TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL, n_shipments INTEGER)"
+    )
+    con.execute("CREATE INDEX site_points_site ON site_points (run_id, site_id)")
+    con.execute(
+        "CREATE TABLE site_activity (fid INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "run_id TEXT NOT NULL, site_id TEXT NOT NULL, week TEXT NOT NULL, "
+        "n_shipments INTEGER NOT NULL, value_cny REAL)"
+    )
+    con.execute("CREATE INDEX site_activity_site ON site_activity (run_id, site_id)")
+    for table, (description, geometry) in _V3_LAYERS.items():
+        register(con, table, description, geometry)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -15,9 +15,10 @@ SITE_COLUMNS = (
     "n_points", "n_sellers", "n_networks", "n_operators", "n_counterfeit", "n_genuine",
     "value_cny", "first_shipped", "last_shipped", "context_shipments", "sellers", "networks",
     "brands", "score_parts", "country", "country_zh", "province", "province_zh", "place",
-    "place_zh",
+    "place_zh", "prefecture", "prefecture_zh", "district", "district_zh", "stability",
+    "stable", "precision",
 )  # fmt: skip
-_JSON_COLUMNS = ("sellers", "networks", "brands", "score_parts")
+_JSON_COLUMNS = ("sellers", "networks", "brands", "score_parts", "stability", "precision")
 
 
 def site_rows(sites: pd.DataFrame) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:

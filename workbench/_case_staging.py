@@ -24,7 +24,9 @@ def stored_columns(result: IntakeResult) -> list[str]:
     """Columns of an intake result that the case stores (canonical ones, then extras)."""
     columns = [c for c in TABLES[result.table].fields if c in result.frame.columns]
     if result.table in POINT_TABLES:
-        columns += [c for c in ("precision",) if c in result.frame.columns] + ["geom"]
+        extras = ("precision", "source_lat", "source_lon", "repair", "coord_system")
+        columns += [c for c in extras if c in result.frame.columns and c not in columns]
+        columns += ["geom"]
     return columns
 
 

@@ -1,16 +1,25 @@
-"""The canonical tables and the row checks intake applies to them (vectorised)."""
+"""The canonical tables and the row checks intake applies to them (vectorised).
+
+:func:`check_rows` takes one chunk of text cells under canonical column names and returns
+the typed rows, a reason code and message for every row that fails (NA for the rows that
+pass) and the repairs made (``;``-joined codes, "" for none). Coordinates are handled in
+:mod:`workbench._intake_coords`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 VERDICTS = ("counterfeit", "genuine", "inconclusive")
 EVIDENCE_KINDS = ("test_buy", "complaint", "takedown")
 LOCATION_KINDS = ("warehouse", "return", "registered")
-WGS84_NAMES = {"", "wgs84", "wgs-84", "wgs 84", "epsg:4326", "4326"}
+PRECISIONS = ("exact", "street", "district", "city", "province")
 
 
 @dataclass(frozen=True)
@@ -21,18 +30,26 @@ class TableSpec:
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     key: str | None = None
-    types: dict[str, str] = field(default_factory=dict)  # field -> text|float|int|date|lat|lon
+    ids: tuple[str, ...] = ()  # identifier fields: surrounding spaces are trimmed
+    types: dict[str, str] = field(default_factory=dict)  # field -> float|int|date|lat|lon
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # () accepts any value
     synonyms: dict[str, str] = field(default_factory=dict)  # casefolded header -> field
+    address: str | None = None  # the field a location can be geocoded from
 
     @property
     def fields(self) -> tuple[str, ...]:
         return self.required + self.optional
 
+    @property
+    def has_points(self) -> bool:
+        return "lat" in self.fields
+
 
 _COMMON_SYNONYMS = {
     "店铺id": "seller_id",
+    "店铺编号": "seller_id",
     "卖家id": "seller_id",
+    "商家id": "seller_id",
     "shop_id": "seller_id",
     "seller": "seller_id",
     "经度": "lon",
@@ -40,7 +57,13 @@ _COMMON_SYNONYMS = {
     "lng": "lon",
     "纬度": "lat",
     "latitude": "lat",
+    "坐标系": "coord_system",
+    "坐标系统": "coord_system",
+    "crs": "coord_system",
+    "精度": "precision",
+    "品牌": "brand",
 }
+_POINT_FIELDS = ("lat", "lon", "coord_system", "precision")
 
 TABLES: dict[str, TableSpec] = {
     "sellers": TableSpec(
@@ -48,27 +71,32 @@ TABLES: dict[str, TableSpec] = {
         required=("seller_id",),
         optional=("name", "platform", "registered_address", "registered_at"),
         key="seller_id",
+        ids=("seller_id",),
         types={"registered_at": "date"},
-        synonyms={**_COMMON_SYNONYMS, "店铺名称": "name", "shop_name": "name"},
+        synonyms={
+            **_COMMON_SYNONYMS,
+            "店铺名称": "name",
+            "店铺名": "name",
+            "shop_name": "name",
+            "平台": "platform",
+            "注册地址": "registered_address",
+            "注册时间": "registered_at",
+            "开店时间": "registered_at",
+        },
     ),
     "identifiers": TableSpec(
         "identifiers",
         required=("seller_id", "kind", "value"),
+        ids=("seller_id",),
         choices={"kind": ()},  # any kind: unknown ones are kept and matched exactly
-        synonyms=_COMMON_SYNONYMS,
+        synonyms={**_COMMON_SYNONYMS, "类型": "kind", "标识类型": "kind", "值": "value"},
     ),
     "shipments": TableSpec(
         "shipments",
-        required=("shipment_id", "seller_id", "lat", "lon"),
-        optional=(
-            "coord_system",
-            "origin_address",
-            "shipped_at",
-            "items",
-            "value_cny",
-            "brand",
-        ),
+        required=("shipment_id", "seller_id"),
+        optional=(*_POINT_FIELDS, "origin_address", "shipped_at", "items", "value_cny", "brand"),
         key="shipment_id",
+        ids=("shipment_id", "seller_id"),
         types={
             "lat": "lat",
             "lon": "lon",
@@ -76,165 +104,301 @@ TABLES: dict[str, TableSpec] = {
             "items": "int",
             "value_cny": "float",
         },
+        choices={"precision": PRECISIONS},
         synonyms={
             **_COMMON_SYNONYMS,
             "运单号": "shipment_id",
+            "快递单号": "shipment_id",
             "waybill": "shipment_id",
+            "waybill_no": "shipment_id",
             "发货地址": "origin_address",
+            "发货地": "origin_address",
             "发货日期": "shipped_at",
+            "发货时间": "shipped_at",
+            "ship_date": "shipped_at",
+            "件数": "items",
+            "数量": "items",
+            "申报价值": "value_cny",
+            "货值": "value_cny",
+            "declared_value": "value_cny",
         },
+        address="origin_address",
     ),
     "evidence": TableSpec(
         "evidence",
         required=("seller_id", "verdict"),
         optional=("evidence_id", "brand", "kind", "date", "file_sha256"),
         key="evidence_id",
+        ids=("seller_id", "evidence_id"),
         types={"date": "date"},
         choices={"verdict": VERDICTS, "kind": EVIDENCE_KINDS},
-        synonyms=_COMMON_SYNONYMS,
+        synonyms={
+            **_COMMON_SYNONYMS,
+            "证据编号": "evidence_id",
+            "鉴定结果": "verdict",
+            "结论": "verdict",
+            "类型": "kind",
+            "日期": "date",
+        },
     ),
     "locations": TableSpec(
         "locations",
         required=("seller_id", "kind"),
-        optional=("address", "lat", "lon"),
+        optional=("address", *_POINT_FIELDS),
+        ids=("seller_id",),
         types={"lat": "lat", "lon": "lon"},
-        choices={"kind": LOCATION_KINDS},
-        synonyms=_COMMON_SYNONYMS,
+        choices={"kind": LOCATION_KINDS, "precision": PRECISIONS},
+        synonyms={**_COMMON_SYNONYMS, "地址": "address", "类型": "kind"},
+        address="address",
     ),
 }
 
+# verdict and kind words seen in Chinese exports
+_CHOICE_SYNONYMS = {
+    "假货": "counterfeit",
+    "假冒": "counterfeit",
+    "fake": "counterfeit",
+    "正品": "genuine",
+    "真品": "genuine",
+    "无法判断": "inconclusive",
+    "待定": "inconclusive",
+    "试买": "test_buy",
+    "test_purchase": "test_buy",
+    "投诉": "complaint",
+    "下架": "takedown",
+    "仓库": "warehouse",
+    "退货": "return",
+    "退货地址": "return",
+    "注册": "registered",
+}
 
-class _Verdicts:
-    """First failing reason and message per row."""
 
-    def __init__(self, index: pd.Index) -> None:
-        self.reason = pd.Series(pd.NA, index=index, dtype=object)
-        self.message = pd.Series(pd.NA, index=index, dtype=object)
+class Verdicts:
+    """First failing reason and message per row, and the repairs made per row."""
 
-    def fail(self, mask: pd.Series, reason: str, message: pd.Series | str) -> None:
-        new = mask & self.reason.isna()
+    def __init__(self, n: int) -> None:
+        self.reason = np.full(n, None, dtype=object)
+        self.message = np.full(n, None, dtype=object)
+        self.repairs: list[tuple[np.ndarray, str]] = []
+
+    def fail(self, mask: np.ndarray | pd.Series, reason: str, message: Any) -> None:
+        new = np.asarray(mask, dtype=bool) & pd.isna(self.reason)
         if not new.any():
             return
         self.reason[new] = reason
-        self.message[new] = message[new] if isinstance(message, pd.Series) else message
+        if isinstance(message, pd.Series | np.ndarray):
+            self.message[new] = np.asarray(message, dtype=object)[new]
+        else:
+            self.message[new] = message
+
+    def repaired(self, mask: np.ndarray, code: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.repairs.append((mask, code))
+
+    @property
+    def bad(self) -> np.ndarray:
+        return ~pd.isna(self.reason)
+
+    def repair_codes(self) -> np.ndarray:
+        out = np.full(len(self.reason), "", dtype=object)
+        for mask, code in self.repairs:
+            out[mask] = np.where(out[mask] == "", code, out[mask] + ";" + code)
+        return out
 
 
-def _describe(column: str, values: pd.Series, what: str) -> pd.Series:
-    return column + "=" + values.map(repr) + " " + what
+def describe(column: str, values: pd.Series, what: str) -> pd.Series:
+    """Messages such as ``items='-3' is not a non-negative int`` (value shortened)."""
+    shown = values.astype(str).map(lambda v: repr(v if len(v) <= 60 else v[:57] + "..."))
+    return column + "=" + shown + " " + what
 
 
-def _check_required(raw: pd.DataFrame, spec: TableSpec, out: _Verdicts) -> None:
-    for column in spec.required:
-        if spec.types.get(column) in {"lat", "lon"}:
-            continue  # coordinates get their own, more specific checks
-        out.fail(raw[column].str.strip() == "", "missing_value", f"{column} is empty")
+def arrow(series: pd.Series) -> pa.Array:
+    return pa.array(series.astype("string[pyarrow]"), from_pandas=True)
 
 
-def _check_coordinates(raw: pd.DataFrame, spec: TableSpec, out: _Verdicts) -> dict[str, pd.Series]:
-    if "lat" not in raw.columns or "lon" not in raw.columns:
-        return {}
-    required = "lat" in spec.required
-    lat = pd.to_numeric(raw["lat"].str.strip(), errors="coerce")
-    lon = pd.to_numeric(raw["lon"].str.strip(), errors="coerce")
-    blank = (raw["lat"].str.strip() == "") & (raw["lon"].str.strip() == "")
-    if required:
-        out.fail(blank, "missing_coordinate", "lat and lon are empty")
-    for name, values in (("lat", lat), ("lon", lon)):
-        unparsable = values.isna() & ~blank
-        out.fail(unparsable, "bad_coordinate", _describe(name, raw[name], "is not a number"))
-    out.fail(
-        (lat.abs() > 90) | (lon.abs() > 180),
-        "out_of_range",
-        "lat=" + raw["lat"] + ", lon=" + raw["lon"] + " outside -90..90 / -180..180",
+def trimmed(series: pd.Series) -> pd.Series:
+    """Text without surrounding whitespace, computed in Arrow."""
+    return pd.Series(
+        pc.utf8_trim_whitespace(arrow(series)), index=series.index, dtype="string[pyarrow]"
     )
-    out.fail((lat == 0) & (lon == 0), "null_island", "lat=0, lon=0 is a missing location")
-    if "coord_system" in raw.columns:
-        system = raw["coord_system"].str.strip().str.casefold()
+
+
+def to_float(text: pd.Series) -> np.ndarray:
+    """Numbers from text (NaN where empty or not a number); Arrow's cast first, pandas after."""
+    values = arrow(text)
+    try:
+        out: np.ndarray = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        return np.array(out, dtype=np.float64)  # writable copy
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        numbers = pd.to_numeric(text.astype(object), errors="coerce")
+        return np.array(numbers, dtype=np.float64)
+
+
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y.%m.%d",
+    "%Y%m%d",
+    "%Y年%m月%d日",
+    "%Y年%m月%d日 %H:%M:%S",
+)
+
+
+def parse_dates(text: pd.Series, column: str, dayfirst: bool | None, out: Verdicts) -> pd.Series:
+    """Dates in the usual export formats; a file may mix them.
+
+    ISO and year-first forms (2026-03-01, 2026/3/1, 2026.03.01, 20260301, 2026年3月1日) are
+    unambiguous. Day-month-year forms (01/03/2026) follow ``dayfirst`` from the mapping; if
+    the mapping says nothing, the file decides when any value has a day above 12, and the
+    rows stay quarantined as ``ambiguous_date`` when it cannot.
+    """
+    values = pc.utf8_trim_whitespace(arrow(text))
+    present = np.asarray(pc.not_equal(values, ""), dtype=bool)
+    result = pa.nulls(len(values), pa.timestamp("s"))
+    iso_like = np.zeros(len(values), dtype=bool)
+    for fmt in _DATE_FORMATS:
+        todo = present & ~np.asarray(pc.is_valid(result), dtype=bool)
+        if not todo.any():
+            break
+        parsed = pc.strptime(values, format=fmt, unit="s", error_is_null=True)
+        take = todo & np.asarray(pc.is_valid(parsed), dtype=bool) & _same_day(values, parsed)
+        if take.any():
+            result = pc.if_else(pa.array(take), parsed, result)
+            if fmt != "%Y-%m-%d":
+                iso_like |= take
+    todo = present & ~np.asarray(pc.is_valid(result), dtype=bool)
+    if todo.any():
+        result, ambiguous = _day_month(values, todo, result, dayfirst)
+        iso_like |= todo & np.asarray(pc.is_valid(result), dtype=bool)
         out.fail(
-            ~system.isin(WGS84_NAMES),
-            "unsupported_coord_system",
-            _describe(
-                "coord_system",
-                raw["coord_system"],
-                "is not WGS-84; only WGS-84 coordinates are accepted in this version",
-            ),
+            ambiguous,
+            "ambiguous_date",
+            describe(column, text, "could be day/month or month/day; set dayfirst in the mapping"),
         )
-    return {"lat": lat, "lon": lon}
+    dates = pd.Series(result.to_numpy(zero_copy_only=False), index=text.index)
+    dates = dates.astype("datetime64[s]")
+    unparsed = present & dates.isna().to_numpy()
+    out.fail(unparsed, "bad_date", describe(column, text, "is not a date"))
+    out.repaired(iso_like & ~unparsed, f"{column}_reformatted")
+    return dates
 
 
-def _check_typed(raw: pd.DataFrame, spec: TableSpec, out: _Verdicts) -> dict[str, pd.Series]:
-    parsed: dict[str, pd.Series] = {}
+def _same_day(values: pa.Array, parsed: pa.Array) -> np.ndarray:
+    """Parsed dates whose year, month and day are the ones written (Arrow rolls 02-30 over)."""
+    parts = pc.extract_regex(values, r"^(?P<y>\d{4})\D?(?P<m>\d{1,2})\D?(?P<d>\d{1,2})")
+    ok = np.asarray(pc.is_valid(parts), dtype=bool) & np.asarray(pc.is_valid(parsed), dtype=bool)
+    for name, unit in (("y", pc.year), ("m", pc.month), ("d", pc.day)):
+        written = pc.cast(pc.struct_field(parts, name), pa.int64()).fill_null(-1)
+        ok &= np.asarray(written) == np.asarray(unit(parsed).fill_null(-2))
+    return ok
+
+
+def _day_month(
+    values: pa.Array, todo: np.ndarray, result: pa.Array, dayfirst: bool | None
+) -> tuple[pa.Array, np.ndarray]:
+    parts = pc.extract_regex(
+        values, r"^(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<y>\d{4})(?P<rest>.*)$"
+    )
+    valid = np.asarray(pc.is_valid(parts), dtype=bool) & todo
+    if not valid.any():
+        return result, np.zeros(len(values), dtype=bool)
+    a = np.asarray(pc.cast(pc.struct_field(parts, "a"), pa.int64()).fill_null(0))
+    b = np.asarray(pc.cast(pc.struct_field(parts, "b"), pa.int64()).fill_null(0))
+    if dayfirst is None:
+        day_hint = (valid & (a > 12)).any()
+        month_hint = (valid & (b > 12)).any()
+        dayfirst = True if day_hint and not month_hint else False if month_hint else None
+    if dayfirst is None:
+        ambiguous = valid & (a <= 12) & (b <= 12) & (a != b)
+        fmt_rows = valid & ~ambiguous  # same day and month: either reading agrees
+        dayfirst = True
+    else:
+        ambiguous = np.zeros(len(values), dtype=bool)
+        fmt_rows = valid
+    fmt = "%d/%m/%Y" if dayfirst else "%m/%d/%Y"
+    normal = pc.replace_substring(values, ".", "/")
+    normal = pc.replace_substring(normal, "-", "/")
+    for suffix in ("", " %H:%M:%S", " %H:%M"):
+        parsed = pc.strptime(normal, format=fmt + suffix, unit="s", error_is_null=True)
+        day, month = (a, b) if dayfirst else (b, a)
+        real = (np.asarray(pc.day(parsed).fill_null(0)) == day) & (
+            np.asarray(pc.month(parsed).fill_null(0)) == month
+        )
+        take = fmt_rows & np.asarray(pc.is_valid(parsed), dtype=bool) & real
+        take &= ~np.asarray(pc.is_valid(result), dtype=bool)
+        if take.any():
+            result = pc.if_else(pa.array(take), parsed, result)
+    return result, ambiguous
+
+
+def check_required(raw: pd.DataFrame, spec: TableSpec, out: Verdicts) -> None:
+    for column in spec.required:
+        out.fail(trimmed(raw[column]) == "", "missing_value", f"{column} is empty")
+
+
+def check_typed(
+    raw: pd.DataFrame, spec: TableSpec, out: Verdicts, dayfirst: bool | None
+) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
     for column, kind in spec.types.items():
         if column not in raw.columns or kind in {"lat", "lon"}:
             continue
-        text = raw[column].str.strip()
-        present = text != ""
         if kind == "date":
-            dates = pd.to_datetime(text.where(present), errors="coerce", format="ISO8601")
-            parsed[column] = dates
-            out.fail(
-                present & dates.isna(),
-                "bad_date",
-                _describe(column, raw[column], "is not a date (YYYY-MM-DD)"),
-            )
+            parsed[column] = parse_dates(raw[column], column, dayfirst, out)
             continue
-        numbers = pd.to_numeric(text.where(present), errors="coerce").astype(float)
-        wrong = present & (numbers.isna() | (numbers < 0))
+        text = trimmed(raw[column])
+        present = (text != "").to_numpy()
+        numbers = to_float(text.where(present, "nan"))
+        wrong = present & (np.isnan(numbers) | (numbers < 0) | np.isinf(numbers))
         if kind == "int":
-            wrong |= present & numbers.notna() & (numbers % 1 != 0)
+            wrong |= present & ~np.isnan(numbers) & (np.mod(numbers, 1) != 0)
         out.fail(
-            wrong, "bad_number", _describe(column, raw[column], f"is not a non-negative {kind}")
+            wrong, "bad_number", describe(column, raw[column], f"is not a non-negative {kind}")
         )
-        numbers = numbers.where(~wrong)
-        parsed[column] = numbers.astype("Int64") if kind == "int" else numbers
+        numbers = np.where(wrong | ~present, np.nan, numbers)
+        parsed[column] = pd.Series(numbers).astype("Int64") if kind == "int" else pd.Series(numbers)
     return parsed
 
 
-def _check_choices(raw: pd.DataFrame, spec: TableSpec, out: _Verdicts) -> dict[str, pd.Series]:
+def check_choices(raw: pd.DataFrame, spec: TableSpec, out: Verdicts) -> dict[str, pd.Series]:
     parsed: dict[str, pd.Series] = {}
     for column, allowed in spec.choices.items():
         if column not in raw.columns:
             continue
-        values = raw[column].str.strip().str.casefold().str.replace("-", "_").str.replace(" ", "_")
-        present = values != ""
-        if not allowed:  # open vocabulary: normalised, never rejected
-            parsed[column] = values
-            continue
-        out.fail(
-            present & ~values.isin(allowed),
-            f"unknown_{column}",
-            _describe(column, raw[column], f"is not one of {', '.join(allowed)}"),
-        )
-        parsed[column] = values
+        values = arrow(raw[column])
+        values = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+        values = pc.replace_substring(pc.replace_substring(values, "-", "_"), " ", "_")
+        series = pd.Series(values, dtype="string[pyarrow]")
+        series = series.replace(_CHOICE_SYNONYMS) if allowed else series
+        present = (series != "").to_numpy()
+        if allowed:
+            out.fail(
+                present & ~series.isin(allowed).to_numpy(),
+                f"unknown_{column}",
+                describe(column, raw[column], f"is not one of {', '.join(allowed)}"),
+            )
+        parsed[column] = series
     return parsed
 
 
-def check_rows(raw: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """Parse and check every row; returns (parsed table, reason per row, message per row).
+class KeySeen:
+    """Keys already stored from earlier chunks of the same file (exact strings, in Arrow)."""
 
-    ``reason`` is NA for rows that pass. The parsed table has the canonical columns present
-    in ``raw`` with proper types (floats, ints, datetimes, stripped text).
-    """
-    raw = raw.reset_index(drop=True)
-    out = _Verdicts(raw.index)
-    _check_required(raw, spec, out)
-    parsed: dict[str, pd.Series] = {}
-    parsed.update(_check_coordinates(raw, spec, out))
-    parsed.update(_check_typed(raw, spec, out))
-    parsed.update(_check_choices(raw, spec, out))
-    if spec.key and spec.key in raw.columns:
-        key = raw[spec.key].str.strip()
-        seen_before = key.duplicated(keep="first") & (key != "")
-        out.fail(
-            seen_before,
-            "duplicate_key",
-            _describe(spec.key, raw[spec.key], "appears earlier in the file"),
-        )
-    columns = [c for c in spec.fields if c in raw.columns]
-    table = pd.DataFrame(
-        {c: parsed[c] if c in parsed else raw[c].str.strip() for c in columns}, index=raw.index
-    )
-    for column in ("lat", "lon"):
-        if column in table.columns:
-            table[column] = table[column].astype(np.float64)
-    return table, out.reason, out.message
+    def __init__(self) -> None:
+        self.chunks: list[pa.Array] = []
+
+    def check(self, key: pd.Series, column: str, raw: pd.Series, out: Verdicts) -> None:
+        present = (key != "").to_numpy()
+        dup = key.duplicated(keep="first").to_numpy() & present
+        values = arrow(key)
+        if self.chunks:
+            earlier = pa.concat_arrays(self.chunks)
+            dup |= present & np.asarray(pc.is_in(values, value_set=earlier), dtype=bool)
+        out.fail(dup, "duplicate_key", describe(column, raw, "appears earlier in the file"))
+        self.chunks.append(values.filter(pa.array(present & ~out.bad)))

@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,19 @@ if TYPE_CHECKING:
 __all__ = ["REVIEW_STATUSES", "Case", "open_case", "resolve_case_path"]
 
 REVIEW_STATUSES = ("confirmed", "rejected", "needs-work")
+_AUDITED_REPORT = (
+    "table",
+    "source",
+    "sha256",
+    "format",
+    "encoding",
+    "rows_read",
+    "rows_stored",
+    "rows_quarantined",
+    "quarantine_reasons",
+    "rows_repaired",
+    "repairs",
+)
 _CHILD_READ_ROWS = 50_000  # below this, starting a reader process costs more than it saves
 _KEYED = {"sellers": "seller_id", "shipments": "shipment_id", "evidence": "evidence_id"}
 
@@ -218,14 +231,62 @@ class Case:
             raise NotFoundError(f"run_id={run_id!r} is not in this case; see case.runs()")
         frame = frame.drop(columns=["fid", "geom"])
         frame["hull"] = frame["hull"].map(parse_geometry)
-        for column in ("sellers", "networks", "brands", "score_parts"):
-            frame[column] = frame[column].map(json.loads)
+        for column in ("sellers", "networks", "brands", "score_parts", "stability", "precision"):
+            frame[column] = frame[column].map(lambda v: json.loads(v) if isinstance(v, str) else {})
+        frame["stable"] = frame["stable"].map(lambda v: None if pd.isna(v) else bool(v))
         latest = self.reviews(run_id=run).groupby("site_id").tail(1).set_index("site_id")
         status = dict(zip(latest.index, latest["status"], strict=True))
         frame["status"] = [status.get(site, "unreviewed") for site in frame["site_id"]]
         return gpd.GeoDataFrame(
             frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
         )
+
+    def site_shipments(self, site_id: str, run_id: str | None = None) -> gpd.GeoDataFrame:
+        """The waybills of one site: those at the site's points when the run was made.
+
+        Waybills ingested after the run are not included, and only points precise enough
+        to take part in clustering count.
+        """
+        run = run_id or self.latest_run()
+        found = self._con.execute(
+            "SELECT r.audit_seq FROM runs r JOIN sites s ON s.run_id = r.run_id "
+            "WHERE r.run_id = ? AND s.site_id = ?",
+            (run, site_id),
+        ).fetchone()
+        if found is None:
+            raise NotFoundError(f"site_id={site_id!r} is not in run {run}; see case.sites()")
+        from workbench.sites import PRECISE_ENOUGH
+
+        columns = [
+            row[1]
+            for row in self._con.execute('PRAGMA table_info("shipments")')
+            if row[1] not in {"fid", "geom"}
+        ]
+        listed = ", ".join(f's."{c}"' for c in columns)
+        levels = ", ".join("?" for _ in PRECISE_ENOUGH)
+        frame = read_frame(
+            self._con,
+            f"SELECT {listed} FROM site_points p JOIN shipments s "  # noqa: S608
+            "ON s.lat = p.lat AND s.lon = p.lon "
+            f"WHERE p.run_id = ? AND p.site_id = ? AND s.ingest_seq < ? "
+            f"AND s.precision IN ({levels}) ORDER BY s.fid",
+            (run, site_id, int(found[0]), *PRECISE_ENOUGH),
+        )
+        return gpd.GeoDataFrame(
+            frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
+        )
+
+    def site_activity(self, run_id: str | None = None) -> pd.DataFrame:
+        """Waybills and declared value per site and week (Monday) of a run."""
+        run = run_id or self.latest_run()
+        frame = read_frame(
+            self._con,
+            "SELECT site_id, week, n_shipments, value_cny FROM site_activity "
+            "WHERE run_id = ? ORDER BY site_id, week",
+            (run,),
+        )
+        frame["week"] = pd.to_datetime(frame["week"])
+        return frame
 
     def reviews(self, site_id: str | None = None, *, run_id: str | None = None) -> pd.DataFrame:
         """Review history, oldest first; nothing is ever overwritten."""
@@ -272,50 +333,94 @@ class Case:
         The rows are first bulk-written to a scratch file outside the case; the case itself
         changes only in the final transaction, so a crash at any point leaves it as it was.
         """
-        results = list(results)
-        counts: dict[str, dict[str, int]] = {}
+        items = [(r.table, [r], lambda r=r: r.report) for r in results]
+        return {table: c for table, c, _ in self._ingest(items)}
+
+    def ingest_files(
+        self,
+        files: Mapping[str, str | os.PathLike[str]],
+        *,
+        mapping: Any = None,
+        chunk_rows: int | None = None,
+        progress: bool | None = None,
+        geocode: Any = None,
+    ) -> list[dict[str, Any]]:
+        """Stream export files (``{"shipments": path, ...}``) into the case in chunks.
+
+        Memory stays proportional to a chunk, so files larger than memory load. ``mapping``
+        is a mapping file or dict covering the tables. Returns each file's intake report
+        with what the case did with its rows; the whole ingest is one transaction.
+        """
+        from workbench.intake import CHUNK_ROWS, stream_table
+
+        streams = [
+            stream_table(
+                path,
+                table,
+                mapping=mapping,
+                chunk_rows=chunk_rows or CHUNK_ROWS,
+                progress=progress,
+                geocode=geocode,
+            )
+            for table, path in files.items()
+        ]
+        items = [(s.table, s, lambda s=s: s.report) for s in streams]
+        return [{**report, **counts} for _, counts, report in self._ingest(items)]
+
+    def _ingest(
+        self, items: list[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]]
+    ) -> list[tuple[str, dict[str, int], dict[str, Any]]]:
         sweep_stale_scratch()
+        done: list[tuple[str, dict[str, int], dict[str, Any]]] = []
         with contextlib.ExitStack() as stack:
             scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX))
             staged = str(Path(scratch) / "stage.sqlite")
-            stage(
-                staged,
-                {name: t for i, r in enumerate(results) for name, t in staged_tables(i, r).items()},
-            )
+            plans = []
+            for i, (table, chunks, final_report) in enumerate(items):
+                columns: list[str] = []
+                n_clean = n_quarantined = 0
+                for chunk in chunks:
+                    columns = columns or stored_columns(chunk)
+                    stage(staged, staged_tables(i, chunk), mode="create_append")
+                    n_clean += len(chunk.frame)
+                    n_quarantined += len(chunk.quarantine)
+                plans.append((i, table, columns, final_report(), n_clean, n_quarantined))
             self._con.execute("ATTACH DATABASE ? AS stage", (staged,))
             stack.callback(self._con.execute, "DETACH DATABASE stage")
             with self._write() as con:
                 seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit").fetchone()[0]
-                for i, result in enumerate(results):
-                    counts[result.table] = self._store(con, i, result, seq)
-                touch(con, sorted({r.table for r in results} | {"quarantine"}))
+                counts = [self._store(con, *plan, seq) for plan in plans]
+                touch(con, sorted({p[1] for p in plans} | {"quarantine"}))
                 audit_log.append(
                     con,
                     actor=self.actor,
                     action="ingest",
-                    parameters={"tables": counts},
-                    inputs=[
-                        {
-                            k: r.report[k]
-                            for k in (
-                                "table",
-                                "source",
-                                "sha256",
-                                "rows_read",
-                                "rows_stored",
-                                "rows_quarantined",
-                            )
-                        }
-                        for r in results
-                    ],
+                    parameters={"tables": {p[1]: c for p, c in zip(plans, counts, strict=True)}},
+                    inputs=[{k: p[3].get(k) for k in _AUDITED_REPORT} for p in plans],
                 )
-        return counts
+            done = [(p[1], c, p[3]) for p, c in zip(plans, counts, strict=True)]
+        return done
+
+    def quarantine(self, table: str | None = None, reason: str | None = None) -> pd.DataFrame:
+        """Rejected rows with file, row number, raw row, reason and message, oldest first."""
+        frame = self.table("quarantine")
+        if table is not None:
+            frame = frame[frame["table"] == table]
+        if reason is not None:
+            frame = frame[frame["reason"] == reason]
+        return frame.reset_index(drop=True)
 
     def _store(
-        self, con: sqlite3.Connection, i: int, result: IntakeResult, seq: int
+        self,
+        con: sqlite3.Connection,
+        i: int,
+        table: str,
+        columns: list[str],
+        report: dict[str, Any],
+        n_clean: int,
+        n_quarantined: int,
+        seq: int,
     ) -> dict[str, int]:
-        table = result.table
-        columns = stored_columns(result)
         before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
         key = _KEYED.get(table)
         if key:
@@ -333,7 +438,7 @@ class Case:
             (seq,),
         )
         after = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
-        if len(result.quarantine):
+        if n_quarantined:
             q = ", ".join(f'"{c}"' for c in QUARANTINE_STAGED)
             con.execute(
                 f"INSERT INTO quarantine ({q}, ingest_seq) SELECT {q}, ? FROM stage.quarantine_{i}",  # noqa: S608
@@ -341,10 +446,10 @@ class Case:
             )
         new = int(after - before)
         return {
-            "rows_read": int(result.report["rows_read"]),
+            "rows_read": int(report["rows_read"]),
             "new": new,
-            "replaced_or_already_present": len(result.frame) - new,
-            "quarantined": len(result.quarantine),
+            "replaced_or_already_present": n_clean - new,
+            "quarantined": n_quarantined,
         }
 
     def save_networks(self, networks: Networks) -> int:
@@ -376,7 +481,11 @@ class Case:
         run_id = str(finder.run_id_)
         with self._write() as con:
             exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            params = {**finder.get_params(), "n_excluded_imprecise": finder.n_excluded_}
+            params = {
+                **finder.get_params(),
+                "n_excluded": finder.n_excluded_,
+                "excluded": finder.excluded_,
+            }
             seq = audit_log.append(
                 con,
                 actor=self.actor,
@@ -393,7 +502,15 @@ class Case:
             points, areas = site_rows(finder.sites_)
             insert_frame(con, "sites", list(points), list(points.values()))
             insert_frame(con, "site_areas", list(areas), list(areas.values()))
-            touch(con, ["runs", "sites", "site_areas"])
+            pts = finder.site_points_.assign(run_id=run_id)
+            cols = ["run_id", "site_id", "lat", "lon", "n_shipments"]
+            insert_frame(con, "site_points", cols, [python_values(pts[c]) for c in cols])
+            act = finder.activity_.assign(
+                run_id=run_id, week=finder.activity_["week"].dt.strftime("%Y-%m-%d")
+            )
+            cols = ["run_id", "site_id", "week", "n_shipments", "value_cny"]
+            insert_frame(con, "site_activity", cols, [python_values(act[c]) for c in cols])
+            touch(con, ["runs", "sites", "site_areas", "site_points", "site_activity"])
         return run_id
 
     def find_sites(

@@ -116,6 +116,11 @@ def main() -> None:
 _TABLE_OPTIONS = ("sellers", "identifiers", "shipments", "evidence", "locations")
 
 
+def _printable(text: str) -> str:
+    """Data text safe for a terminal: control and bidi characters shown as escapes."""
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+
+
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -127,29 +132,68 @@ def _echo_json(data: object) -> None:
 @click.option("--shipments", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--locations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the intake report as JSON.")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON file naming the source column of each field, per table.",
+)
+@click.option("--chunk-rows", default=250_000, show_default=True, help="Rows read at a time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the intake reports as JSON.")
 @_friendly
-def ingest(case_path: str, as_json: bool, **files: Path | None) -> None:
-    """Load export files into CASE (created if missing), quarantining bad rows."""
+def ingest(
+    case_path: str, mapping: Path | None, chunk_rows: int, as_json: bool, **files: Path | None
+) -> None:
+    """Load export files into CASE (created if missing), quarantining bad rows.
+
+    Files are streamed in chunks, so files larger than memory load; the whole ingest is one
+    transaction. Each file gets a report: rows read, stored, quarantined by reason, repaired.
+    """
     from workbench.case import open_case
-    from workbench.intake import load_table
 
     chosen = {table: path for table, path in files.items() if path is not None}
     if not chosen:
         raise click.UsageError("give at least one of --" + ", --".join(_TABLE_OPTIONS))
-    results = [load_table(path, table) for table, path in chosen.items()]
     with open_case(case_path) as case:
-        counts = case.ingest(results)
+        reports = case.ingest_files(
+            chosen, mapping=mapping, chunk_rows=chunk_rows, progress=not as_json
+        )
     if as_json:
-        _echo_json([{**r.report, **counts[r.table]} for r in results])
+        _echo_json(reports)
         return
-    for r in results:
-        c = counts[r.table]
+    for r in reports:
         click.echo(
-            f"{r.table:<12} {r.report['rows_read']:>9,} read  {c['new']:>9,} new  "
-            f"{c['replaced_or_already_present']:>9,} replaced/present  "
-            f"{c['quarantined']:>6,} quarantined  ({r.report['encoding']}) "
-            f"{r.report['source']}"
+            f"{r['table']:<12} {r['rows_read']:>9,} read  {r['new']:>9,} new  "
+            f"{r['replaced_or_already_present']:>9,} replaced/present  "
+            f"{r['quarantined']:>6,} quarantined  {r['rows_repaired']:>6,} repaired  "
+            f"({r['encoding'] or r['format']}) {r['source']}"
+        )
+        for label, counts in (("quarantined", "quarantine_reasons"), ("repaired", "repairs")):
+            if r[counts]:
+                listed = ", ".join(f"{k} {v:,}" for k, v in r[counts].items())
+                click.echo(f"{'':<12} {label}: {listed}")
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.option("--table", type=click.Choice(_TABLE_OPTIONS), help="Only rows of this table.")
+@click.option("--reason", help="Only rows quarantined for this reason code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@_friendly
+def quarantine(case_path: str, table: str | None, reason: str | None, as_json: bool) -> None:
+    """List the rows intake rejected, with file, row number, reason and message."""
+    from workbench.case import open_case
+
+    with open_case(case_path, create=False) as case:
+        rows = case.quarantine(table=table, reason=reason)
+    if as_json:
+        _echo_json(rows.to_dict(orient="records"))
+        return
+    if rows.empty:
+        click.echo("no quarantined rows")
+    for row in rows.itertuples():
+        click.echo(
+            f"{row.table:<11} {Path(str(row.source)).name}:{row.row_number:<8} "
+            f"{row.reason:<22} {_printable(str(row.message))[:200]}"
         )
 
 

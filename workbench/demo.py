@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,8 @@ def _prepare_folder(folder: Path) -> None:
             )
         for name in _DEMO_FILES:  # replace the previous demo, and only its files
             (folder / name).unlink(missing_ok=True)
+        for name in ("partner/partner_shipments.csv", "partner/mapping.yaml"):
+            (folder / name).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
 
 
@@ -233,27 +236,115 @@ def _write_shipments(table: pa.Table, path: Path, fmt: str) -> None:
         pa_csv.write_csv(text, out, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
 
 
-# Export defects an investigator meets in real waybill files: (reason intake gives, change)
+# Export defects an investigator meets in real waybill files: (outcome, change). An outcome
+# is the reason intake quarantines the row with, or the repair it makes.
 _DEFECTS: tuple[tuple[str, dict[str, str]], ...] = (
-    ("null_island", {"lat": "0", "lon": "0"}),
+    ("null_island", {"lat": "0", "lon": "0", "origin_address": ""}),
     ("missing_value", {"seller_id": ""}),
     ("duplicate_key", {}),  # a waybill exported twice
-    ("unsupported_coord_system", {"coord_system": "GCJ02"}),
+    ("unknown_coord_system", {"coord_system": "ED50"}),
     ("bad_date", {"shipped_at": "2026-02-30"}),
-    ("bad_coordinate", {"lat": "25,4471"}),
+    ("bad_coordinate", {"lat": "25,4471", "origin_address": ""}),
 )
+_REPAIRS = ("swapped_lat_lon", "gcj02_to_wgs84", "geocoded_from_address")
 
 
-def _append_defects(path: Path, shipments: pa.Table) -> dict[str, int]:
-    """Append one faulty copy of an early waybill per defect; returns the count per reason."""
-    head = shipments.slice(0, len(_DEFECTS)).to_pandas().astype(str)
-    rows = []
-    for (_, change), (_, row) in zip(_DEFECTS, head.iterrows(), strict=True):
-        rows.append({**row.to_dict(), **change})
+def _append_defects(path: Path, shipments: pa.Table) -> tuple[dict[str, int], dict[str, int]]:
+    """Append faulty copies of early waybills; returns counts per quarantine reason and repair.
+
+    Quarantined copies keep their waybill number (the duplicate is rejected either way);
+    repaired ones get a new number so they are stored.
+    """
+    from workbench.coords import wgs84_to_gcj02
+
+    head = shipments.slice(0, len(_DEFECTS) + len(_REPAIRS)).to_pandas().astype(str)
+    rows = [
+        {**row.to_dict(), **change}
+        for (_, change), (_, row) in zip(_DEFECTS, head.iterrows(), strict=False)
+    ]
+    fixable = head.iloc[len(_DEFECTS) :].to_dict(orient="records")
+    swapped, shifted, placeless = (dict(r) for r in fixable)
+    swapped["lat"], swapped["lon"] = swapped["lon"], swapped["lat"]
+    glat, glon = wgs84_to_gcj02(float(shifted["lat"]), float(shifted["lon"]))
+    shifted.update(lat=f"{glat:.6f}", lon=f"{glon:.6f}", coord_system="GCJ-02")
+    placeless.update(lat="0", lon="0")
+    for k, row in enumerate((swapped, shifted, placeless)):
+        row["shipment_id"] = f"{row['shipment_id']}R{k}"
+    rows += [swapped, shifted, placeless]
     faulty = pd.DataFrame(rows, columns=head.columns)
     faulty["value_cny"] = [f"{float(v):.2f}" for v in faulty["value_cny"]]
     faulty.to_csv(path, mode="a", header=False, index=False, lineterminator="\n")
-    return {reason: 1 for reason, _ in _DEFECTS}
+    return {reason: 1 for reason, _ in _DEFECTS}, {repair: 1 for repair in _REPAIRS}
+
+
+# The second export: a logistics partner's waybills for the same sellers, laid out as a
+# Chinese system writes them (Chinese headers, GBK, GCJ-02 and some BD-09 points).
+_PARTNER_COLUMNS = {
+    "shipment_id": "快递单号",
+    "seller_id": "商家编码",
+    "origin_address": "发货地址",
+    "lon": "经度",
+    "lat": "纬度",
+    "coord_system": "坐标系",
+    "shipped_at": "揽收日期",
+    "items": "件数",
+    "value_cny": "申报价值",
+    "brand": "品名",
+}
+PARTNER_MAPPING = """# How the partner's export maps onto the workbench's shipments table.
+shipments:
+  coord_system: gcj02      # when the 坐标系 cell is empty
+  country: CN
+  columns:
+    shipment_id: 快递单号
+    seller_id: 商家编码
+    origin_address: 发货地址
+    lon: 经度
+    lat: 纬度
+    coord_system: 坐标系
+    shipped_at: 揽收日期
+    items: 件数
+    value_cny: 申报价值
+    brand: 品名
+"""
+
+
+def _write_partner_export(folder: Path, shipments: pa.Table, seed: int) -> dict[str, Any]:
+    """Every 10th waybill again, as the partner exports it; returns its ground truth."""
+    from workbench.coords import wgs84_to_bd09, wgs84_to_gcj02
+
+    rng = np.random.default_rng(seed + 1)
+    frame = shipments.take(np.arange(0, shipments.num_rows, 10)).to_pandas()
+    n = len(frame)
+    lat, lon = frame["lat"].to_numpy(float), frame["lon"].to_numpy(float)
+    system = np.where(rng.random(n) < 0.8, "GCJ-02", np.where(rng.random(n) < 0.5, "BD-09", ""))
+    out_lat, out_lon = wgs84_to_gcj02(lat, lon)
+    bd = system == "BD-09"
+    out_lat[bd], out_lon[bd] = wgs84_to_bd09(lat[bd], lon[bd])
+    dates = pd.to_datetime(frame["shipped_at"])
+    partner = pd.DataFrame(
+        {
+            "shipment_id": "P" + frame["shipment_id"].str.slice(1),
+            "seller_id": frame["seller_id"],
+            "origin_address": frame["origin_address"],
+            "lon": np.round(out_lon, 6),
+            "lat": np.round(out_lat, 6),
+            "coord_system": system,
+            "shipped_at": np.where(
+                rng.random(n) < 0.5,
+                dates.dt.strftime("%Y/%m/%d"),
+                dates.dt.strftime("%Y年%m月%d日"),
+            ),
+            "items": frame["items"],
+            "value_cny": frame["value_cny"].round(2),
+            "brand": frame["brand"],
+        }
+    ).rename(columns=_PARTNER_COLUMNS)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "partner_shipments.csv"
+    partner.to_csv(path, index=False, encoding="gb18030", lineterminator="\r\n")
+    (folder / "mapping.yaml").write_text(PARTNER_MAPPING, encoding="utf-8")
+    return {"file": path.name, "rows": n, "systems": dict(Counter(system.tolist()))}
 
 
 def generate_demo(
@@ -265,6 +356,7 @@ def generate_demo(
     hostile_names: bool = False,
     fmt: str = "csv",
     defects: bool = False,
+    partner: bool = False,
 ) -> DemoData:
     """Write a demo investigation (platform exports and ``truth.json``) into ``folder``.
 
@@ -278,7 +370,12 @@ def generate_demo(
     fmt : "csv" or "parquet" for the shipments file; the other tables are always CSV.
     defects : append a few faulty waybills as real exports have (null island, no seller,
         a duplicate, GCJ-02, an impossible date, a decimal comma), listed in
-        ``truth["defects"]`` by the reason intake quarantines them with (CSV only).
+        ``truth["defects"]`` by the reason intake quarantines them with, plus three it
+        repairs (swapped axes, a GCJ-02 point, a null island with an address) listed in
+        ``truth["repairs"]`` (CSV only).
+    partner : also write ``partner/partner_shipments.csv``, every tenth waybill as a
+        logistics partner exports it (Chinese headers, GBK, GCJ-02/BD-09 points, Chinese
+        dates) with its ``partner/mapping.yaml``.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -299,7 +396,11 @@ def generate_demo(
     for name, frame in frames.items():
         frame.to_csv(paths[name], index=False, encoding="utf-8", lineterminator="\n")
     _write_shipments(shipments, paths["shipments"], fmt)
-    truth["defects"] = _append_defects(paths["shipments"], shipments) if defects else {}
+    truth["defects"], truth["repairs"] = (
+        _append_defects(paths["shipments"], shipments) if defects else ({}, {})
+    )
+    if partner:
+        truth["partner"] = _write_partner_export(root / "partner", shipments, seed)
     truth_path = root / "truth.json"  # written last: its presence marks a complete demo
     truth_path.write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return DemoData(folder=root, truth=truth_path, **paths)

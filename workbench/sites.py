@@ -1,8 +1,15 @@
 """Production sites: cluster ship-from points into candidate workshops and rank them.
 
 Identical coordinates collapse to one weighted point before clustering, which gives exactly
-the result of clustering every waybill (DBSCAN's ``sample_weight`` counts a point as that
-many repeats) at a fraction of the cost.
+the result of clustering every waybill (a weighted point counts as that many repeats) at a
+fraction of the cost. Clustering is density-based (DBSCAN on the sphere, exact haversine
+distances, :mod:`workbench._density`) with a *local* seed threshold: a point seeds a site
+where the waybills within ``radius_m`` reach ``density_factor`` times what its surroundings
+(``context_m``) would put there if spread evenly, and at least ``min_shipments``. So a
+workshop in a quiet suburb and one in a dense city district are both found, and an evenly
+busy district is not one big site. Only points geocoded to ``exact`` or ``street``
+precision take part; the rest are counted in ``excluded_``. Each site also says whether it
+persists at half and twice the radius (``stability``, ``stable``).
 
 The score (0-100) is a weighted sum of four parts, each between 0 and 1:
 
@@ -30,29 +37,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sklearn.cluster import DBSCAN
-from sklearn.neighbors import BallTree
+import pyarrow as pa
 
-from workbench._site_geometry import (
-    EARTH_RADIUS_M,
-    haversine_m,
-    hull_polygon,
-    weighted_medoid,
-    weighted_quantile,
-)
+from workbench import _site_describe as describe
+from workbench._density import background_weight, dbscan
+from workbench._site_describe import SCORE_WEIGHTS, WORKSHOP_EVIDENCE, Waybills
 from workbench.errors import InputError, MissingColumnsError
 from workbench.gazetteer import jurisdictions
 
-__all__ = ["SCORE_WEIGHTS", "SiteFinder", "find_sites"]
+if TYPE_CHECKING:
+    from workbench.case import Case
 
-SCORE_WEIGHTS = {"evidence": 0.40, "concentration": 0.25, "brand_focus": 0.20, "contrast": 0.15}
+__all__ = ["PRECISE_ENOUGH", "SCORE_WEIGHTS", "WORKSHOP_EVIDENCE", "SiteFinder", "find_sites"]
+
 PRECISE_ENOUGH = ("exact", "street")
-WORKSHOP_EVIDENCE = 0.25
+STABILITY_FACTORS = (0.5, 2.0)  # radii tried besides the chosen one: 150 and 600 m for 300 m
+STABLE_SHARE = 0.5  # a site persists at a radius when half its waybills stay in one site there
 
 
 class SiteFinder:
@@ -61,49 +66,78 @@ class SiteFinder:
     Parameters
     ----------
     radius_m : neighbourhood radius of the density clustering, in metres
-    min_shipments : waybills needed within ``radius_m`` for a point to seed a site
+    min_shipments : waybills needed within ``radius_m`` for a point to seed a site, at least
+        (the floor of the local threshold)
+    density_factor : a point seeds a site only where the waybills within ``radius_m`` reach
+        this many times what the surroundings (``context_m``) would put there if spread
+        evenly; 0 switches the local threshold off (plain weighted DBSCAN)
     min_sellers : sites with fewer distinct sellers are dropped
     hub_min_operators : independent operators from which a diffuse site counts as a hub
-    context_m : radius of the surroundings the site is contrasted with
+    context_m : radius of the surroundings, for the local threshold and the contrast part
     coverage : share of a site's waybills its reported radius must hold
+    stability : also cluster at half and twice the radius and say which sites persist
+
+    Attributes after ``fit``: ``labels_`` (site row per waybill, -1 for none), ``sites_``,
+    ``site_points_`` (the unique points of each site), ``activity_`` (weekly waybills per
+    site), ``run_id_``, ``n_excluded_`` and ``excluded_`` (waybills left out, by reason).
     """
 
     def __init__(
         self,
         radius_m: float = 300.0,
         *,
-        min_shipments: int = 50,
+        min_shipments: int = 20,
+        density_factor: float = 4.0,
         min_sellers: int = 2,
         hub_min_operators: int = 40,
         context_m: float = 2_000.0,
         coverage: float = 0.9,
+        stability: bool = True,
     ) -> None:
         self.radius_m = radius_m
         self.min_shipments = min_shipments
+        self.density_factor = density_factor
         self.min_sellers = min_sellers
         self.hub_min_operators = hub_min_operators
         self.context_m = context_m
         self.coverage = coverage
+        self.stability = stability
 
-    def get_params(self) -> dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters by name, as scikit-learn estimators report them."""
         return {
             k: getattr(self, k)
             for k in (
                 "radius_m",
                 "min_shipments",
+                "density_factor",
                 "min_sellers",
                 "hub_min_operators",
                 "context_m",
                 "coverage",
+                "stability",
             )
         }
+
+    def set_params(self, **params: Any) -> SiteFinder:
+        """Set parameters by name; unknown names are an error."""
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise InputError(f"SiteFinder has no parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        return f"SiteFinder(radius_m={self.radius_m!r}, min_shipments={self.min_shipments!r})"
 
     def _validate(self, shipments: pd.DataFrame) -> None:
         missing = [c for c in ("seller_id", "lat", "lon") if c not in shipments.columns]
         if missing:
             raise MissingColumnsError("shipments", missing, list(shipments.columns))
-        if not 0 < self.radius_m <= 50_000:
-            raise InputError(f"radius_m must be in (0, 50000] metres, got {self.radius_m!r}")
+        radius = self.radius_m
+        valid = isinstance(radius, int | float) and np.isfinite(radius)
+        if not valid or not 0 < radius <= 50_000:
+            raise InputError(f"radius_m must be in (0, 50000] metres, got {radius!r}")
         if self.min_shipments < 1 or self.min_sellers < 1:
             raise InputError(
                 f"min_shipments and min_sellers must be >= 1, got {self.min_shipments} and "
@@ -111,285 +145,308 @@ class SiteFinder:
             )
         if not 0 < self.coverage <= 1:
             raise InputError(f"coverage must be in (0, 1], got {self.coverage!r}")
+        if self.density_factor < 0 or self.context_m <= self.radius_m:
+            raise InputError(
+                f"density_factor must be >= 0 and context_m larger than radius_m, got "
+                f"{self.density_factor!r} and {self.context_m!r}"
+            )
 
     def fit(
         self,
         shipments: pd.DataFrame,
+        y: None = None,
         *,
         networks: pd.DataFrame | None = None,
         evidence: pd.DataFrame | None = None,
     ) -> SiteFinder:
-        """Cluster ``shipments`` and score the sites; sets ``labels_``, ``sites_``, ``run_id_``."""
+        """Cluster ``shipments`` and score the sites; returns ``self``."""
         self._validate(shipments)
-        usable = shipments["lat"].notna() & shipments["lon"].notna()
-        if "precision" in shipments.columns:
-            usable &= shipments["precision"].isin(PRECISE_ENOUGH)
-        self.n_excluded_ = int((~usable).sum())
-        ships = shipments.loc[usable].reset_index(drop=True)
-        codes, points = _collapse(ships)
-        self.run_id_ = _run_id(self.get_params(), points)
-        point_label = self._cluster(points)
-        labels = point_label[codes] if len(codes) else np.array([], dtype=int)
-        labels = _drop_small(labels, ships["seller_id"].to_numpy(), self.min_sellers)
-        point_label = _relabel_points(point_label, codes, labels)
-        operators = _operators(ships, networks)
-        sites = self._describe(ships, labels, points, point_label, operators, evidence)
-        # renumber so that labels_ == k means the site in row k of sites_ (-1: no site)
-        remap = np.full(int(labels.max(initial=-1)) + 2, -1)
-        remap[sites["cluster"].to_numpy(dtype=int)] = np.arange(len(sites))
-        labels = np.where(labels >= 0, remap[labels], -1)
-        self.labels_ = np.full(len(shipments), -1, dtype=int)
-        self.labels_[np.flatnonzero(usable.to_numpy())] = labels
-        self.sites_ = sites.drop(columns="cluster")
-        self.activity_ = _weekly_activity(ships, labels, self.sites_)
+        lat_all = shipments["lat"].to_numpy(dtype=float, na_value=np.nan)
+        lon_all = shipments["lon"].to_numpy(dtype=float, na_value=np.nan)
+        usable, self.excluded_ = _usable(shipments, lat_all, lon_all)
+        self.n_excluded_ = int(sum(self.excluded_.values()))
+        rows = np.flatnonzero(usable)
+        lat_u, lon_u, weight, point = _collapse(lat_all[rows], lon_all[rows])
+        self.run_id_ = _run_id(self.get_params(), lat_u, lon_u, weight)
+        ways = _waybills(shipments, rows, point, networks)
+        point_label, background = self._cluster(lat_u, lon_u, weight, self.radius_m)
+        point_label = _drop_small(point_label, ways, self.min_sellers)
+        n_sites = int(point_label.max(initial=-1)) + 1
+        label = point_label[point] if len(point) else np.array([], dtype=np.int64)
+        geo = describe.geometry(lat_u, lon_u, weight, point_label, n_sites, self.coverage)
+        table = describe.describe(ways, label, n_sites, _evidence(evidence, ways, networks))
+        if background is None:
+            background = background_weight(lat_u, lon_u, weight, self.context_m)
+        table["context_shipments"] = background[geo["medoid"].to_numpy()].round().astype(int)
+        table["contrast"] = (table["n_shipments"] / table["context_shipments"]).clip(0, 1)
+        scored = describe.score(table, table["n_operators"].to_numpy(), self.hub_min_operators)
+        sites = pd.concat([geo.drop(columns="medoid"), table, scored], axis=1)
+        sites["n_points"] = np.bincount(point_label[point_label >= 0], minlength=n_sites)
+        if self.stability:
+            sites["stability"], sites["stable"] = self._stability(
+                lat_u, lon_u, weight, point_label, n_sites
+            )
+        # rank: score, then volume, then place (never the input order)
+        order = (
+            np.lexsort((sites["lon"], sites["lat"], -sites["n_shipments"], -sites["score"]))
+            if n_sites
+            else np.array([], dtype=np.int64)
+        )
+        rank_of = np.empty(n_sites, dtype=np.int64)
+        rank_of[order] = np.arange(n_sites)
+        sites = sites.iloc[order].reset_index(drop=True)
+        site_ids = np.array([f"S{r:03d}" for r in range(1, n_sites + 1)], dtype=object)
+        sites.insert(0, "rank", np.arange(1, n_sites + 1))
+        sites.insert(0, "site_id", site_ids)
+        sites["run_id"] = self.run_id_
+        place = jurisdictions(sites["lat"].to_numpy(float), sites["lon"].to_numpy(float))
+        sites = pd.concat([sites, place.drop(columns="distance_km")], axis=1)
+        self.sites_ = gpd.GeoDataFrame(
+            sites, geometry=gpd.points_from_xy(sites["lon"], sites["lat"]), crs="EPSG:4326"
+        )
+        ranked = np.where(point_label >= 0, rank_of[np.maximum(point_label, 0)], -1)
+        self.labels_ = np.full(len(shipments), -1, dtype=np.int64)
+        self.labels_[rows] = ranked[point] if len(point) else ranked[:0]
+        in_site = ranked >= 0
+        self.site_points_ = pd.DataFrame(
+            {
+                "site_id": site_ids[ranked[in_site]],
+                "lat": lat_u[in_site],
+                "lon": lon_u[in_site],
+                "n_shipments": weight[in_site].astype(np.int64),
+            }
+        )
+        self.activity_ = describe.weekly(self.labels_[rows], ways.day, ways.value, site_ids)
         return self
 
-    def _cluster(self, points: pd.DataFrame) -> np.ndarray:
-        if points.empty:
-            return np.array([], dtype=int)
-        model = DBSCAN(
-            eps=self.radius_m / EARTH_RADIUS_M,
-            min_samples=self.min_shipments,
-            metric="haversine",
-            algorithm="ball_tree",
-        )
-        coords = np.radians(points[["lat", "lon"]].to_numpy())
-        labels: np.ndarray = model.fit(coords, sample_weight=points["weight"].to_numpy()).labels_
-        return labels
+    def _thresholds(
+        self, lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, radius_m: float
+    ) -> tuple[np.ndarray | float, np.ndarray | None]:
+        """Per-point seed threshold: ``density_factor`` times the even share of the context."""
+        if not self.density_factor:
+            return float(self.min_shipments), None
+        background = background_weight(lat, lon, weight, self.context_m)
+        expected = background * (radius_m / self.context_m) ** 2
+        return np.maximum(float(self.min_shipments), self.density_factor * expected), background
 
-    def _describe(
+    def _cluster(
+        self, lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, radius_m: float
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        if len(lat) == 0:
+            return np.array([], dtype=np.int64), np.array([], dtype=float)
+        threshold, background = self._thresholds(lat, lon, weight, radius_m)
+        return dbscan(lat, lon, weight, radius_m, threshold), background
+
+    def _stability(
         self,
-        ships: pd.DataFrame,
-        labels: np.ndarray,
-        points: pd.DataFrame,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        weight: np.ndarray,
         point_label: np.ndarray,
-        operators: pd.Series,
-        evidence: pd.DataFrame | None,
-    ) -> gpd.GeoDataFrame:
-        in_site = labels >= 0
-        if not in_site.any():
-            return _empty_sites()
-        rows = [
-            self._site_row(
-                int(label), ships.loc[in_site & (labels == label)], points[point_label == label]
-            )
-            for label in np.unique(labels[in_site])
-        ]
-        sites = pd.DataFrame(rows)
-        tree = BallTree(np.radians(points[["lat", "lon"]].to_numpy()), metric="haversine")
-        around = tree.query_radius(
-            np.radians(sites[["lat", "lon"]].to_numpy()), r=self.context_m / EARTH_RADIUS_M
-        )
-        weight = points["weight"].to_numpy()
-        sites["context_shipments"] = [int(weight[idx].sum()) for idx in around]
-        sites = _score(sites, ships, labels, operators, evidence, self.hub_min_operators)
-        sites = sites.sort_values(["score", "n_shipments"], ascending=False, ignore_index=True)
-        sites.insert(0, "rank", np.arange(1, len(sites) + 1))
-        sites.insert(0, "site_id", [f"S{r:03d}" for r in sites["rank"]])
-        sites["run_id"] = self.run_id_
-        place = jurisdictions(sites["lat"].to_numpy(), sites["lon"].to_numpy())
-        sites = pd.concat([sites, place.drop(columns="distance_km")], axis=1)
-        geometry = gpd.points_from_xy(sites["lon"], sites["lat"])
-        return gpd.GeoDataFrame(sites, geometry=geometry, crs="EPSG:4326")
-
-    def _site_row(self, label: int, site: pd.DataFrame, pts: pd.DataFrame) -> dict[str, Any]:
-        lat, lon, w = (pts[c].to_numpy() for c in ("lat", "lon", "weight"))
-        m = weighted_medoid(lat, lon, w)
-        dist = haversine_m(lat[m], lon[m], lat, lon)
-        radius = max(weighted_quantile(dist, w, self.coverage), 1.0)
-        brands = site["brand"].value_counts().index.tolist() if "brand" in site.columns else []
-        dates = site["shipped_at"] if "shipped_at" in site.columns else pd.Series(dtype="object")
-        return {
-            "cluster": label,
-            "lat": float(lat[m]),
-            "lon": float(lon[m]),
-            "radius_m": float(np.ceil(radius * 10) / 10),  # round up: never below coverage
-            "hull": hull_polygon(lat, lon, (lat[m], lon[m]), radius),
-            "n_shipments": len(site),
-            "n_points": len(pts),
-            "n_sellers": site["seller_id"].nunique(),
-            "sellers": sorted(site["seller_id"].astype(str).unique()),
-            "brands": brands,
-            "value_cny": float(site["value_cny"].sum()) if "value_cny" in site else float("nan"),
-            "first_shipped": dates.min() if len(dates) else pd.NaT,
-            "last_shipped": dates.max() if len(dates) else pd.NaT,
-        }
+        n_sites: int,
+    ) -> tuple[list[dict[str, float]], np.ndarray]:
+        """Share of each site's waybills that stay together in one site at other radii."""
+        shares: dict[str, np.ndarray] = {}
+        inside = point_label >= 0
+        for factor in STABILITY_FACTORS:
+            radius = self.radius_m * factor
+            other, _ = self._cluster(lat, lon, weight, radius)
+            both = inside & (other >= 0)
+            key = point_label[both].astype(np.int64) * (int(other.max(initial=0)) + 1) + other[both]
+            keys, inverse = np.unique(key, return_inverse=True)
+            mass = np.bincount(inverse, weight[both])
+            best = np.zeros(n_sites)
+            np.maximum.at(best, keys // (int(other.max(initial=0)) + 1), mass)
+            total = np.bincount(point_label[inside], weight[inside], minlength=n_sites)
+            shares[f"{radius:g}"] = np.round(best / np.maximum(total, 1), 3)
+        records = [{r: float(v[k]) for r, v in shares.items()} for k in range(n_sites)]
+        stable = np.all(np.column_stack(list(shares.values())) >= STABLE_SHARE, axis=1)
+        return records, stable
 
 
 def find_sites(
-    shipments: pd.DataFrame,
+    data: pd.DataFrame | Case,
     *,
     networks: pd.DataFrame | None = None,
     evidence: pd.DataFrame | None = None,
     radius_m: float = 300.0,
     **params: Any,
 ) -> gpd.GeoDataFrame:
-    """One-line form of :class:`SiteFinder`: returns the ranked sites."""
-    finder = SiteFinder(radius_m, **params).fit(shipments, networks=networks, evidence=evidence)
+    """Ranked sites of a shipments frame, or of a case (the run is then stored in the case)."""
+    from workbench.case import Case
+
+    if isinstance(data, Case):
+        run_id = data.find_sites(radius_m, **params)
+        return data.sites(run_id)
+    finder = SiteFinder(radius_m, **params).fit(data, networks=networks, evidence=evidence)
     return finder.sites_
 
 
-def _collapse(ships: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Unique coordinates with their waybill counts, and each waybill's point index."""
-    lat = ships["lat"].to_numpy(dtype=float).round(6)
-    lon = ships["lon"].to_numpy(dtype=float).round(6)
-    keys = pd.MultiIndex.from_arrays([lat, lon])
-    codes, uniques = pd.factorize(keys)
-    weight = np.bincount(codes, minlength=len(uniques)).astype(float)
-    points = pd.DataFrame(
-        {
-            "lat": uniques.get_level_values(0).to_numpy(),
-            "lon": uniques.get_level_values(1).to_numpy(),
-            "weight": weight,
-        }
-    )
-    return codes, points
+def _usable(
+    shipments: pd.DataFrame, lat: np.ndarray, lon: np.ndarray
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Waybills that take part, and the count left out per reason."""
+    finite = np.isfinite(lat) & np.isfinite(lon)
+    in_range = finite & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    usable = in_range.copy()
+    excluded = {
+        "no_coordinates": int((~finite).sum()),
+        "out_of_range": int((finite & ~in_range).sum()),
+    }
+    if "precision" in shipments.columns:
+        precision = shipments["precision"].astype(str).to_numpy()
+        precise = np.isin(precision, PRECISE_ENOUGH)
+        for level in np.unique(precision[usable & ~precise]):
+            excluded[f"precision_{level}"] = int((usable & (precision == level)).sum())
+        usable &= precise
+    return usable, {k: v for k, v in excluded.items() if v}
 
 
-def _run_id(params: dict[str, Any], points: pd.DataFrame) -> str:
+def _collapse(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Unique coordinates (sorted by lat, lon) with their waybill counts and each row's point."""
+    if len(lat) == 0:
+        empty = np.array([], dtype=float)
+        return empty, empty, empty, np.array([], dtype=np.int64)
+    codes, uniques = pd.factorize(lat + 1j * lon, sort=False)
+    order = np.lexsort((uniques.imag, uniques.real))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    weight = np.bincount(codes, minlength=len(uniques)).astype(float)[order]
+    return uniques.real[order].copy(), uniques.imag[order].copy(), weight, rank[codes]
+
+
+def _run_id(params: dict[str, Any], lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> str:
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
-    digest.update(np.ascontiguousarray(points.to_numpy()).tobytes())
+    for array in (lat, lon, weight):
+        digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:12]
 
 
-def _drop_small(labels: np.ndarray, sellers: np.ndarray, min_sellers: int) -> np.ndarray:
-    if min_sellers <= 1 or not (labels >= 0).any():
-        return labels
-    frame = pd.DataFrame({"label": labels, "seller": sellers})
-    counts = frame[frame["label"] >= 0].groupby("label")["seller"].nunique()
-    small = counts.index[counts < min_sellers]
-    return np.where(np.isin(labels, small), -1, labels)
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
-def _relabel_points(point_label: np.ndarray, codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    out = np.full(len(point_label), -1, dtype=int)
-    out[codes] = labels
-    return out
-
-
-def _operators(ships: pd.DataFrame, networks: pd.DataFrame | None) -> pd.Series:
-    """Operator of each seller: its network id, or the seller itself when linked to nobody."""
-    sellers = pd.Index(ships["seller_id"].astype(str).unique())
-    operator = pd.Series(sellers, index=sellers, dtype=object)
+def _waybills(
+    shipments: pd.DataFrame, rows: np.ndarray, point: np.ndarray, networks: pd.DataFrame | None
+) -> Waybills:
+    ships = shipments.iloc[rows]
+    seller, seller_names = _codes(ships["seller_id"].astype(str))
+    operator_of = seller_names.copy()
+    is_network = np.zeros(len(seller_names), dtype=bool)
     if networks is not None and len(networks):
-        net = networks.dropna(subset=["network_id"]).set_index("seller_id")["network_id"]
-        known = operator.index.intersection(net.index)
-        operator[known] = net[known].astype(str)
-    return operator
-
-
-def _score(
-    sites: pd.DataFrame,
-    ships: pd.DataFrame,
-    labels: np.ndarray,
-    operators: pd.Series,
-    evidence: pd.DataFrame | None,
-    hub_min_operators: int,
-) -> pd.DataFrame:
-    site_ops = [sorted(set(operators[s])) for s in sites["sellers"]]
-    sites["networks"] = [
-        [o for o in ops if o not in set(s)]
-        for ops, s in zip(site_ops, sites["sellers"], strict=True)
-    ]
-    sites["n_networks"] = sites["networks"].map(len)
-    sites["n_operators"] = [len(o) for o in site_ops]
-    counterfeit, genuine, suspect_brands = _evidence_by_operator(evidence, operators)
-    sites["n_counterfeit"] = [int(sum(counterfeit.get(o, 0) for o in ops)) for ops in site_ops]
-    sites["n_genuine"] = [int(sum(genuine.get(o, 0) for o in ops)) for ops in site_ops]
-    parts = pd.DataFrame(index=sites.index)
-    parts["evidence"] = (
-        _evidence_share(ships, labels, operators, counterfeit, genuine)
-        .reindex(sites["cluster"])
-        .fillna(0.0)
-        .to_numpy()
+        net = networks.dropna(subset=["network_id"])
+        lookup = dict(zip(net["seller_id"].astype(str), net["network_id"].astype(str), strict=True))
+        mapped = [lookup.get(s) for s in seller_names]
+        is_network = np.array([m is not None for m in mapped], dtype=bool)
+        operator_of = np.array(
+            [m if m is not None else s for m, s in zip(mapped, seller_names, strict=True)],
+            dtype=object,
+        )
+    # operator codes: networks and lone sellers share one code space, keyed by kind and id
+    keys = pd.Series(np.where(is_network, "n:", "s:")).str.cat(pd.Series(operator_of, dtype=str))
+    op_code_of_seller, op_keys = pd.factorize(keys)
+    op_names = np.array([k[2:] for k in op_keys], dtype=object)
+    op_is_net = np.array([k.startswith("n:") for k in op_keys], dtype=bool)
+    brand, brand_names = (
+        _codes(ships["brand"])
+        if "brand" in ships.columns
+        else (np.full(len(rows), -1), np.array([]))
     )
-    parts["concentration"] = 1 - sites["n_operators"] / sites["n_sellers"]
-    if "brand" in ships.columns and suspect_brands:
-        suspect = ships["brand"].isin(suspect_brands).to_numpy()
-        share = pd.Series(suspect[labels >= 0]).groupby(labels[labels >= 0]).mean()
-        parts["brand_focus"] = sites["cluster"].map(share).fillna(0.0)
+    if "precision" in ships.columns:
+        precision, precision_names = _codes(ships["precision"].astype(str))
     else:
-        parts["brand_focus"] = 0.0
-    parts["contrast"] = (sites["n_shipments"] / sites["context_shipments"]).clip(0, 1)
-    parts = parts.round(3)
-    weights = pd.Series(SCORE_WEIGHTS)
-    sites["score"] = (100 * parts[weights.index].mul(weights).sum(axis=1)).round(1)
-    sites["score_parts"] = pd.Series(parts.to_dict(orient="records"), index=sites.index)
-    hub = (sites["n_operators"] >= hub_min_operators) & (parts["concentration"] < 0.5)
-    workshop = ~hub & (parts["evidence"] >= WORKSHOP_EVIDENCE)
-    sites["label"] = np.select([hub, workshop], ["hub", "workshop"], default="mixed")
-    return sites
+        precision, precision_names = np.zeros(len(rows), dtype=np.int64), np.array(["exact"])
+    has_value = "value_cny" in ships.columns
+    value = (
+        np.nan_to_num(ships["value_cny"].to_numpy(dtype=float, na_value=np.nan))
+        if has_value
+        else np.zeros(len(rows))
+    )
+    return Waybills(
+        point=point,
+        seller=seller,
+        seller_names=seller_names,
+        operator=op_code_of_seller[seller].astype(np.int64),
+        operator_names=op_names,
+        operator_is_network=op_is_net,
+        day=_days(ships["shipped_at"]) if "shipped_at" in ships.columns else np.full(len(rows), -1),
+        value=value,
+        has_value=has_value,
+        brand=brand,
+        brand_names=brand_names,
+        precision=precision,
+        precision_names=precision_names,
+    )
 
 
-def _evidence_share(
-    ships: pd.DataFrame,
-    labels: np.ndarray,
-    operators: pd.Series,
-    counterfeit: dict[str, int],
-    genuine: dict[str, int],
-) -> pd.Series:
-    """Per cluster: operators' verdict ratios weighted by their share of its waybills."""
-    in_site = labels >= 0
-    op = ships.loc[in_site, "seller_id"].astype(str).map(operators).to_numpy()
-    cf = pd.Series(counterfeit, dtype=float).reindex(op).fillna(0.0).to_numpy()
-    gen = pd.Series(genuine, dtype=float).reindex(op).fillna(0.0).to_numpy()
-    return pd.Series(cf / (cf + gen + 1)).groupby(labels[in_site]).mean()
+def _days(values: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 per waybill, -1 when the date is missing or unparseable."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        dates = values.to_numpy(dtype="datetime64[D]")
+    else:
+        try:
+            arrow = pa.array(values.astype(str), from_pandas=True).cast(pa.date32())
+            dates = arrow.to_numpy(zero_copy_only=False).astype("datetime64[D]")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+            dates = parsed.to_numpy(dtype="datetime64[D]")
+    days = dates.astype(np.int64)
+    return np.where(np.isnat(dates), -1, days)
 
 
-def _evidence_by_operator(
-    evidence: pd.DataFrame | None, operators: pd.Series
-) -> tuple[dict[str, int], dict[str, int], set[str]]:
+def _drop_small(point_label: np.ndarray, ways: Waybills, min_sellers: int) -> np.ndarray:
+    """Drop sites with fewer than ``min_sellers`` sellers; renumber the rest 0..k-1."""
+    if not (point_label >= 0).any():
+        return point_label
+    label = point_label[ways.point]
+    inside = label >= 0
+    key = label[inside].astype(np.int64) * max(len(ways.seller_names), 1) + ways.seller[inside]
+    per_site = np.bincount(np.unique(key) // max(len(ways.seller_names), 1))
+    keep = np.flatnonzero(per_site >= min_sellers)
+    remap = np.full(len(per_site), -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    return np.where(point_label >= 0, remap[np.maximum(point_label, 0)], -1)
+
+
+def _evidence(
+    evidence: pd.DataFrame | None, ways: Waybills, networks: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counterfeit and genuine verdicts per operator code; suspect flag per brand code.
+
+    A verdict on any account of a network counts for the network, also when that account
+    sent no waybill itself.
+    """
+    n_ops = len(ways.operator_names)
+    counterfeit, genuine = np.zeros(n_ops), np.zeros(n_ops)
+    suspect = np.zeros(len(ways.brand_names), dtype=bool)
     if evidence is None or evidence.empty:
-        return {}, {}, set()
+        return counterfeit, genuine, suspect
     missing = [c for c in ("seller_id", "verdict") if c not in evidence.columns]
     if missing:
         raise MissingColumnsError("evidence", missing, list(evidence.columns))
-    ev = evidence.assign(seller_id=evidence["seller_id"].astype(str))
-    ev["operator"] = ev["seller_id"].map(operators).fillna(ev["seller_id"])
-    counts = ev.groupby(["operator", "verdict"]).size().unstack(fill_value=0)
-    counterfeit = {str(k): int(v) for k, v in counts.get("counterfeit", {}).items()}
-    genuine = {str(k): int(v) for k, v in counts.get("genuine", {}).items()}
-    brands = set()
-    if "brand" in ev.columns:
-        brands = set(ev.loc[ev["verdict"] == "counterfeit", "brand"].dropna().astype(str))
-    return counterfeit, genuine, brands
-
-
-def _weekly_activity(
-    ships: pd.DataFrame, labels: np.ndarray, sites: gpd.GeoDataFrame
-) -> pd.DataFrame:
-    """Waybills per site and week (weeks start on Monday), for activity charts."""
-    if sites.empty or "shipped_at" not in ships.columns:
-        return pd.DataFrame({"site_id": [], "week": [], "n_shipments": []})
-    in_site = labels >= 0
-    frame = pd.DataFrame(
-        {
-            "site_id": sites["site_id"].to_numpy()[labels[in_site]],
-            "week": pd.to_datetime(ships.loc[in_site, "shipped_at"])
-            .dt.to_period("W-SUN")
-            .dt.start_time,
-        }
-    )
-    return frame.groupby(["site_id", "week"]).size().rename("n_shipments").reset_index()
-
-
-def _empty_sites() -> gpd.GeoDataFrame:
-    columns = [
-        "site_id",
-        "rank",
-        "lat",
-        "lon",
-        "radius_m",
-        "hull",
-        "score",
-        "label",
-        "n_shipments",
-        "n_sellers",
-        "n_networks",
-        "sellers",
-        "brands",
-        "place",
-        "province",
-        "cluster",
-    ]
-    return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs="EPSG:4326")
+    network_of: dict[str, str] = {}
+    if networks is not None and len(networks):
+        net = networks.dropna(subset=["network_id"])
+        network_of = dict(
+            zip(net["seller_id"].astype(str), net["network_id"].astype(str), strict=True)
+        )
+    code = {
+        (bool(is_net), str(name)): i
+        for i, (is_net, name) in enumerate(
+            zip(ways.operator_is_network, ways.operator_names, strict=True)
+        )
+    }
+    for sid, verdict in zip(evidence["seller_id"].astype(str), evidence["verdict"], strict=True):
+        net_id = network_of.get(sid)
+        op = code.get((True, net_id)) if net_id is not None else code.get((False, sid))
+        if op is None:
+            continue  # an operator with no precise waybill in these shipments
+        if verdict == "counterfeit":
+            counterfeit[op] += 1
+        elif verdict == "genuine":
+            genuine[op] += 1
+    if "brand" in evidence.columns and len(ways.brand_names):
+        bad = set(evidence.loc[evidence["verdict"] == "counterfeit", "brand"].dropna().astype(str))
+        suspect = np.isin(ways.brand_names.astype(str), list(bad))
+    return counterfeit, genuine, suspect

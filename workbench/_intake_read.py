@@ -1,0 +1,455 @@
+"""Reading export files as chunks of text cells, whatever their format (private to intake).
+
+Every reader yields :class:`RawChunk` objects: a frame of text cells (one column per source
+column, empty string for an empty cell) with the file row number of each record, plus the
+records the reader itself could not use (ragged CSV rows), which intake quarantines. Chunks
+keep memory proportional to ``chunk_rows``, not to the file.
+
+Row numbers count the header as row 1, so the first record is row 2 (a spreadsheet's row,
+and the file's line when no quoted value spans lines).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from workbench.errors import InvalidFileError
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".xlsx", ".geojson", ".json", ".gpkg")
+_SAMPLE_BYTES = 1 << 16
+_DELIMITERS = (",", "\t", ";", "|")
+
+
+@dataclass
+class RawChunk:
+    """Text cells of some records of a file, with their row numbers."""
+
+    frame: pd.DataFrame  # every cell a str ("" when empty); columns as in the source
+    row_number: np.ndarray  # file row of each record (header = 1)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # row_number, raw, message
+
+
+@dataclass
+class FileInfo:
+    """What the reader found out about a file, for the intake report."""
+
+    format: str
+    encoding: str = ""
+    delimiter: str = ""
+    columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def detect_encoding(path: Path, declared: str | None = None) -> str:
+    """The text encoding of a file: BOM first, then strict UTF-8, then GB18030 (GBK).
+
+    The whole file is checked in blocks (a bad byte late in a file is found). A file that
+    is neither, or whose GB18030 decoding looks like mojibake, is an error that says how to
+    declare the encoding in the mapping.
+    """
+    if declared:
+        try:
+            codecs.lookup(declared)
+        except LookupError as exc:
+            raise InvalidFileError(f"{path}: unknown encoding {declared!r} in the mapping") from exc
+        return declared
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    bad_at = _first_undecodable(path, "utf-8")
+    if bad_at is None:
+        return "utf-8"
+    if _first_undecodable(path, "gb18030") is None and _looks_chinese(path):
+        return "gb18030"
+    line = _line_of_offset(path, bad_at)
+    raise InvalidFileError(
+        f"{path}: line {line} is not valid UTF-8, and the file does not read as GB18030/GBK "
+        "either; re-export it as UTF-8, or name its encoding in the mapping "
+        "(for example `encoding: big5`)"
+    )
+
+
+def _first_undecodable(path: Path, encoding: str) -> int | None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return offset + exc.start
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return offset
+    return None
+
+
+def _looks_chinese(path: Path) -> bool:
+    """GB18030 decodes almost any bytes: accept it only when the text is common Chinese."""
+    with open(path, "rb") as fh:
+        text = fh.read(1 << 20).decode("gb18030", errors="ignore")
+    wide = [ch for ch in text if ord(ch) > 0x7F]
+    if not wide:
+        return True
+    common = sum(1 for ch in wide if _in_gb2312(ch))
+    return common / len(wide) >= 0.9
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _line_of_offset(path: Path, offset: int) -> int:
+    with open(path, "rb") as fh:
+        return fh.read(offset).count(b"\n") + 1
+
+
+def sniff_delimiter(sample: str, declared: str | None = None) -> str:
+    """The delimiter that splits the first lines into the same number of fields, most often."""
+    if declared:
+        return declared
+    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    if not lines:
+        return ","
+    best, best_score = ",", (-1, -1)
+    for delim in _DELIMITERS:
+        try:
+            widths = [len(r) for r in csv.reader(io.StringIO("\n".join(lines)), delimiter=delim)]
+        except csv.Error:
+            continue
+        if widths[0] < 2:
+            continue
+        agree = sum(1 for w in widths if w == widths[0])
+        score = (agree, widths[0])
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str], str]:
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        sample = fh.read(_SAMPLE_BYTES)
+    if not sample.strip():
+        raise InvalidFileError(f"{path}: the file is empty; expected a header row")
+    delim = sniff_delimiter(sample, delimiter)
+    header = next(csv.reader(io.StringIO(sample), delimiter=delim))
+    header = [h.strip().lstrip("\ufeff") for h in header]
+    return header, delim
+
+
+def check_header(path: Path, header: list[str]) -> None:
+    """Blank or repeated column names make a mapping ambiguous: reject them clearly."""
+    blank = [i + 1 for i, h in enumerate(header) if not h]
+    if blank and len(header) > 1:
+        raise InvalidFileError(f"{path}: header column(s) {blank} have no name")
+    seen: set[str] = set()
+    repeated = sorted({h for h in header if h in seen or seen.add(h)})  # type: ignore[func-returns-value]
+    if repeated:
+        raise InvalidFileError(f"{path}: header repeats column name(s) {repeated}")
+
+
+def read_csv_chunks(
+    path: Path,
+    info: FileInfo,
+    *,
+    encoding: str | None,
+    delimiter: str | None,
+    chunk_rows: int,
+) -> Iterator[RawChunk]:
+    """Stream a delimited text file; ragged records come back as ``rejected`` rows."""
+
+    info.encoding = detect_encoding(path, encoding)
+    header, info.delimiter = _header(path, info.encoding, delimiter)
+    check_header(path, header)
+    info.columns = header
+    rejected: list[dict[str, Any]] = []
+
+    def on_invalid(row: Any) -> str:
+        rejected.append(
+            {
+                "row_number": int(row.number) if row.number is not None else -1,
+                "raw": row.text,
+                "message": (
+                    f"has {row.actual_columns} fields where the header has {row.expected_columns}"
+                ),
+            }
+        )
+        return "skip"
+
+    arrow_encoding = "utf8" if info.encoding in {"utf-8", "utf-8-sig"} else info.encoding
+    try:
+        reader = _open_csv(path, header, info, arrow_encoding, on_invalid)
+    except pa.ArrowInvalid as exc:
+        if "skip initial" in str(exc):  # a header and nothing else
+            yield RawChunk(_empty(header), np.array([], dtype=np.int64))
+            return
+        raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
+    except UnicodeError as exc:
+        raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
+    seen = 0  # records so far, valid or rejected
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    try:
+        for batch in reader:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= chunk_rows:
+                chunk, seen = _text_chunk(pending, header, rejected, seen)
+                rejected.clear()
+                pending, pending_rows = [], 0
+                yield chunk
+    except (pa.ArrowInvalid, UnicodeError) as exc:
+        raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
+    if pending or rejected or seen == 0:
+        chunk, seen = _text_chunk(pending, header, rejected, seen)
+        yield chunk
+
+
+def _open_csv(
+    path: Path, header: list[str], info: FileInfo, arrow_encoding: str, on_invalid: Any
+) -> Any:
+    import pyarrow.csv as pacsv
+
+    return pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            encoding=arrow_encoding,
+            column_names=[f"c{i}" for i in range(len(header))],
+            skip_rows=1,
+            use_threads=False,
+            block_size=1 << 22,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=info.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={f"c{i}": pa.string() for i in range(len(header))},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _empty(header: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype="string[pyarrow]") for c in header})
+
+
+def _text_chunk(
+    batches: list[pa.RecordBatch], header: list[str], rejected: list[dict[str, Any]], seen: int
+) -> tuple[RawChunk, int]:
+    """One chunk from batches; row numbers skip the lines the rejected records took."""
+    if batches:
+        table = pa.Table.from_batches(batches)
+        frame = table.rename_columns(header).to_pandas(types_mapper=pd.ArrowDtype)
+        frame = frame.astype({c: "string[pyarrow]" for c in header})
+    else:
+        frame = _empty(header)
+    n_valid = len(frame)
+    bad_rows = np.array(sorted(r["row_number"] for r in rejected), dtype=np.int64)
+    # record k (0-based, valid or not) of the file sits on row k + 2; the valid records take
+    # the rows in this chunk's range that rejected records did not
+    total = n_valid + len(rejected)
+    rows = np.arange(seen + 2, seen + 2 + total, dtype=np.int64)
+    valid_rows = rows[~np.isin(rows, bad_rows)][:n_valid]
+    if len(valid_rows) < n_valid:  # rejected rows numbered outside the range (multi-line)
+        valid_rows = np.arange(seen + 2, seen + 2 + n_valid, dtype=np.int64)
+    return RawChunk(frame, valid_rows, list(rejected)), seen + total
+
+
+def read_table_chunks(
+    path: Path, info: FileInfo, *, sheet: str | None, chunk_rows: int
+) -> Iterator[RawChunk]:
+    """Non-text formats: Parquet (streamed), XLSX (streamed), GeoJSON and GeoPackage."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        yield from _parquet_chunks(path, info, chunk_rows)
+    elif suffix == ".xlsx":
+        yield from _xlsx_chunks(path, info, sheet, chunk_rows)
+    elif suffix in {".geojson", ".json", ".gpkg"}:
+        yield from _vector_chunks(path, info, sheet, chunk_rows)
+    else:
+        raise InvalidFileError(
+            f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUFFIXES)}"
+        )
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text: numbers without a spurious '.0', dates as ISO, missing as ''."""
+    out = {}
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            text = series.dt.strftime("%Y-%m-%d %H:%M:%S").str.removesuffix(" 00:00:00")
+        elif pd.api.types.is_float_dtype(series):
+            text = series.map(lambda v: "" if pd.isna(v) else repr(float(v)).removesuffix(".0"))
+        else:
+            text = series.astype(object).map(lambda v: "" if v is None or v is pd.NA else str(v))
+            text = text.where(series.notna(), "")
+        out[str(column)] = text.astype("string[pyarrow]")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _parquet_chunks(path: Path, info: FileInfo, chunk_rows: int) -> Iterator[RawChunk]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    info.format = "parquet"
+    try:
+        source = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise InvalidFileError(f"{path}: not a readable Parquet file ({exc})") from exc
+    info.columns = list(source.schema_arrow.names)
+    check_header(path, info.columns)
+    start = 2
+    yielded = False
+    for batch in source.iter_batches(batch_size=chunk_rows):
+        cols = {}
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            if pa.types.is_floating(column.type):
+                cols[name] = _as_text(pd.DataFrame({name: column.to_pandas()}))[name]
+                continue
+            text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+            cols[name] = pd.Series(pc.fill_null(text, ""), dtype="string[pyarrow]")
+        frame = pd.DataFrame(cols)
+        yield RawChunk(frame, np.arange(start, start + len(frame), dtype=np.int64))
+        start += len(frame)
+        yielded = True
+    if not yielded:
+        yield RawChunk(
+            pd.DataFrame({c: pd.Series([], dtype="string[pyarrow]") for c in info.columns}),
+            np.array([], dtype=np.int64),
+        )
+
+
+def _xlsx_chunks(
+    path: Path, info: FileInfo, sheet: str | None, chunk_rows: int
+) -> Iterator[RawChunk]:
+    import openpyxl
+
+    info.format = "xlsx"
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl errors
+        raise InvalidFileError(f"{path}: not a readable XLSX workbook ({exc})") from exc
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InvalidFileError(
+                f"{path}: no sheet {sheet!r}; sheets: {', '.join(book.sheetnames)}"
+            )
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        info.encoding = f"sheet {ws.title}"
+        rows = ws.iter_rows(values_only=True)
+        first = next(rows, None)
+        if first is None:
+            raise InvalidFileError(f"{path}: sheet {ws.title!r} is empty; expected a header row")
+        header = [str(h).strip() if h is not None else "" for h in first]
+        while header and not header[-1]:
+            header.pop()
+        check_header(path, header)
+        info.columns = header
+        width = len(header)
+        buffer: list[list[str]] = []
+        numbers: list[int] = []
+        rejected: list[dict[str, Any]] = []
+        for number, row in enumerate(rows, start=2):
+            cells = [_cell_text(v) for v in row]
+            if not any(cells):
+                continue  # spreadsheets pad with empty rows
+            extra = [c for c in cells[width:] if c]
+            if extra:
+                rejected.append(
+                    {
+                        "row_number": number,
+                        "raw": json.dumps(cells, ensure_ascii=False),
+                        "message": f"has values beyond the header's {width} columns",
+                    }
+                )
+                continue
+            buffer.append((cells + [""] * width)[:width])
+            numbers.append(number)
+            if len(buffer) >= chunk_rows:
+                yield _list_chunk(header, buffer, numbers, rejected)
+                buffer, numbers, rejected = [], [], []
+        yield _list_chunk(header, buffer, numbers, rejected)
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value).removesuffix(".0")
+    if hasattr(value, "isoformat"):
+        text: str = value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()  # type: ignore[call-arg]
+        return text.removesuffix(" 00:00:00")
+    return str(value)
+
+
+def _list_chunk(
+    header: list[str], rows: list[list[str]], numbers: list[int], rejected: list[dict[str, Any]]
+) -> RawChunk:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    frame = pd.DataFrame(
+        {
+            h: pd.Series(list(col), dtype="string[pyarrow]")
+            for h, col in zip(header, columns, strict=True)
+        }
+    )
+    return RawChunk(frame, np.asarray(numbers, dtype=np.int64), rejected)
+
+
+def _vector_chunks(
+    path: Path, info: FileInfo, layer: str | None, chunk_rows: int
+) -> Iterator[RawChunk]:
+    """GeoJSON / GeoPackage features: point geometry becomes ``lat``/``lon`` text columns.
+
+    The file is read whole (vector exports are small); never pass a case file here while
+    a case is open in this process.
+    """
+    import pyogrio
+
+    info.format = "gpkg" if path.suffix.lower() == ".gpkg" else "geojson"
+    try:
+        frame = pyogrio.read_dataframe(path, layer=layer)
+    except Exception as exc:  # GDAL errors come in several types
+        raise InvalidFileError(f"{path}: not a readable {info.format} file ({exc})") from exc
+    geometry = frame.geometry
+    data = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    if geometry.notna().any():
+        kinds = set(geometry.dropna().geom_type)
+        if kinds - {"Point"}:
+            raise InvalidFileError(
+                f"{path}: features must be points (ship-from locations), found {sorted(kinds)}"
+            )
+        if frame.crs is not None and frame.crs.to_epsg() not in (4326, None):
+            geometry = geometry.to_crs(4326)
+        for name, values in (("lat", geometry.y), ("lon", geometry.x)):
+            if name not in data.columns:
+                data[name] = values.to_numpy()
+    info.columns = [str(c) for c in data.columns]
+    text = _as_text(data.reset_index(drop=True))
+    for start in range(0, max(len(text), 1), chunk_rows):
+        part = text.iloc[start : start + chunk_rows].reset_index(drop=True)
+        yield RawChunk(part, np.arange(start + 2, start + 2 + len(part), dtype=np.int64))
