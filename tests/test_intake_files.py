@@ -95,6 +95,12 @@ def test_a_bad_byte_late_in_the_file_is_found(tmp_path: Path) -> None:
         load_sellers(path)
 
 
+def test_utf16_with_a_bom_is_read(tmp_path: Path) -> None:
+    result = load_sellers(write(tmp_path, "seller_id,name\nS1,莆田鞋业\n", "sellers.csv", "utf-16"))
+    assert result.frame.loc[0, "name"] == "莆田鞋业"
+    assert result.report["encoding"] == "utf-16"
+
+
 def test_a_declared_encoding_is_used(tmp_path: Path) -> None:
     path = write(tmp_path, "seller_id,name\nS1,Café Müller\n", "sellers.csv", "latin-1")
     result = load_sellers(path, mapping={"sellers": {"encoding": "latin-1"}})

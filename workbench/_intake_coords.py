@@ -16,6 +16,7 @@ For each row of a table with points (shipments, locations), in this order:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -156,20 +157,26 @@ def _given_precision(raw: pd.DataFrame, n: int, out: Verdicts) -> np.ndarray:
 
 def _not_numbers(
     raw: pd.DataFrame, has_xy: bool, lat_text: pd.Series, lon_text: pd.Series
-) -> pd.Series:
-    if not has_xy:
-        return pd.Series([""] * len(raw))
-    return describe("lat", raw["lat"], "/ ") + describe("lon", raw["lon"], "must both be numbers")
+) -> Callable[[np.ndarray], np.ndarray]:
+    def messages(rows: np.ndarray) -> np.ndarray:
+        pairs = zip(lat_text[rows].astype(str), lon_text[rows].astype(str), strict=True)
+        return np.array(
+            [f"lat={a[:40]!r}, lon={b[:40]!r} must both be numbers" for a, b in pairs],
+            dtype=object,
+        )
+
+    return messages
 
 
-def _out_of_range(lat_text: pd.Series, lon_text: pd.Series) -> pd.Series:
-    return (
-        "lat="
-        + lat_text.astype(str)
-        + ", lon="
-        + lon_text.astype(str)
-        + (" outside -90..90 / -180..180")
-    )
+def _out_of_range(lat_text: pd.Series, lon_text: pd.Series) -> Callable[[np.ndarray], np.ndarray]:
+    def messages(rows: np.ndarray) -> np.ndarray:
+        pairs = zip(lat_text[rows].astype(str), lon_text[rows].astype(str), strict=True)
+        return np.array(
+            [f"lat={a[:40]}, lon={b[:40]} outside -90..90 / -180..180" for a, b in pairs],
+            dtype=object,
+        )
+
+    return messages
 
 
 def _address_near(

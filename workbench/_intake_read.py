@@ -208,22 +208,86 @@ def read_csv_chunks(
     except UnicodeError as exc:
         raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
     seen = 0  # records so far, valid or rejected
-    pending: list[pa.RecordBatch] = []
+    pending: list[tuple[pd.DataFrame, np.ndarray]] = []
     pending_rows = 0
     try:
         for batch in reader:
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= chunk_rows:
-                chunk, seen = _text_chunk(pending, header, rejected, seen)
-                rejected.clear()
-                pending, pending_rows = [], 0
+            frame = _frame(batch, header)
+            rows, seen = number_rows(len(frame), rejected, seen)
+            pending.append((frame, rows))
+            pending_rows += len(frame)
+            while pending_rows >= chunk_rows:
+                chunk, pending = _take(pending, chunk_rows, header)
+                pending_rows -= len(chunk.frame)
+                chunk.rejected = _claim(rejected, chunk.row_number, pending)
                 yield chunk
     except (pa.ArrowInvalid, UnicodeError) as exc:
         raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
     if pending or rejected or seen == 0:
-        chunk, seen = _text_chunk(pending, header, rejected, seen)
+        chunk, _ = _take(pending, max(pending_rows, 1), header)
+        chunk.rejected = list(rejected)
         yield chunk
+
+
+def _frame(batch: pa.RecordBatch, header: list[str]) -> pd.DataFrame:
+    frame = pa.Table.from_batches([batch]).rename_columns(header)
+    return frame.to_pandas(types_mapper=pd.ArrowDtype).astype(
+        {c: "string[pyarrow]" for c in header}
+    )
+
+
+def number_rows(n_valid: int, rejected: list[dict[str, Any]], seen: int) -> tuple[np.ndarray, int]:
+    """Row numbers of a batch's valid records, skipping rows rejected records took.
+
+    Record k (0-based, valid or rejected) of the file sits on row k + 2.
+    """
+    taken = {r["row_number"] for r in rejected if not r.get("numbered")}
+    if not taken:
+        return np.arange(seen + 2, seen + 2 + n_valid, dtype=np.int64), seen + n_valid
+    rows = []
+    row = seen + 2
+    while len(rows) < n_valid:
+        if row not in taken:
+            rows.append(row)
+        else:
+            taken.discard(row)
+        row += 1
+    for r in rejected:
+        r["numbered"] = True
+    return np.asarray(rows, dtype=np.int64), row - 2
+
+
+def _take(
+    pending: list[tuple[pd.DataFrame, np.ndarray]], n: int, header: list[str]
+) -> tuple[RawChunk, list[tuple[pd.DataFrame, np.ndarray]]]:
+    """The first ``n`` pending records as a chunk, and what stays pending."""
+    frames, rows, count = [], [], 0
+    rest = list(pending)
+    while rest and count < n:
+        frame, numbers = rest.pop(0)
+        need = n - count
+        if len(frame) > need:
+            rest.insert(0, (frame.iloc[need:].reset_index(drop=True), numbers[need:]))
+            frame, numbers = frame.iloc[:need], numbers[:need]
+        frames.append(frame)
+        rows.append(numbers)
+        count += len(frame)
+    if not frames:
+        return RawChunk(_empty(header), np.array([], dtype=np.int64)), rest
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return RawChunk(frame.reset_index(drop=True), np.concatenate(rows)), rest
+
+
+def _claim(
+    rejected: list[dict[str, Any]],
+    rows: np.ndarray,
+    pending: list[tuple[pd.DataFrame, np.ndarray]],
+) -> list[dict[str, Any]]:
+    """Rejected records that come before the first record still pending."""
+    limit = pending[0][1][0] if pending and len(pending[0][1]) else np.inf
+    mine = [r for r in rejected if r["row_number"] < limit]
+    rejected[:] = [r for r in rejected if r["row_number"] >= limit]
+    return mine
 
 
 def _open_csv(
@@ -253,28 +317,6 @@ def _open_csv(
 
 def _empty(header: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype="string[pyarrow]") for c in header})
-
-
-def _text_chunk(
-    batches: list[pa.RecordBatch], header: list[str], rejected: list[dict[str, Any]], seen: int
-) -> tuple[RawChunk, int]:
-    """One chunk from batches; row numbers skip the lines the rejected records took."""
-    if batches:
-        table = pa.Table.from_batches(batches)
-        frame = table.rename_columns(header).to_pandas(types_mapper=pd.ArrowDtype)
-        frame = frame.astype({c: "string[pyarrow]" for c in header})
-    else:
-        frame = _empty(header)
-    n_valid = len(frame)
-    bad_rows = np.array(sorted(r["row_number"] for r in rejected), dtype=np.int64)
-    # record k (0-based, valid or not) of the file sits on row k + 2; the valid records take
-    # the rows in this chunk's range that rejected records did not
-    total = n_valid + len(rejected)
-    rows = np.arange(seen + 2, seen + 2 + total, dtype=np.int64)
-    valid_rows = rows[~np.isin(rows, bad_rows)][:n_valid]
-    if len(valid_rows) < n_valid:  # rejected rows numbered outside the range (multi-line)
-        valid_rows = np.arange(seen + 2, seen + 2 + n_valid, dtype=np.int64)
-    return RawChunk(frame, valid_rows, list(rejected)), seen + total
 
 
 def read_table_chunks(

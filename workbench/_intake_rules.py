@@ -8,6 +8,7 @@ pass) and the repairs made (``;``-joined codes, "" for none). Coordinates are ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,7 +187,9 @@ class Verdicts:
         if not new.any():
             return
         self.reason[new] = reason
-        if isinstance(message, pd.Series | np.ndarray):
+        if callable(message):
+            self.message[new] = message(new)
+        elif isinstance(message, pd.Series | np.ndarray):
             self.message[new] = np.asarray(message, dtype=object)[new]
         else:
             self.message[new] = message
@@ -207,14 +210,22 @@ class Verdicts:
         return out
 
 
-def describe(column: str, values: pd.Series, what: str) -> pd.Series:
-    """Messages such as ``items='-3' is not a non-negative int`` (value shortened)."""
-    shown = values.astype(str).map(lambda v: repr(v if len(v) <= 60 else v[:57] + "..."))
-    return column + "=" + shown + " " + what
+def describe(column: str, values: pd.Series, what: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Messages such as ``items='-3' is not a non-negative int``, made only for failing rows."""
+
+    def messages(rows: np.ndarray) -> np.ndarray:
+        shown = [v if len(v) <= 60 else v[:57] + "..." for v in values[rows].astype(str)]
+        return np.array([f"{column}={v!r} {what}" for v in shown], dtype=object)
+
+    return messages
 
 
 def arrow(series: pd.Series) -> pa.Array:
-    return pa.array(series.astype("string[pyarrow]"), from_pandas=True)
+    """The text column as one contiguous Arrow string array."""
+    values = pa.array(series.astype("string[pyarrow]"), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values
 
 
 def trimmed(series: pd.Series) -> pd.Series:
