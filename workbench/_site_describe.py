@@ -52,6 +52,8 @@ def _pairs(
 
 def _split(labels: np.ndarray, values: np.ndarray, n_sites: int) -> list[np.ndarray]:
     """Values grouped by label (labels sorted ascending), one array per site."""
+    if n_sites == 0:
+        return []
     bounds = np.searchsorted(labels, np.arange(1, n_sites))
     return np.split(values, bounds)
 
@@ -65,6 +67,16 @@ def geometry(
     coverage: float,
 ) -> pd.DataFrame:
     """Per site: medoid index, lat, lon, the radius holding ``coverage`` of it, the hull."""
+    if n_sites == 0:
+        return pd.DataFrame(
+            {
+                "medoid": np.array([], dtype=np.int64),
+                "lat": np.array([], dtype=float),
+                "lon": np.array([], dtype=float),
+                "radius_m": np.array([], dtype=float),
+                "hull": [],
+            }
+        )
     order = np.argsort(point_label, kind="stable")
     order = order[point_label[order] >= 0]
     groups = _split(point_label[order], order, n_sites)

@@ -170,7 +170,7 @@ class SiteFinder:
         self.run_id_ = _run_id(self.get_params(), lat_u, lon_u, weight)
         ways = _waybills(shipments, rows, point, networks)
         point_label, background = self._cluster(lat_u, lon_u, weight, self.radius_m)
-        point_label = _drop_small(point_label, ways, self.min_sellers)
+        point_label = _drop_small(point_label, weight, ways, self.min_sellers, self.min_shipments)
         n_sites = int(point_label.max(initial=-1)) + 1
         label = point_label[point] if len(point) else np.array([], dtype=np.int64)
         geo = describe.geometry(lat_u, lon_u, weight, point_label, n_sites, self.coverage)
@@ -204,7 +204,11 @@ class SiteFinder:
         self.sites_ = gpd.GeoDataFrame(
             sites, geometry=gpd.points_from_xy(sites["lon"], sites["lat"]), crs="EPSG:4326"
         )
-        ranked = np.where(point_label >= 0, rank_of[np.maximum(point_label, 0)], -1)
+        ranked = (
+            np.where(point_label >= 0, rank_of[np.maximum(point_label, 0)], -1)
+            if n_sites
+            else np.full(len(point_label), -1, dtype=np.int64)
+        )
         self.labels_ = np.full(len(shipments), -1, dtype=np.int64)
         self.labels_[rows] = ranked[point] if len(point) else ranked[:0]
         in_site = ranked >= 0
@@ -395,15 +399,27 @@ def _days(values: pd.Series) -> np.ndarray:
     return np.where(np.isnat(dates), -1, days)
 
 
-def _drop_small(point_label: np.ndarray, ways: Waybills, min_sellers: int) -> np.ndarray:
-    """Drop sites with fewer than ``min_sellers`` sellers; renumber the rest 0..k-1."""
+def _drop_small(
+    point_label: np.ndarray,
+    weight: np.ndarray,
+    ways: Waybills,
+    min_sellers: int,
+    min_shipments: int,
+) -> np.ndarray:
+    """Drop sites with fewer than ``min_sellers`` sellers or ``min_shipments`` waybills.
+
+    The second rule matters for border points: a seed's neighbours may all be claimed by a
+    neighbouring site, leaving it with almost nothing. The rest are renumbered 0..k-1.
+    """
     if not (point_label >= 0).any():
         return point_label
     label = point_label[ways.point]
     inside = label >= 0
-    key = label[inside].astype(np.int64) * max(len(ways.seller_names), 1) + ways.seller[inside]
-    per_site = np.bincount(np.unique(key) // max(len(ways.seller_names), 1))
-    keep = np.flatnonzero(per_site >= min_sellers)
+    n_sellers = max(len(ways.seller_names), 1)
+    key = label[inside].astype(np.int64) * n_sellers + ways.seller[inside]
+    per_site = np.bincount(np.unique(key) // n_sellers, minlength=int(point_label.max()) + 1)
+    volume = np.bincount(point_label[point_label >= 0], weight[point_label >= 0])
+    keep = np.flatnonzero((per_site >= min_sellers) & (volume >= min_shipments))
     remap = np.full(len(per_site), -1, dtype=np.int64)
     remap[keep] = np.arange(len(keep))
     return np.where(point_label >= 0, remap[np.maximum(point_label, 0)], -1)
