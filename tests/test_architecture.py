@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 CORE = [
     "errors", "intake", "_intake_rules", "networks", "sites", "_site_geometry", "gazetteer",
     "demo", "templates", "case", "audit", "_case_io", "_case_schema", "_case_sites", "_gpkg",
-    "_case_staging", "_case_reader",
+    "_case_staging", "_case_reader", "geocode", "coords", "_intake_read", "_intake_mapping",
+    "_intake_coords", "_site_describe", "_density",
 ]  # fmt: skip
 VIEW_ONLY = {"folium", "branca", "ipywidgets", "IPython", "jupyter_server", "tornado"}
 

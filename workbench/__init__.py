@@ -26,6 +26,13 @@ _PUBLIC: dict[str, str] = {
     "load_evidence": "workbench.intake",
     "load_locations": "workbench.intake",
     "IntakeResult": "workbench.intake",
+    "load_table": "workbench.intake",
+    "stream_table": "workbench.intake",
+    "geocode_addresses": "workbench.geocode",
+    "CachedGeocoder": "workbench.geocode",
+    "to_wgs84": "workbench.coords",
+    "gcj02_to_wgs84": "workbench.coords",
+    "bd09_to_wgs84": "workbench.coords",
     "link_sellers": "workbench.networks",
     "explain_link": "workbench.networks",
     "Networks": "workbench.networks",
@@ -50,6 +57,7 @@ _PUBLIC: dict[str, str] = {
 }
 
 __all__ = [
+    "CachedGeocoder",
     "Case",
     "DemoData",
     "IntakeResult",
@@ -58,13 +66,16 @@ __all__ = [
     "Networks",
     "SiteFinder",
     "__version__",
+    "bd09_to_wgs84",
     "describe_networks",
     "draw_network",
     "explain_link",
     "export_network",
     "export_tip_sheet",
     "find_sites",
+    "gcj02_to_wgs84",
     "generate_demo",
+    "geocode_addresses",
     "jurisdiction",
     "link_sellers",
     "load_evidence",
@@ -73,19 +84,24 @@ __all__ = [
     "load_locations",
     "load_sellers",
     "load_shipments",
+    "load_table",
     "network_graph",
     "open_case",
     "render_tip_sheet",
     "run_investigation",
     "site_map",
+    "stream_table",
     "tip_sheet_context",
+    "to_wgs84",
     "write_tip_sheets",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.case import Case, open_case
+    from workbench.coords import bd09_to_wgs84, gcj02_to_wgs84, to_wgs84
     from workbench.demo import DemoData, generate_demo
     from workbench.gazetteer import jurisdiction
+    from workbench.geocode import CachedGeocoder, geocode_addresses
     from workbench.intake import (
         IntakeResult,
         load_evidence,
@@ -93,6 +109,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         load_locations,
         load_sellers,
         load_shipments,
+        load_table,
+        stream_table,
     )
     from workbench.investigation import (
         Investigation,
