@@ -61,7 +61,7 @@ def test_case_commands_ingest_find_review_and_verify(tmp_path: Path) -> None:
     assert '"rows_quarantined": 6' in result.output  # the demo's planted defects
     result = runner.invoke(cli, ["sites", case, "--radius-m", "250", "--top", "3"])
     assert result.exit_code == 0, result.output
-    assert "S001" in result.output and "Putian" in result.output
+    assert "S001" in result.output and "Putian" in result.output  # the prefecture
     result = runner.invoke(
         cli,
         [

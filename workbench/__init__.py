@@ -43,7 +43,9 @@ _PUBLIC: dict[str, str] = {
     "MapView": "workbench.maps",
     "tip_sheet_context": "workbench.tipsheet",
     "render_tip_sheet": "workbench.tipsheet",
-    "export_tip_sheet": "workbench.tipsheet",
+    "export_tip_sheet": "workbench.bundle",
+    "verify_bundle": "workbench.bundle",
+    "init_keys": "workbench.keys",
     "Investigation": "workbench.investigation",
     "load_investigation": "workbench.investigation",
     "run_investigation": "workbench.investigation",
@@ -76,6 +78,7 @@ __all__ = [
     "gcj02_to_wgs84",
     "generate_demo",
     "geocode_addresses",
+    "init_keys",
     "jurisdiction",
     "link_sellers",
     "load_evidence",
@@ -93,6 +96,7 @@ __all__ = [
     "stream_table",
     "tip_sheet_context",
     "to_wgs84",
+    "verify_bundle",
     "write_tip_sheets",
 ]
 
@@ -122,7 +126,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.network_graph import draw_network, export_network, network_graph
     from workbench.networks import Networks, describe_networks, explain_link, link_sellers
     from workbench.sites import SiteFinder, find_sites
-    from workbench.tipsheet import export_tip_sheet, render_tip_sheet, tip_sheet_context
+    from workbench.bundle import export_tip_sheet, verify_bundle
+    from workbench.keys import init_keys
+    from workbench.tipsheet import render_tip_sheet, tip_sheet_context
 
 
 def __getattr__(name: str) -> Any:

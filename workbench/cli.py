@@ -108,6 +108,11 @@ def lab(ctx: click.Context) -> None:
     os.execv(jupyter, [jupyter, "lab", *ctx.args])  # noqa: S606 - replaces this process
 
 
+from workbench._cli_export import register as _register_export_commands  # noqa: E402
+
+_register_export_commands(cli)
+
+
 def main() -> None:
     """Entry point of the ``workbench`` console script."""
     cli(prog_name="workbench")
@@ -202,21 +207,34 @@ def quarantine(case_path: str, table: str | None, reason: str | None, as_json: b
 @click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
 @click.option(
     "--min-shipments",
-    default=50,
+    default=20,
     show_default=True,
-    help="Waybills within the radius needed to seed a site.",
+    help="Waybills within the radius needed to seed a site, at least (the local floor).",
+)
+@click.option(
+    "--density-factor",
+    default=4.0,
+    show_default=True,
+    help="Seeds need this many times the waybills their surroundings would put there; 0: off.",
 )
 @click.option("--top", default=20, show_default=True, help="Sites to print.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
 @_friendly
 def sites_command(
-    case_path: str, radius_m: float, min_shipments: int, top: int, as_json: bool
+    case_path: str,
+    radius_m: float,
+    min_shipments: int,
+    density_factor: float,
+    top: int,
+    as_json: bool,
 ) -> None:
     """Link sellers and find candidate production sites in CASE; stores a new run."""
     from workbench.case import open_case
 
     with open_case(case_path, create=False) as case:
-        run_id = case.find_sites(radius_m, min_shipments=min_shipments)
+        run_id = case.find_sites(
+            radius_m, min_shipments=min_shipments, density_factor=density_factor
+        )
         sites = case.sites(run_id)
     columns = [
         "site_id",
@@ -227,8 +245,11 @@ def sites_command(
         "n_shipments",
         "n_sellers",
         "n_operators",
-        "place",
+        "stable",
+        "district",
+        "prefecture",
         "province",
+        "place",
         "lat",
         "lon",
     ]

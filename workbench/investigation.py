@@ -24,7 +24,7 @@ from workbench.errors import InputError
 from workbench.intake import QUARANTINE_COLUMNS, IntakeResult, load_table, sha256_file
 from workbench.networks import Networks, link_sellers
 from workbench.sites import SiteFinder
-from workbench.tipsheet import export_tip_sheet, tip_sheet_context
+from workbench.tipsheet import tip_sheet_context, write_reports
 
 __all__ = [
     "TABLE_ORDER",
@@ -175,10 +175,12 @@ def write_tip_sheets(
     reviews: pd.DataFrame | None = None,
     case: Case | None = None,
 ) -> list[Path]:
-    """Write the tip sheet of each site in ``site_ids``; returns the report paths.
+    """Write a draft tip sheet (HTML, for reading on screen) of each site in ``site_ids``.
 
-    ``reviews`` (from ``Case.reviews(run_id=...)``) adds each site's review history; with
-    ``case`` the export is recorded in its audit log with the SHA-256 of every file written.
+    Returns the report paths; the signed bundle for the police is
+    :func:`workbench.bundle.export_tip_sheet`. ``reviews`` (from ``Case.reviews(run_id=...)``)
+    adds each site's review history; with ``case`` the export is recorded in its audit log
+    with the SHA-256 of every file written.
     """
     ships = assign_sites(inv.shipments, finder)
     params = {
@@ -202,7 +204,7 @@ def write_tip_sheets(
         )
         for site_id in site_ids
     ]
-    written = export_tip_sheet(contexts, out)
+    written = write_reports(contexts, out)
     if case is not None:
         case.log(
             "export tip sheet",

@@ -1,44 +1,51 @@
-"""Tip sheets: the report a detective reads about one candidate production site.
+"""Tip sheets: the report a detective reads about candidate production sites.
 
 The context is built by a pure function (:func:`tip_sheet_context`); the Jinja2 template in
 ``workbench/report_templates`` only formats it, with autoescaping on, so any string from the
-data appears as text. :func:`render_tip_sheet` returns the self-contained HTML (no external
-resources) and :func:`export_tip_sheet` writes it to disk.
+data appears as text. Every word of the report comes from the translation catalogue
+(:mod:`workbench.i18n`), in English or Simplified Chinese. :func:`render_tip_sheet` returns
+the self-contained HTML (no external resources) and :func:`render_pdf` turns it into PDF
+with WeasyPrint. The signed bundle around them is made by :func:`workbench.bundle.export_tip_sheet`.
 
 >>> html = render_tip_sheet(tip_sheet_context("S001", **parts))   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from workbench.errors import InputError, NotFoundError
+from workbench._export_report import records, shown, site_section, source_rows
+from workbench.errors import InputError, MissingDependencyError, NotFoundError
 from workbench.gazetteer import ATTRIBUTION as GEONAMES_ATTRIBUTION
+from workbench.i18n import Translator, translator
 from workbench.networks import Networks
 
-__all__ = ["ATTRIBUTIONS", "export_tip_sheet", "render_tip_sheet", "tip_sheet_context"]
+if TYPE_CHECKING:
+    from workbench.case import Case
+
+__all__ = [
+    "ATTRIBUTIONS",
+    "export_tip_sheet",
+    "render_pdf",
+    "render_tip_sheet",
+    "tip_sheet_context",
+    "write_reports",
+]
 
 ATTRIBUTIONS = (
     GEONAMES_ATTRIBUTION,
     "Country outlines: Natural Earth (public domain), via the world-atlas package (ISC).",
-    "Map drawn with Leaflet (BSD-2-Clause).",
 )
-DEFAULT_ORGANISATION = {"name": "Brand Protection Unit", "contact": "(set organisation contact)"}
+DEFAULT_ORGANISATION = {"name": "", "contact": ""}
 _TEMPLATES = Path(__file__).parent / "report_templates"
-LANGS = ("en",)
-
-
-def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
-    present = [c for c in columns if c in frame.columns]
-    out = frame[present].astype(object).where(frame[present].notna(), "")
-    return [{str(k): v for k, v in row.items()} for row in out.to_dict(orient="records")]
 
 
 def _site_row(sites: pd.DataFrame, site_id: str) -> pd.Series:
@@ -49,51 +56,43 @@ def _site_row(sites: pd.DataFrame, site_id: str) -> pd.Series:
     return match.iloc[0]
 
 
-def _evidence_for(evidence: pd.DataFrame, sellers: list[str], networks: Networks) -> pd.DataFrame:
-    """Evidence on the site's sellers and on every account of their networks."""
+def _network_mates(sellers: Sequence[str], networks: Networks) -> set[str]:
     member = networks.membership.set_index("seller_id")["network_id"]
-    nets = set(member.reindex(sellers).dropna())
-    mates = set(member[member.isin(nets)].index) | set(sellers)
-    if evidence.empty:
-        return evidence
-    picked = evidence[evidence["seller_id"].astype(str).isin(mates)]
-    return picked.sort_values([c for c in ("date", "seller_id") if c in picked.columns])
+    nets = set(member.reindex(list(sellers)).dropna())
+    return set(member[member.isin(nets)].index.astype(str)) | set(sellers)
 
 
-def _monthly(ships: pd.DataFrame) -> list[dict[str, Any]]:
-    if "shipped_at" not in ships.columns or ships.empty:
-        return []
-    month = pd.to_datetime(ships["shipped_at"]).dt.strftime("%Y-%m")
-    agg: dict[str, tuple[str, str]] = {"n_shipments": ("seller_id", "size")}
-    if "value_cny" in ships.columns:
-        agg["value_cny"] = ("value_cny", "sum")
-    table = ships.assign(month=month).groupby("month").agg(**agg).reset_index()
-    return [{str(k): v for k, v in row.items()} for row in table.to_dict(orient="records")]
+def _site_parts(
+    site: pd.Series,
+    ships: pd.DataFrame,
+    sellers: pd.DataFrame,
+    networks: Networks,
+    evidence: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The site's seller rows, the links of their networks and the evidence on them."""
+    site_sellers = [str(s) for s in site["sellers"]]
+    per_seller = ships.groupby("seller_id").size().rename("n_shipments_at_site")
+    membership = networks.membership[["seller_id", "network_id"]]
+    seller_rows = sellers[sellers["seller_id"].astype(str).isin(site_sellers)]
+    if "network_id" not in seller_rows.columns:
+        seller_rows = seller_rows.merge(membership, on="seller_id", how="left")
+    seller_rows = seller_rows.merge(
+        per_seller, left_on="seller_id", right_index=True, how="left"
+    ).sort_values(["n_shipments_at_site", "seller_id"], ascending=[False, True])
+    nets = set(seller_rows["network_id"].dropna().astype(str))
+    links = networks.links[networks.links["network_id"].isin(nets)]
+    mates = _network_mates(site_sellers, networks)
+    ev = evidence[evidence["seller_id"].astype(str).isin(mates)] if len(evidence) else evidence
+    ev = ev.sort_values([c for c in ("date", "seller_id") if c in ev.columns])
+    return seller_rows, links, ev
 
 
-def _summary(site: pd.Series, ships: pd.DataFrame, n_counterfeit_brands: list[str]) -> str:
-    place = ", ".join(str(p) for p in (site.get("place"), site.get("province")) if p) or (
-        "an unnamed place"
-    )
-    first, last = site.get("first_shipped"), site.get("last_shipped")
-    span = (
-        f" between {pd.Timestamp(first):%Y-%m-%d} and {pd.Timestamp(last):%Y-%m-%d}"
-        if pd.notna(first) and pd.notna(last)
-        else ""
-    )
-    brands = f" ({', '.join(n_counterfeit_brands)})" if n_counterfeit_brands else ""
-    return (
-        f"Site {site['site_id']} near {place}: {int(site['n_shipments']):,} waybills from "
-        f"{int(site['n_sellers'])} seller accounts run by {int(site['n_operators'])} "
-        f"operator(s){span}. Test buys and complaints on these accounts and their linked "
-        f"networks: {int(site['n_counterfeit'])} counterfeit{brands}, "
-        f"{int(site['n_genuine'])} genuine. Score {site['score']:.0f}/100, labelled "
-        f"{site['label']}."
-    )
+def _reference(now: dt.datetime, site_ids: Sequence[str], run_id: str) -> str:
+    return f"CW-{now:%Y%m%d}-{run_id}-{'-'.join(site_ids)}"
 
 
 def tip_sheet_context(
-    site_id: str,
+    site_ids: str | Sequence[str],
     *,
     sites: pd.DataFrame,
     shipments: pd.DataFrame,
@@ -106,100 +105,86 @@ def tip_sheet_context(
     reviews: pd.DataFrame | None = None,
     generated_at: dt.datetime | None = None,
     lang: str = "en",
+    reference: str | None = None,
+    profile: str | None = None,
+    figures: Mapping[str, bytes] | None = None,
+    override: Mapping[str, Any] | None = None,
+    rights_holders: Mapping[str, str] | None = None,
+    contents: Sequence[Mapping[str, str]] = (),
+    signed_by: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the tip sheet shows for one site, as plain data (no HTML).
+    """Everything the tip sheet shows for the given sites, as plain data (no HTML).
 
-    ``shipments`` must carry a ``site_id`` column (the site each waybill was clustered into);
-    ``reviews`` is the case's review history (``Case.reviews``), oldest first.
+    Parameters
+    ----------
+    site_ids : one site id or several; the report has one section per site.
+    shipments : waybills with a ``site_id`` column (the site each was clustered into).
+    reviews : the case's review history (``Case.reviews``), oldest first.
+    profile : ``"police"`` or ``"partner"`` for a bundle; None for a draft outside one.
+    figures : PNG bytes per site id (:func:`workbench._static_map.site_figure`).
+    override : ``{"reason", "by", "sites": {site_id: status}}`` when unconfirmed sites go out.
+    contents : ``{"name", "what"}`` per file of the bundle.
     """
-    if lang not in LANGS:
-        raise InputError(f"lang={lang!r} is not available yet; choose one of {', '.join(LANGS)}")
+    tr = translator(lang)
+    ids = [site_ids] if isinstance(site_ids, str) else [str(s) for s in site_ids]
+    if not ids:
+        raise InputError("site_ids is empty; name at least one site")
     if "site_id" not in shipments.columns:
         raise InputError("shipments need a site_id column (from SiteFinder.labels_)")
-    site = _site_row(sites, site_id)
-    ships = shipments[shipments["site_id"] == site_id]
-    site_sellers = [str(s) for s in site["sellers"]]
-    per_seller = ships.groupby("seller_id").size().rename("n_shipments_at_site")
-    seller_rows = (
-        sellers[sellers["seller_id"].astype(str).isin(site_sellers)]
-        .merge(networks.membership[["seller_id", "network_id"]], on="seller_id", how="left")
-        .merge(per_seller, left_on="seller_id", right_index=True, how="left")
-        .sort_values("n_shipments_at_site", ascending=False)
-    )
-    net_ids = sorted(seller_rows["network_id"].dropna().astype(str).unique())
-    links = networks.links[networks.links["network_id"].isin(net_ids)]
-    ev = _evidence_for(evidence, site_sellers, networks)
-    cf_brands = (
-        sorted(ev.loc[ev["verdict"] == "counterfeit", "brand"].dropna().astype(str).unique())
-        if "brand" in ev.columns
-        else []
-    )
+    rows = [_site_row(sites, site_id) for site_id in ids]
     now = generated_at or dt.datetime.now(dt.UTC)
-    addresses = ships["origin_address"].value_counts() if "origin_address" in ships else None
+    sizes = {str(k): int(v) for k, v in networks.membership["network_id"].value_counts().items()}
+    history = reviews if reviews is not None else pd.DataFrame(columns=["site_id"])
+    overridden = dict((override or {}).get("sites", {}))
+    sections = []
+    for site in rows:
+        site_id = str(site["site_id"])
+        ships = shipments[shipments["site_id"] == site_id]
+        seller_rows, links, ev = _site_parts(site, ships, sellers, networks, evidence)
+        section = site_section(
+            {str(k): v for k, v in site.items()},
+            waybills=ships,
+            sellers=seller_rows,
+            links=links,
+            network_sizes=sizes,
+            evidence=ev,
+            reviews=history[history["site_id"] == site_id],
+            rights_holders=rights_holders or {},
+            tr=tr,
+        )
+        if figures and site_id in figures:
+            section["figure"] = "data:image/png;base64," + base64.b64encode(
+                figures[site_id]
+            ).decode("ascii")
+        if site_id in overridden:
+            section["override"] = tr.value("status", overridden[site_id])
+        sections.append(section)
+    run_id = str(rows[0].get("run_id", parameters.get("run_id", "")))
     return {
         "lang": lang,
-        "reference": f"CW-{now:%Y%m%d}-{site['run_id']}-{site_id}",
+        "reference": reference or _reference(now, ids, run_id),
         "generated_at": now.strftime("%Y-%m-%d %H:%M UTC"),
-        "organisation": dict(organisation or DEFAULT_ORGANISATION),
-        "summary": _summary(site, ships, cf_brands),
-        "site": {
-            "site_id": site_id,
-            "rank": int(site["rank"]),
-            "lat": round(float(site["lat"]), 6),
-            "lon": round(float(site["lon"]), 6),
-            "radius_m": float(site["radius_m"]),
-            "address": str(addresses.index[0]) if addresses is not None and len(addresses) else "",
-            "jurisdiction": {
-                k: str(site.get(k, ""))
-                for k in ("country", "country_zh", "province", "province_zh", "place", "place_zh")
-            },
-            "score": float(site["score"]),
-            "score_parts": dict(site["score_parts"]),
-            "label": str(site["label"]),
-            "n_shipments": int(site["n_shipments"]),
-            "value_cny": float(site.get("value_cny", float("nan"))),
-            "brands": list(site["brands"]),
-            "first_shipped": str(pd.Timestamp(site["first_shipped"]).date())
-            if pd.notna(site.get("first_shipped"))
-            else "",
-            "last_shipped": str(pd.Timestamp(site["last_shipped"]).date())
-            if pd.notna(site.get("last_shipped"))
-            else "",
+        "profile": profile,
+        "organisation": {
+            k: shown(v, tr) for k, v in {**DEFAULT_ORGANISATION, **(organisation or {})}.items()
         },
-        "sellers": _records(
-            seller_rows,
-            [
-                "seller_id",
-                "name",
-                "platform",
-                "network_id",
-                "n_shipments_at_site",
-                "registered_address",
-            ],
+        "signed_by": signed_by,
+        "override": {
+            "reason": shown((override or {}).get("reason", ""), tr, 1_000),
+            "by": shown((override or {}).get("by", ""), tr),
+            "sites": ", ".join(overridden),
+        }
+        if overridden
+        else None,
+        "sites": sections,
+        "parameters": records(
+            pd.DataFrame({"name": list(parameters), "value": list(parameters.values())}),
+            ["name", "value"],
+            tr,
         ),
-        "networks": [
-            {
-                "network_id": net,
-                "n_sellers": int((networks.membership["network_id"] == net).sum()),
-                "links": _records(
-                    links[links["network_id"] == net].sort_values(
-                        ["kind", "value_norm", "seller_id"]
-                    ),
-                    ["kind", "value", "value_norm", "seller_id"],
-                ),
-            }
-            for net in net_ids
-        ],
-        "evidence": _records(
-            ev, ["evidence_id", "seller_id", "brand", "kind", "verdict", "date", "file_sha256"]
-        ),
-        "monthly": _monthly(ships),
-        "parameters": dict(parameters),
-        "reviews": _records(reviews[reviews["site_id"] == site_id], ["at", "by", "status", "note"])
-        if reviews is not None and len(reviews)
-        else [],
-        "sources": [dict(s) for s in sources],
-        "attributions": list(ATTRIBUTIONS),
+        "sources": source_rows(sources, tr),
+        "contents": [{k: shown(v, tr) for k, v in c.items()} for c in contents],
+        "attributions": [tr("attribution.geonames"), tr("attribution.natural_earth")],
     }
 
 
@@ -217,27 +202,60 @@ def render_tip_sheet(
     context: Mapping[str, Any], path: str | os.PathLike[str] | None = None
 ) -> str | None:
     """The tip sheet as self-contained HTML; written to ``path`` (UTF-8) when given."""
-    html = _environment().get_template("tipsheet.html.j2").render(**context)
+    tr: Translator = translator(str(context.get("lang", "en")))
+    html = _environment().get_template("tipsheet.html.j2").render(**context, tr=tr)
     if path is None:
         return html
     Path(path).write_text(html, encoding="utf-8")
     return None
 
 
-def export_tip_sheet(
-    contexts: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]
-) -> list[Path]:
-    """Write one ``tipsheet-<site>/report.html`` per context under ``out``; returns the paths."""
+def _data_only_fetcher() -> Any:
+    """A WeasyPrint URL fetcher that loads ``data:`` URIs only: the report embeds all it
+    shows, and nothing may be fetched while rendering."""
+    from weasyprint.urls import URLFetcher
+
+    return URLFetcher(allowed_protocols={"data"})
+
+
+def render_pdf(html: str, path: str | os.PathLike[str] | None = None) -> bytes:
+    """The tip sheet HTML as PDF (WeasyPrint; fonts from the system, e.g. Noto Sans CJK)."""
+    try:
+        import weasyprint
+    except (ImportError, OSError) as error:
+        raise MissingDependencyError(
+            "PDF tip sheets need WeasyPrint and its system libraries (pango): "
+            f"pip install weasyprint; on Debian apt-get install libpango-1.0-0 ({error})"
+        ) from error
+    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=_data_only_fetcher()).write_pdf()
+    if path is not None:
+        Path(path).write_bytes(pdf)
+    return pdf
+
+
+def write_reports(contexts: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) -> list[Path]:
+    """Write one ``tipsheet-<site>/report.html`` per context under ``out``; returns the paths.
+
+    These are drafts for reading on screen; :func:`export_tip_sheet` makes the signed bundle.
+    """
     written = []
     for context in contexts:
-        folder = Path(out) / f"tipsheet-{_safe_name(context['site']['site_id'])}"
+        name = "-".join(str(s["site_id"]) for s in context["sites"])
+        folder = Path(out) / f"tipsheet-{_safe_name(name)}"
         folder.mkdir(parents=True, exist_ok=True)
         render_tip_sheet(context, folder / "report.html")
         written.append(folder / "report.html")
     return written
 
 
+def export_tip_sheet(case: Case, site_ids: Sequence[str], **options: Any) -> Path:
+    """Export a signed tip-sheet bundle; see :func:`workbench.bundle.export_tip_sheet`."""
+    from workbench.bundle import export_tip_sheet as export
+
+    return export(case, site_ids, **options)
+
+
 def _safe_name(value: str) -> str:
     """A file-name-safe form of an identifier (no separators, no dot-dot)."""
     cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(value))
-    return cleaned.strip("_") or "site"
+    return cleaned.strip("_")[:120] or "site"

@@ -1,0 +1,165 @@
+"""Command-line export commands: ``tipsheet``, ``keys init`` / ``keys show`` and ``verify``.
+
+:func:`register` adds them to the ``workbench`` command group; each is a few lines over
+:mod:`workbench.bundle` and :mod:`workbench.keys`.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from workbench.errors import WorkbenchError
+
+__all__ = ["register"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_KEYS_DIR = click.option(
+    "--keys-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the organisation keys (default: $WORKBENCH_KEYS_DIR or the config folder).",
+)
+
+
+def _one_line_errors(func: F) -> F:
+    """Workbench errors become a one-line message and exit status 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (WorkbenchError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.command("tipsheet")
+@click.argument("case_path", metavar="CASE")
+@click.option("--site", "site_ids", multiple=True, required=True, help="Site id; repeatable.")
+@click.option("--lang", type=click.Choice(["en", "zh-CN"]), default="en", show_default=True)
+@click.option(
+    "--profile",
+    type=click.Choice(["police", "partner"]),
+    default="police",
+    show_default=True,
+    help="police: full identifiers; partner: identifiers as keyed tokens, no names.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder the bundle is written into.",
+)
+@click.option("--zip", "as_zip", is_flag=True, help="Write one .zip instead of a folder.")
+@click.option("--run", "run_id", default=None, help="Clustering run (default: the latest).")
+@click.option(
+    "--allow-unconfirmed",
+    metavar="REASON",
+    default=None,
+    help="Export sites not confirmed by review; the reason goes into the report and audit log.",
+)
+@click.option("--no-pdf", is_flag=True, help="Skip report.pdf (HTML only).")
+@click.option("--organisation", default=None, help="Set the case's reporting organisation.")
+@click.option("--contact", default=None, help="Set the case's contact for the police.")
+@_KEYS_DIR
+@_one_line_errors
+def tipsheet(
+    case_path: str,
+    site_ids: tuple[str, ...],
+    lang: str,
+    profile: str,
+    out: Path,
+    as_zip: bool,
+    run_id: str | None,
+    allow_unconfirmed: str | None,
+    no_pdf: bool,
+    organisation: str | None,
+    contact: str | None,
+    keys_dir: Path | None,
+) -> None:
+    """Export a signed tip-sheet bundle for the police (or a partner) from CASE."""
+    from workbench.bundle import export_tip_sheet
+    from workbench.case import open_case
+
+    with open_case(case_path, create=False) as case:
+        for key, value in (("organisation", organisation), ("contact", contact)):
+            if value is not None and case.settings().get(key) != value:
+                case.set_setting(key, value)
+        path = export_tip_sheet(
+            case,
+            list(site_ids),
+            lang=lang,
+            profile=profile,
+            out=out,
+            run_id=run_id,
+            allow_unconfirmed=allow_unconfirmed,
+            as_zip=as_zip,
+            pdf=not no_pdf,
+            keys_dir=keys_dir,
+        )
+    click.echo(f"tip sheet written to {path}")
+
+
+@click.group("keys")
+def keys() -> None:
+    """The organisation's signing key and pseudonymisation secret."""
+
+
+@keys.command("init")
+@_KEYS_DIR
+@click.option("--force", is_flag=True, help="Replace existing keys (old bundles keep old keys).")
+@_one_line_errors
+def keys_init(keys_dir: Path | None, force: bool) -> None:
+    """Create the organisation's keys (once; copy the folder to other workstations)."""
+    from workbench.keys import PUBLIC_KEY, init_keys, load_keys
+
+    folder = init_keys(keys_dir, force=force)
+    click.echo(f"keys written to {folder} (owner-only permissions)")
+    click.echo(f"public key: {folder / PUBLIC_KEY}")
+    click.echo(f"fingerprint: {load_keys(folder).fingerprint}")
+
+
+@keys.command("show")
+@_KEYS_DIR
+@_one_line_errors
+def keys_show(keys_dir: Path | None) -> None:
+    """Print where the keys are and the signing key's fingerprint."""
+    from workbench.keys import PUBLIC_KEY, load_keys
+
+    loaded = load_keys(keys_dir)
+    click.echo(f"folder: {loaded.directory}")
+    click.echo(f"public key: {loaded.directory / PUBLIC_KEY}")
+    click.echo(f"fingerprint: {loaded.fingerprint}")
+
+
+@click.command("verify")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The sender's public key (PEM), obtained separately. Default: the bundle's own.",
+)
+@_one_line_errors
+def verify(bundle: Path, key: Path | None) -> None:
+    """Check BUNDLE (folder or zip): manifest, every file's SHA-256 and the signature."""
+    from workbench.bundle import verify_bundle
+
+    check = verify_bundle(bundle, key=key)
+    click.echo(str(check))
+    if not check.ok:
+        sys.exit(1)
+
+
+def register(cli: click.Group) -> None:
+    """Add ``tipsheet``, ``keys`` and ``verify`` to the ``workbench`` command group."""
+    for command in (tipsheet, keys, verify):
+        cli.add_command(command)
