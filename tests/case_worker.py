@@ -131,9 +131,9 @@ def main() -> None:
     mark = Markers(args.pause_at, args.pause_s)
     real_stage = workbench.case.stage
 
-    def stage(path: str, tables: dict[str, Any]) -> None:
+    def stage(path: str, tables: dict[str, Any], **kwargs: Any) -> None:
         mark("staging")
-        real_stage(path, tables)
+        real_stage(path, tables, **kwargs)
         mark("staged")
 
     workbench.case.stage = stage

@@ -357,8 +357,13 @@ def test_defects_land_in_the_quarantine_with_their_reasons(tmp_path: Path) -> No
     result = load_shipments(demo.shipments)
     # the planted defects and nothing else are quarantined, each with its own reason
     assert result.report["quarantine_reasons"] == truth["defects"]
-    assert result.report["rows_stored"] == SMALL["n_shipments"]
-    assert result.report["rows_read"] == SMALL["n_shipments"] + sum(truth["defects"].values())
+    # and the repairable ones are repaired and stored, each counted by how
+    assert result.report["repairs"] == truth["repairs"]
+    n_repaired = sum(truth["repairs"].values())
+    assert result.report["rows_stored"] == SMALL["n_shipments"] + n_repaired
+    assert result.report["rows_read"] == (
+        SMALL["n_shipments"] + sum(truth["defects"].values()) + n_repaired
+    )
 
 
 def test_defects_need_csv(tmp_path: Path) -> None:

@@ -168,6 +168,7 @@ def _truth(pop: Population, seed: int, n_shipments: int, n_background: int) -> d
         "weak_identifiers": pop.weak_identifiers,
         "hostile_names": pop.hostile_names,
         "defects": {},  # filled by generate_demo(defects=True): reason -> faulty rows
+        "repairs": {},  # filled by generate_demo(defects=True): repair -> repaired rows
     }
 
 
