@@ -74,7 +74,10 @@ def test_semicolon_delimiter_and_explicit_mapping(tmp_path: Path) -> None:
 def test_missing_columns_name_what_was_found(tmp_path: Path) -> None:
     path = tmp_path / "shipments.csv"
     path.write_text("id,where\n1,here\n", encoding="utf-8")
-    with pytest.raises(MissingColumnsError, match=r"shipment_id, seller_id, lat and lon \(or origin_address\).*id, where"):
+    with pytest.raises(
+        MissingColumnsError,
+        match=r"shipment_id, seller_id, lat and lon \(or origin_address\).*id, where",
+    ):
         load_shipments(path)
 
 

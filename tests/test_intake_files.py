@@ -180,7 +180,10 @@ def test_unparseable_and_ambiguous_dates(tmp_path: Path) -> None:
 
 
 def test_day_first_is_learned_from_the_file(tmp_path: Path) -> None:
-    text = "shipment_id,seller_id,lat,lon,shipped_at\nW1,S1,25.4,119,25/03/2026\nW2,S1,25.4,119,03/04/2026\n"
+    text = (
+        "shipment_id,seller_id,lat,lon,shipped_at\n"
+        "W1,S1,25.4,119,25/03/2026\nW2,S1,25.4,119,03/04/2026\n"
+    )
     result = load_shipments(write(tmp_path, text))
     assert result.frame["shipped_at"].dt.strftime("%Y-%m-%d").tolist() == [
         "2026-03-25",
@@ -189,7 +192,10 @@ def test_day_first_is_learned_from_the_file(tmp_path: Path) -> None:
 
 
 def test_negative_counts_and_non_numeric_values(tmp_path: Path) -> None:
-    text = "shipment_id,seller_id,lat,lon,items,value_cny\nW1,S1,25.4,119,-2,10\nW2,S1,25.4,119,2,ten\nW3,S1,25.4,119,1.5,1\n"
+    text = (
+        "shipment_id,seller_id,lat,lon,items,value_cny\n"
+        "W1,S1,25.4,119,-2,10\nW2,S1,25.4,119,2,ten\nW3,S1,25.4,119,1.5,1\n"
+    )
     result = load_shipments(write(tmp_path, text))
     accounted(result)
     assert result.quarantine["reason"].tolist() == ["bad_number"] * 3

@@ -101,6 +101,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from workbench.bundle import export_tip_sheet, verify_bundle
     from workbench.case import Case, open_case
     from workbench.coords import bd09_to_wgs84, gcj02_to_wgs84, to_wgs84
     from workbench.demo import DemoData, generate_demo
@@ -122,12 +123,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         run_investigation,
         write_tip_sheets,
     )
+    from workbench.keys import init_keys
     from workbench.maps import MapView, site_map
     from workbench.network_graph import draw_network, export_network, network_graph
     from workbench.networks import Networks, describe_networks, explain_link, link_sellers
     from workbench.sites import SiteFinder, find_sites
-    from workbench.bundle import export_tip_sheet, verify_bundle
-    from workbench.keys import init_keys
     from workbench.tipsheet import render_tip_sheet, tip_sheet_context
 
 

@@ -122,7 +122,7 @@ def stage(path: str, tables: dict[str, Any], *, mode: str = "create") -> None:
     with adbc.connect(path) as con:
         with con.cursor() as cursor:
             for name, table in tables.items():
-                cursor.adbc_ingest(name, table, mode=mode)
+                cursor.adbc_ingest(name, table, mode=mode)  # type: ignore[arg-type]
         con.commit()
 
 

@@ -244,7 +244,7 @@ def number_rows(n_valid: int, rejected: list[dict[str, Any]], seen: int) -> tupl
     taken = {r["row_number"] for r in rejected if not r.get("numbered")}
     if not taken:
         return np.arange(seen + 2, seen + 2 + n_valid, dtype=np.int64), seen + n_valid
-    rows = []
+    rows: list[int] = []
     row = seen + 2
     while len(rows) < n_valid:
         if row not in taken:
@@ -444,7 +444,7 @@ def _cell_text(value: object) -> str:
     if isinstance(value, float):
         return repr(value).removesuffix(".0")
     if hasattr(value, "isoformat"):
-        text: str = value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()  # type: ignore[call-arg]
+        text: str = value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
         return text.removesuffix(" 00:00:00")
     return str(value)
 

@@ -45,9 +45,22 @@ def _pairs(
     label: np.ndarray, code: np.ndarray, n_codes: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (label, code) pairs with their waybill counts, sorted by label then code."""
-    key = label.astype(np.int64) * max(n_codes, 1) + code
-    keys, counts = np.unique(key, return_counts=True)
-    return keys // max(n_codes, 1), keys % max(n_codes, 1), counts
+    width = max(n_codes, 1)
+    key = label.astype(np.int64) * width + code
+    keys, counts = distinct(key, (int(label.max(initial=-1)) + 1) * width)
+    return keys // width, keys % width, counts
+
+
+def distinct(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct non-negative keys below ``size`` and their counts.
+
+    A ``bincount`` when the key space is small enough (no sort), else ``np.unique``.
+    """
+    if 0 < size <= 20_000_000:
+        counts = np.bincount(key, minlength=size)
+        keys = np.flatnonzero(counts)
+        return keys, counts[keys]
+    return np.unique(key, return_counts=True)
 
 
 def _split(labels: np.ndarray, values: np.ndarray, n_sites: int) -> list[np.ndarray]:
@@ -241,8 +254,15 @@ def weekly(
     base = int(week.min())
     span = int(week.max()) - base + 1
     key = lab.astype(np.int64) * span + (week - base)
-    keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    values = np.bincount(inverse, value[keep], minlength=len(keys))
+    size = (int(lab.max()) + 1) * span
+    if size <= 20_000_000:
+        counts_all = np.bincount(key, minlength=size)
+        keys = np.flatnonzero(counts_all)
+        counts = counts_all[keys]
+        values = np.bincount(key, value[keep], minlength=size)[keys]
+    else:
+        keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+        values = np.bincount(inverse, value[keep], minlength=len(keys))
     start = ((keys % span + base) * 7 - 3).astype("datetime64[D]")
     return pd.DataFrame(
         {

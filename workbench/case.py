@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -368,7 +368,7 @@ class Case:
         return [{**report, **counts} for _, counts, report in self._ingest(items)]
 
     def _ingest(
-        self, items: list[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]]
+        self, items: Sequence[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]]
     ) -> list[tuple[str, dict[str, int], dict[str, Any]]]:
         sweep_stale_scratch()
         done: list[tuple[str, dict[str, int], dict[str, Any]]] = []

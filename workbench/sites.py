@@ -161,6 +161,7 @@ class SiteFinder:
     ) -> SiteFinder:
         """Cluster ``shipments`` and score the sites; returns ``self``."""
         self._validate(shipments)
+        self._background: np.ndarray | None = None
         lat_all = shipments["lat"].to_numpy(dtype=float, na_value=np.nan)
         lon_all = shipments["lon"].to_numpy(dtype=float, na_value=np.nan)
         usable, self.excluded_ = _usable(shipments, lat_all, lon_all)
@@ -183,9 +184,9 @@ class SiteFinder:
         sites = pd.concat([geo.drop(columns="medoid"), table, scored], axis=1)
         sites["n_points"] = np.bincount(point_label[point_label >= 0], minlength=n_sites)
         if self.stability:
-            sites["stability"], sites["stable"] = self._stability(
-                lat_u, lon_u, weight, point_label, n_sites
-            )
+            stability, stable = self._stability(lat_u, lon_u, weight, point_label, n_sites)
+            sites["stability"] = pd.Series(stability, index=sites.index, dtype=object)
+            sites["stable"] = stable
         # rank: score, then volume, then place (never the input order)
         order = (
             np.lexsort((sites["lon"], sites["lat"], -sites["n_shipments"], -sites["score"]))
@@ -221,6 +222,7 @@ class SiteFinder:
             }
         )
         self.activity_ = describe.weekly(self.labels_[rows], ways.day, ways.value, site_ids)
+        del self._background
         return self
 
     def _thresholds(
@@ -229,7 +231,12 @@ class SiteFinder:
         """Per-point seed threshold: ``density_factor`` times the even share of the context."""
         if not self.density_factor:
             return float(self.min_shipments), None
-        background = background_weight(lat, lon, weight, self.context_m)
+        cached = getattr(self, "_background", None)
+        if cached is not None and len(cached) == len(lat):
+            background = cached
+        else:
+            background = background_weight(lat, lon, weight, self.context_m)
+            self._background = background  # the same for every radius of this fit
         expected = background * (radius_m / self.context_m) ** 2
         return np.maximum(float(self.min_shipments), self.density_factor * expected), background
 
@@ -334,7 +341,7 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _waybills(
     shipments: pd.DataFrame, rows: np.ndarray, point: np.ndarray, networks: pd.DataFrame | None
 ) -> Waybills:
-    ships = shipments.iloc[rows]
+    ships = shipments if len(rows) == len(shipments) else shipments.iloc[rows]
     seller, seller_names = _codes(ships["seller_id"].astype(str))
     operator_of = seller_names.copy()
     is_network = np.zeros(len(seller_names), dtype=bool)
@@ -348,7 +355,9 @@ def _waybills(
             dtype=object,
         )
     # operator codes: networks and lone sellers share one code space, keyed by kind and id
-    keys = pd.Series(np.where(is_network, "n:", "s:")).str.cat(pd.Series(operator_of, dtype=str))
+    keys = pd.Series(
+        [("n:" if net else "s:") + str(o) for net, o in zip(is_network, operator_of, strict=True)]
+    )
     op_code_of_seller, op_keys = pd.factorize(keys)
     op_names = np.array([k[2:] for k in op_keys], dtype=object)
     op_is_net = np.array([k.startswith("n:") for k in op_keys], dtype=bool)
@@ -417,7 +426,9 @@ def _drop_small(
     inside = label >= 0
     n_sellers = max(len(ways.seller_names), 1)
     key = label[inside].astype(np.int64) * n_sellers + ways.seller[inside]
-    per_site = np.bincount(np.unique(key) // n_sellers, minlength=int(point_label.max()) + 1)
+    n_labels = int(point_label.max()) + 1
+    keys, _ = describe.distinct(key, n_labels * n_sellers)
+    per_site = np.bincount(keys // n_sellers, minlength=n_labels)
     volume = np.bincount(point_label[point_label >= 0], weight[point_label >= 0])
     keep = np.flatnonzero((per_site >= min_sellers) & (volume >= min_shipments))
     remap = np.full(len(per_site), -1, dtype=np.int64)

@@ -1,0 +1,101 @@
+"""Site finding speed and memory, from Parquet waybills to ranked sites.
+
+    python benchmarks/bench_sites.py [--sizes 1000000 10000000] [--json out.json]
+
+For each size the demo generator writes the exports (shipments as Parquet) and the
+networks are linked once; then a fresh child process reads the Parquet columns the finder
+uses and runs ``SiteFinder(radius_m=300).fit`` (stability across 150/600 m included), one
+warm-up run (numba loads its cached kernels) and the best of three timed runs. Peak memory
+is the child's maximum resident set size. The labels are checked against plain scikit-learn
+DBSCAN in ``bench_density.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import workbench
+
+CHILD = """
+import json, resource, sys, time
+import pandas as pd, pyarrow.parquet as pq
+from workbench.sites import SiteFinder
+folder = sys.argv[1]
+start = time.perf_counter()
+ships = pq.read_table(f"{folder}/shipments.parquet",
+    columns=["seller_id", "lat", "lon", "shipped_at", "value_cny", "brand"]).to_pandas()
+read_s = time.perf_counter() - start
+networks = pd.read_parquet(f"{folder}/networks.parquet")
+evidence = pd.read_csv(f"{folder}/evidence.csv")
+SiteFinder(radius_m=300).fit(ships, networks=networks, evidence=evidence)  # warm-up
+best = float("inf")
+for _ in range(3):
+    start = time.perf_counter()
+    finder = SiteFinder(radius_m=300).fit(ships, networks=networks, evidence=evidence)
+    best = min(best, time.perf_counter() - start)
+sites = finder.sites_
+print(json.dumps({
+    "read_s": round(read_s, 3), "fit_s": round(best, 3),
+    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    "n_sites": len(sites), "n_points": int(len(set(zip(ships.lat, ships.lon))))
+        if len(ships) <= 2_000_000 else None,
+    "top5": sites.head(5)[["site_id", "score", "label", "n_shipments"]].to_dict("records"),
+    "hubs": sites[sites.label == "hub"][["site_id", "rank", "score"]].to_dict("records"),
+}))
+"""
+
+
+def run(n_shipments: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "data"
+        workbench.generate_demo(
+            folder,
+            n_shipments=n_shipments,
+            n_background_sellers=max(1_200, n_shipments // 500),
+            fmt="parquet",
+        )
+        inv_sellers = workbench.load_sellers(folder / "sellers.csv").frame
+        identifiers = workbench.load_identifiers(folder / "identifiers.csv").frame
+        workbench.link_sellers(inv_sellers, identifiers).membership.to_parquet(
+            folder / "networks.parquet"
+        )
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, str(folder)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        return {"n_shipments": n_shipments, **result}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, {platform.python_version()}")
+    print(f"{'waybills':>11} {'read s':>7} {'fit s':>7} {'peak MB':>8} {'sites':>6}  top / hubs")
+    results = []
+    for n in args.sizes:
+        r = run(n)
+        results.append(r)
+        top = ", ".join(f"{s['site_id']} {s['label']} {s['score']}" for s in r["top5"])
+        hubs = ", ".join(f"{h['site_id']} rank {h['rank']}" for h in r["hubs"])
+        print(
+            f"{r['n_shipments']:>11,} {r['read_s']:>7} {r['fit_s']:>7} {r['peak_rss_mb']:>8} "
+            f"{r['n_sites']:>6}  {top} | hubs: {hubs}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
