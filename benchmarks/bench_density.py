@@ -9,11 +9,15 @@ times ``dbscan`` (best of 3 after a warm-up call; also on one thread), ``neighbo
 and ``background_weight``, with its peak memory. Up to ``--sklearn-max`` waybills,
 scikit-learn's DBSCAN then clusters the RAW points (one row per waybill) in another
 process, under a memory limit and a timeout; when it is stopped, the reason is recorded.
-The labels are compared: core waybills must be the same and fall into the same partition;
-the share of waybills with the same label after matching each scikit-learn cluster to
-ours (border points within reach of two clusters may legitimately differ).
+scikit-learn is also run on the weighted unique points (``sample_weight``, what
+``workbench.sites`` did), up to ``--weighted-max`` waybills. The labels are compared: core
+waybills must be the same and fall into the same partition; the share of waybills with
+the same label after matching each scikit-learn cluster to ours (border points within
+reach of two clusters may legitimately differ).
 
-``--data-dir`` keeps the generated demo folders for later runs.
+``--data-dir`` keeps the generated demo folders for later runs. ``--jitter-m 20`` moves
+every waybill by a few metres so nearly all become unique points: a stress test of the
+kernels (10M waybills give ~9M points instead of ~0.7M).
 """
 
 from __future__ import annotations
@@ -72,14 +76,24 @@ def _best(func: Any, *args: Any, repeat: int = 3, **kwargs: Any) -> tuple[float,
     return round(best, 4), value
 
 
-def _read(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read(folder: Path, jitter_m: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The waybills' coordinates; ``jitter_m``: moved by N(0, jitter_m) metres on each axis
+    (fixed seed), so that nearly all become unique points (a stress test)."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(folder / "shipments.parquet", columns=["lat", "lon"])
     lat = table["lat"].to_numpy(zero_copy_only=False).astype(np.float64)
     lon = table["lon"].to_numpy(zero_copy_only=False).astype(np.float64)
     ok = np.isfinite(lat) & np.isfinite(lon)
-    return lat[ok], lon[ok]
+    lat, lon = lat[ok], lon[ok]
+    if jitter_m > 0:
+        rng = np.random.default_rng(0)
+        per_degree = 6_371_008.8 * np.pi / 180
+        lat = np.clip(lat + rng.normal(0, jitter_m, len(lat)) / per_degree, -90, 90)
+        lon = lon + rng.normal(0, jitter_m, len(lat)) / (per_degree * np.cos(np.radians(lat)))
+        lon = (lon + 180) % 360 - 180
+        lat, lon = np.round(lat, 6), np.round(lon, 6)
+    return lat, lon
 
 
 def _collapse(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -98,17 +112,18 @@ def _collapse(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
     return codes, ulat, ulon, weight
 
 
-def _kernel_worker(folder: Path, out: Path) -> dict[str, Any]:
+def _kernel_worker(folder: Path, out: Path, jitter_m: float) -> dict[str, Any]:
     start = time.perf_counter()
     from workbench import _density
 
     res: dict[str, Any] = {"import_s": round(time.perf_counter() - start, 4)}
-    lat, lon = _read(folder)
+    lat, lon = _read(folder, jitter_m)
     res["n_waybills"] = len(lat)
     res["rss_after_read_mb"] = round(_rss_now_mb())
     start = time.perf_counter()
     codes, ulat, ulon, weight = _collapse(lat, lon)
     res["collapse_s"] = round(time.perf_counter() - start, 4)
+    peak_so_far = _peak_mb()  # reading and collapsing
     start = time.perf_counter()
     key = np.rint((lat + 90) * 1e6).astype(np.int64) * 360_000_001
     key += np.rint((lon + 180) * 1e6).astype(np.int64)
@@ -121,7 +136,7 @@ def _kernel_worker(folder: Path, out: Path) -> dict[str, Any]:
     _density.dbscan(ulat[:2], ulon[:2], weight[:2], RADIUS_M, MIN_WEIGHT)
     res["first_call_s"] = round(time.perf_counter() - start, 4)  # numba import + cache load
     base = _rss_now_mb()
-    reset = _reset_peak()
+    reset = _reset_peak()  # forget the np.unique comparison
     start = time.perf_counter()
     labels = _density.dbscan(ulat, ulon, weight, RADIUS_M, MIN_WEIGHT)  # warm-up
     res["dbscan_first_s"] = round(time.perf_counter() - start, 4)
@@ -137,7 +152,10 @@ def _kernel_worker(folder: Path, out: Path) -> dict[str, Any]:
     res["background_weight_s"], _ = _best(
         _density.background_weight, ulat, ulon, weight, CONTEXT_M, repeat=2
     )
-    res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if reset:  # the process's peak, without the np.unique comparison
+        res["peak_rss_mb"] = round(max(peak_so_far, _peak_mb()))
+    else:
+        res["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     res["n_clusters"] = int(labels.max()) + 1
     res["n_core_points"] = int((near >= MIN_WEIGHT).sum())
     res["waybills_in_clusters"] = int(weight[labels >= 0].sum())
@@ -146,27 +164,40 @@ def _kernel_worker(folder: Path, out: Path) -> dict[str, Any]:
     return res
 
 
-def _sklearn_worker(folder: Path, out: Path) -> dict[str, Any]:
+def _sklearn_worker(folder: Path, out: Path, weighted: bool, jitter_m: float) -> dict[str, Any]:
+    """scikit-learn's DBSCAN on the raw waybills, or (``weighted``) on the unique points
+    with ``sample_weight`` as ``workbench.sites`` did; labels saved per waybill."""
     from sklearn.cluster import DBSCAN
 
     from workbench._density import EARTH_RADIUS_M
 
-    lat, lon = _read(folder)
-    start = time.perf_counter()
+    lat, lon = _read(folder, jitter_m)
+    prefix = "skw" if weighted else "sk"
     model = DBSCAN(
         eps=RADIUS_M / EARTH_RADIUS_M,
         min_samples=int(MIN_WEIGHT),
         metric="haversine",
         algorithm="ball_tree",
-    ).fit(np.radians(np.column_stack([lat, lon])))
+    )
+    start = time.perf_counter()
+    if weighted:
+        codes, ulat, ulon, weight = _collapse(lat, lon)
+        model.fit(np.radians(np.column_stack([ulat, ulon])), sample_weight=weight)
+        labels = model.labels_.astype(np.int64)[codes]
+        core = np.zeros(len(ulat), dtype=bool)
+        core[model.core_sample_indices_] = True
+        core = core[codes]
+    else:
+        model.fit(np.radians(np.column_stack([lat, lon])))
+        labels = model.labels_.astype(np.int64)
+        core = np.zeros(len(lat), dtype=bool)
+        core[model.core_sample_indices_] = True
     seconds = round(time.perf_counter() - start, 3)
-    core = np.zeros(len(lat), dtype=bool)
-    core[model.core_sample_indices_] = True
-    np.save(out / "sk_labels.npy", model.labels_.astype(np.int64))
-    np.save(out / "sk_core.npy", core)
+    np.save(out / f"{prefix}_labels.npy", labels)
+    np.save(out / f"{prefix}_core.npy", core)
     return {
-        "sklearn_s": seconds,
-        "sklearn_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        f"{prefix}_s": seconds,
+        f"{prefix}_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
@@ -180,10 +211,12 @@ def _startup_worker() -> dict[str, Any]:
     first = time.perf_counter()
     _density.dbscan([0.0, 0.0], [0.0, 1e-4], [1.0, 1.0], RADIUS_M, 2)
     second = time.perf_counter()
+    _density.preload()  # every kernel: compiles them into the cache when it is stale
     return {
         "import_density_s": round(imported - start, 4),
         "first_dbscan_s": round(first - imported, 4),  # numba import + loading the cache
         "second_dbscan_s": round(second - first, 5),
+        "preload_rest_s": round(time.perf_counter() - second, 4),
     }
 
 
@@ -224,27 +257,36 @@ def _run_worker(
     return result
 
 
-def _agreement(out: Path) -> dict[str, Any]:
-    """Our labels against scikit-learn's, per waybill."""
+def _agreement(out: Path, prefix: str) -> dict[str, Any]:
+    """Our labels against scikit-learn's (files ``{prefix}_*.npy``), per waybill."""
     ours = np.load(out / "labels.npy")
     core = np.load(out / "core.npy")
-    sk = np.load(out / "sk_labels.npy")
-    sk_core = np.load(out / "sk_core.npy")
-    res: dict[str, Any] = {"core_waybills_identical": bool((core == sk_core).all())}
+    sk = np.load(out / f"{prefix}_labels.npy")
+    sk_core = np.load(out / f"{prefix}_core.npy")
+    res: dict[str, Any] = {f"{prefix}_core_waybills_identical": bool((core == sk_core).all())}
     pairs = np.unique(np.column_stack([ours[core], sk[core]]), axis=0)
     n_ours, n_sk = len(np.unique(ours[core])), len(np.unique(sk[core]))
-    res["core_partition_identical"] = bool(len(pairs) == n_ours == n_sk)
-    res["clusters_ours_sklearn"] = [n_ours, n_sk]
-    mapping = np.full(int(sk.max(initial=-1)) + 2, -1, dtype=np.int64)  # index -1: noise
+    res[f"{prefix}_core_partition_identical"] = bool(len(pairs) == n_ours == n_sk)
+    res[f"{prefix}_clusters"] = n_sk
+    mapping = np.full(int(sk.max(initial=-1)) + 1, -1, dtype=np.int64)
     mapping[pairs[:, 1]] = pairs[:, 0]
-    matched = np.where(sk >= 0, mapping[sk], -1)
-    res["same_label_share"] = round(float((matched == ours).mean()), 6)
-    res["border_waybills_differing"] = int((matched != ours).sum())
+    matched = np.where(sk >= 0, mapping[np.maximum(sk, 0)], -1)
+    res[f"{prefix}_same_label_share"] = round(float((matched == ours).mean()), 6)
+    differ = matched != ours
+    res[f"{prefix}_waybills_differing"] = int(differ.sum())
+    # they must be border points (non-core) that both clusters reach: ties
+    res[f"{prefix}_differing_all_border"] = bool(not (core[differ] | sk_core[differ]).any())
     return res
 
 
 def run(
-    n: int, data_dir: Path | None, sklearn_max: int, mem_gb: float, timeout: float
+    n: int,
+    data_dir: Path | None,
+    sklearn_max: int,
+    weighted_max: int,
+    mem_gb: float,
+    timeout: float,
+    jitter_m: float,
 ) -> dict[str, Any]:
     import workbench
 
@@ -258,25 +300,25 @@ def run(
             )
             res["generate_s"] = round(time.perf_counter() - start, 2)
         out = Path(tmp)
-        res |= _run_worker("kernel", "--folder", str(folder), "--out", str(out))
+        common = ["--folder", str(folder), "--out", str(out), "--jitter-m", str(jitter_m)]
+        res |= _run_worker("kernel", *common)
         if "stopped" in res:
             res["kernel_stopped"] = res.pop("stopped")
             return res
-        if n > sklearn_max:
-            res["sklearn"] = f"not run (above --sklearn-max {sklearn_max:,})"
-            return res
-        sk = _run_worker(
-            "sklearn", "--folder", str(folder), "--out", str(out), mem_gb=mem_gb, timeout=timeout
-        )
-        if "stopped" in sk:
-            res["sklearn"] = f"stopped: {sk['stopped']}"
-            return res
-        res |= sk
-        res["ratio_sklearn_over_dbscan"] = round(sk["sklearn_s"] / res["dbscan_s"], 1)
-        res["ratio_sklearn_over_collapse_and_dbscan"] = round(
-            sk["sklearn_s"] / (res["dbscan_s"] + res["collapse_s"]), 1
-        )
-        res |= _agreement(out)
+        for prefix, limit, flag in (("sk", sklearn_max, []), ("skw", weighted_max, ["--weighted"])):
+            if n > limit:
+                res[prefix] = f"not run (above its limit of {limit:,} waybills)"
+                continue
+            sk = _run_worker("sklearn", *common, *flag, mem_gb=mem_gb, timeout=timeout)
+            if "stopped" in sk:
+                res[prefix] = f"stopped: {sk['stopped']}"
+                continue
+            res |= sk
+            res[f"{prefix}_ratio"] = round(sk[f"{prefix}_s"] / res["dbscan_s"], 1)
+            res[f"{prefix}_ratio_with_collapse"] = round(
+                sk[f"{prefix}_s"] / (res["dbscan_s"] + res["collapse_s"]), 1
+            )
+            res |= _agreement(out, prefix)
         return res
 
 
@@ -285,7 +327,8 @@ def _print(results: list[dict[str, Any]], startup: dict[str, Any]) -> None:
         f"fresh process: import numba {startup.get('import_numba_s')} s; "
         f"import workbench._density {startup.get('import_density_s')} s; first dbscan "
         f"(numba import + cached kernels) {startup.get('first_dbscan_s')} s; second "
-        f"{startup.get('second_dbscan_s')} s"
+        f"{startup.get('second_dbscan_s')} s; loading the other kernels (preload) "
+        f"{startup.get('preload_rest_s')} s"
     )
     rows = [
         ("waybills", "n_waybills", "{:,}"),
@@ -300,22 +343,27 @@ def _print(results: list[dict[str, Any]], startup: dict[str, Any]) -> None:
         ("background_weight 2 km", "background_weight_s", "{:.3f} s"),
         ("process peak RSS", "peak_rss_mb", "{:,} MB"),
         ("clusters", "n_clusters", "{:,}"),
-        ("sklearn (raw waybills)", "sklearn_s", "{:.1f} s"),
-        ("sklearn peak RSS", "sklearn_peak_rss_mb", "{:,} MB"),
-        ("sklearn / dbscan", "ratio_sklearn_over_dbscan", "{:,}x"),
-        ("sklearn / (collapse+dbscan)", "ratio_sklearn_over_collapse_and_dbscan", "{:,}x"),
-        ("core waybills identical", "core_waybills_identical", "{}"),
-        ("core partition identical", "core_partition_identical", "{}"),
-        ("same label (waybills)", "same_label_share", "{:.4%}"),
-        ("sklearn", "sklearn", "{}"),
     ]
+    for prefix, name in (("sk", "sklearn raw"), ("skw", "sklearn weighted")):
+        rows += [
+            (f"{name}", f"{prefix}_s", "{:.2f} s"),
+            (f"{name} peak RSS", f"{prefix}_peak_rss_mb", "{:,} MB"),
+            (f"{name} / dbscan", f"{prefix}_ratio", "{:,}x"),
+            (f"{name} / (collapse+dbscan)", f"{prefix}_ratio_with_collapse", "{:,}x"),
+            (f"{name}: core identical", f"{prefix}_core_waybills_identical", "{}"),
+            (f"{name}: partition identical", f"{prefix}_core_partition_identical", "{}"),
+            (f"{name}: same label", f"{prefix}_same_label_share", "{:.4%}"),
+            (f"{name}: waybills differing", f"{prefix}_waybills_differing", "{:,}"),
+            (f"{name}: all border ties", f"{prefix}_differing_all_border", "{}"),
+            (f"{name}", prefix, "{}"),
+        ]
     width = max(len(r[0]) for r in rows)
     print(f"{'':<{width}}  " + "  ".join(f"{r['n_shipments']:>14,}" for r in results))
     for label, key, fmt in rows:
         if not any(key in r for r in results):
             continue
         cells = [fmt.format(r[key]) if key in r else "-" for r in results]
-        if key == "sklearn":
+        if key in ("sk", "skw"):
             for r, cell in zip(results, cells, strict=True):
                 if cell != "-":
                     print(f"{label:<{width}}  {r['n_shipments']:,}: {cell}")
@@ -328,7 +376,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--json", type=Path)
     parser.add_argument("--data-dir", type=Path, help="keep (and reuse) the demo folders here")
-    parser.add_argument("--sklearn-max", type=int, default=1_000_000)
+    parser.add_argument("--sklearn-max", type=int, default=1_000_000, help="raw waybills")
+    parser.add_argument(
+        "--weighted-max", type=int, default=10_000_000, help="sklearn on weighted unique points"
+    )
+    parser.add_argument("--weighted", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--jitter-m",
+        type=float,
+        default=0.0,
+        help="stress test: move each waybill by N(0, this) metres so most points are unique",
+    )
     parser.add_argument("--sklearn-mem-gb", type=float, default=8.0)
     parser.add_argument("--sklearn-timeout", type=float, default=600.0)
     parser.add_argument("--worker", choices=["kernel", "sklearn", "startup", "numba"])
@@ -337,8 +395,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         workers = {
-            "kernel": lambda: _kernel_worker(args.folder, args.out),
-            "sklearn": lambda: _sklearn_worker(args.folder, args.out),
+            "kernel": lambda: _kernel_worker(args.folder, args.out, args.jitter_m),
+            "sklearn": lambda: _sklearn_worker(args.folder, args.out, args.weighted, args.jitter_m),
             "startup": _startup_worker,
             "numba": _numba_import_worker,
         }
@@ -347,13 +405,22 @@ def main() -> None:
     print(
         f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}; radius {RADIUS_M:g} m, min weight {MIN_WEIGHT:g}"
+        + (f"; waybills jittered by {args.jitter_m:g} m" if args.jitter_m else "")
     )
     if args.data_dir:
         args.data_dir.mkdir(parents=True, exist_ok=True)
     _run_worker("startup")  # warms numba's cache should the kernels have changed
     startup = _run_worker("startup") | _run_worker("numba")
     results = [
-        run(n, args.data_dir, args.sklearn_max, args.sklearn_mem_gb, args.sklearn_timeout)
+        run(
+            n,
+            args.data_dir,
+            args.sklearn_max,
+            args.weighted_max,
+            args.sklearn_mem_gb,
+            args.sklearn_timeout,
+            args.jitter_m,
+        )
         for n in args.sizes
     ]
     _print(results, startup)

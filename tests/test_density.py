@@ -11,6 +11,7 @@ import doctest
 import json
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from workbench._density import EARTH_RADIUS_M, background_weight, dbscan, neighb
 METRES_PER_DEGREE = EARTH_RADIUS_M * np.pi / 180  # along a meridian, or the equator
 
 
-def _haversine_m(lat1, lon1, lat2, lon2):  # type: ignore[no-untyped-def]
+def _haversine_m(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> Any:
     p1, p2 = np.radians(lat1), np.radians(lat2)
     a = (
         np.sin((p2 - p1) / 2) ** 2
@@ -84,7 +85,9 @@ def _check(
     assert first == sorted(first)
 
 
-def _sklearn(lat: np.ndarray, lon: np.ndarray, w: np.ndarray, radius_m: float, min_w: float):  # type: ignore[no-untyped-def]
+def _sklearn(
+    lat: np.ndarray, lon: np.ndarray, w: np.ndarray, radius_m: float, min_w: float
+) -> tuple[np.ndarray, np.ndarray]:
     model = DBSCAN(
         eps=radius_m / EARTH_RADIUS_M,
         min_samples=min_w,
@@ -96,7 +99,9 @@ def _sklearn(lat: np.ndarray, lon: np.ndarray, w: np.ndarray, radius_m: float, m
     return model.labels_, core
 
 
-def _blobs(rng: np.random.Generator, n: int, centre: tuple[float, float], spread_m: float):  # type: ignore[no-untyped-def]
+def _blobs(
+    rng: np.random.Generator, n: int, centre: tuple[float, float], spread_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian blobs and uniform background around ``centre``; some repeated points."""
     n_blobs = int(rng.integers(2, 8))
     lat0, lon0 = centre
@@ -207,6 +212,31 @@ def test_per_point_thresholds() -> None:
     assert (dbscan(lat, lon, w, 250, np.full(len(lat), 20.0)) == dbscan(lat, lon, w, 250, 20)).all()
 
 
+def test_dense_blobs_of_unique_points() -> None:
+    # a depot geocoded with jitter: 4,000 distinct points within ~50 m, and 1,500 more
+    # over 2 km. Cells then hold thousands of points, and exact sums and high thresholds
+    # go through the trees inside cells (runs of 16, 128, 1024 points)
+    rng = np.random.default_rng(12)
+    blob = rng.normal(0, 15, (4_000, 2))
+    spread = rng.uniform(-2_000, 2_000, (1_500, 2))
+    east = blob[:300] + np.array([250.0, 0.0])  # a second blob 250 m east
+    xy = np.vstack([blob, spread, east])
+    lat = 30.0 + xy[:, 1] / METRES_PER_DEGREE
+    lon = 120.0 + xy[:, 0] / (METRES_PER_DEGREE * np.cos(np.radians(30.0)))
+    w = rng.integers(1, 3, len(lat)).astype(float)
+    adj = _adjacency(lat, lon, 300)
+    expected = adj @ w
+    assert (neighbour_weight(lat, lon, w, 300) == expected).all()
+    thr = rng.choice([40.0, 3_000.0, 6_400.0, np.inf], len(lat))
+    core = expected >= thr
+    assert 0 < core[:4_000].sum() < 4_000  # the thresholds split the blob
+    labels = dbscan(lat, lon, w, 300, thr)
+    _check(labels, lat, lon, core, adj)
+    # a threshold only the blob reaches
+    labels = dbscan(lat, lon, w, 300, 5_000)
+    _check(labels, lat, lon, expected >= 5_000, adj)
+
+
 def test_tiny_radius_without_clique_cells() -> None:
     # below ~7 cm the grid cannot shrink further (its keys would overflow), so cells are
     # larger than the radius and the kernel links core points pair by pair
@@ -234,6 +264,29 @@ def test_row_order_does_not_change_the_labels() -> None:
         perm = np.random.default_rng(seed).permutation(len(lat))
         shuffled = dbscan(lat[perm], lon[perm], w[perm], 200, 25)
         assert (shuffled == labels[perm]).all()
+
+
+def test_threads_give_the_same_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    # large inputs are cut into chunks run on threads; force that on a small input (with
+    # per-point thresholds, and 3 threads even on a machine with fewer cores)
+    rng = np.random.default_rng(6)
+    lat, lon, w = _blobs(rng, 3_000, (24.5, 118.1), 3_000)
+    thr = rng.choice([10.0, 30.0], len(lat))
+    serial = (
+        dbscan(lat, lon, w, 200, thr),
+        neighbour_weight(lat, lon, w, 200),
+        background_weight(lat, lon, w, 1_500),
+    )
+    monkeypatch.setattr(_density, "_PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(_density, "_threads", lambda: 3)
+    threaded = (
+        dbscan(lat, lon, w, 200, thr),
+        neighbour_weight(lat, lon, w, 200),
+        background_weight(lat, lon, w, 1_500),
+    )
+    assert serial[0].max() > 3
+    for a, b in zip(serial, threaded, strict=True):
+        assert (a == b).all()
 
 
 def test_hand_placed_clusters_are_numbered_south_to_north() -> None:
@@ -427,7 +480,9 @@ def test_compiled_kernels_are_cached_on_disk() -> None:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
     stats = json.loads(out.stdout)
-    assert "core_points" in stats and "centre_sums" in stats
+    expected = {"core_points", "merge_cells", "merge_points", "tree_stats", "zsort_cells"}
+    expected |= {"radix_sorted", "scatter_rows", "sort_rows", "neighbour_sums", "centre_sums"}
+    assert expected <= set(stats), sorted(stats)
     assert all(misses == 0 and hits > 0 for hits, misses, _ in stats.values()), stats
     # no versions for read-only arrays (pandas columns): inputs are copied instead
     assert all(readonly == 0 for _, _, readonly in stats.values()), stats

@@ -32,7 +32,10 @@ wrapping across the antimeridian); the distance test itself is exact. Per cell, 
 of its unit vectors and the largest chord from it bound every pair (triangle inequality
 in 3-D), so a neighbour cell is added whole or skipped whole when it lies entirely inside
 or outside the radius of a point (or of a whole cell), and the scan of a point stops once
-its threshold is reached. Below a radius of ~7 cm cells cannot shrink further (their keys
+its threshold is reached. Cells holding many points (a depot geocoded with jitter) are
+scanned through a tree: their points are ordered along a Z-curve, and runs of 16, 128,
+1024, ... points get the same bounding balls, so only runs straddling the radius are
+scanned point by point. Below a radius of ~7 cm cells cannot shrink further (their keys
 would overflow 64 bits) and core points are linked pair by pair instead.
 
 Memory is O(n): about 100 bytes per point at the peak, no neighbour lists. The kernels
@@ -90,8 +93,14 @@ def _kernels() -> ModuleType:
 
 def preload() -> None:
     """Import numba and load (or compile) every kernel, so the first real call is fast."""
-    lat, lon, w = np.array([0.0, 0.0]), np.array([0.0, 1e-4]), np.ones(2)
+    # 40 points within half a metre (a cell with a tree) and one far away (rows so far
+    # apart that the index sorts by radix)
+    lat = np.append(np.arange(40) * 1e-7, 60.0)
+    lon = np.zeros(41)
+    w = np.ones(41)
     dbscan(lat, lon, w, 300.0, 2)
+    dbscan(lat, lon, w, 300.0, np.full(41, 2.0))
+    dbscan(lat[:3], lon[:3], w[:3], 300.0, 2)  # rows counted and sorted
     dbscan(lat, lon, w, 0.01, 2)  # the pair-by-pair path of tiny radii
     neighbour_weight(lat, lon, w, 300.0)
     background_weight(lat, lon, w, 2_000.0)
@@ -128,6 +137,46 @@ def _grid(radius_m: float, cell_m: float | None) -> _Grid:
 
 
 @dataclass(frozen=True)
+class _Trees:
+    """Per cell, a tree over runs of its points (in Z-order): node offsets, mean unit
+    vectors, largest chords from them, weights (see ``_density_jit.tree_sizes``)."""
+
+    noff: IntArray
+    nref: FloatArray
+    nrho: FloatArray
+    nw: FloatArray
+
+    def args(self) -> tuple[Any, ...]:
+        return (self.noff, self.nref, self.nrho, self.nw)
+
+
+def _trees(cstart: IntArray, cnt: IntArray, xyz: FloatArray, w: FloatArray) -> _Trees:
+    """Trees over the points ``cstart[c]`` .. ``cstart[c] + cnt[c] - 1`` of each cell."""
+    jit = _kernels()
+    noff = np.zeros(len(cnt) + 1, dtype=np.int64)
+    np.cumsum(jit.tree_sizes(cnt), out=noff[1:])
+    total = int(noff[-1])
+    trees = _Trees(noff, np.empty((total, 3)), np.empty(total), np.empty(total))
+    if total:
+        _run(
+            jit.tree_stats,
+            len(cnt),
+            cstart,
+            cnt,
+            noff,
+            xyz,
+            w,
+            *trees.args()[1:],
+            points=len(w),
+            work=cstart[1:],
+        )
+    return trees
+
+
+_NO_TREES = _Trees(np.zeros(1, dtype=np.int64), np.empty((0, 3)), np.empty(0), np.empty(0))
+
+
+@dataclass(frozen=True)
 class _Index:
     grid: _Grid
     theta: float  # search angle, a little above the radius
@@ -147,9 +196,10 @@ class _Index:
     rho: FloatArray
     slat: FloatArray
     slon: FloatArray
+    trees: _Trees
 
     def search(self) -> tuple[Any, ...]:
-        """The arguments of the neighbour search (``gather``) after the cell number."""
+        """The grid arguments of the row-window kernels: keys, rows and grid shape."""
         g = self.grid
         return (self.ckey, self.row_ids, self.row_cs, g.m, g.dphi, g.nrow)
 
@@ -161,8 +211,10 @@ def _build(
     thr: FloatArray,
     radius_m: float,
     cell_m: float | None = None,
+    trees: bool = True,
 ) -> _Index:
-    """Sort the points into the grid's cells and describe the cells (the index)."""
+    """Sort the points into the grid's cells and describe the cells (the index); with
+    ``trees``, order each cell's points along a Z-curve and build a tree over them."""
     jit = _kernels()
     g = _grid(radius_m, cell_m)
     c_in = _chord(radius_m) * (1 + _TOLERANCE)
@@ -176,31 +228,52 @@ def _build(
     if span > 4 * n + 4096:  # rows far apart: radix sort instead of counting by row
         span = 0
     per_point = len(thr) == n and n > 1
-    order, skey, slat, slon, w, t, start = jit.scatter_rows(
-        lat, lon, weight, thr, per_point, keys, rows, rmin, span
-    )
-    del keys, rows
-    _run(
-        jit.sort_rows,
-        len(start) - 1,
-        start,
-        order,
-        skey,
-        slat,
-        slon,
-        w,
-        t,
-        per_point,
-        points=n,
-        work=start[1:],
-    )
+    if span:
+        order, skey, slat, slon, w, t, start = _scatter_by_row(
+            lat, lon, weight, thr, per_point, keys, rows, rmin, span
+        )
+        del keys, rows
+        _run(
+            jit.sort_rows,
+            span,
+            start,
+            order,
+            skey,
+            slat,
+            slon,
+            w,
+            t,
+            per_point,
+            points=n,
+            work=start[1:],
+        )
+    else:
+        order, skey, slat, slon, w, t = jit.radix_sorted(lat, lon, weight, thr, per_point, keys)
+        del keys, rows
+    cstart, ckey, row_ids, row_cs = jit.cells(skey, g.m)
+    del skey
+    ncell = len(ckey)
+    if trees:
+        _run(
+            jit.zsort_cells,
+            ncell,
+            cstart,
+            ckey,
+            g.m,
+            g.dphi,
+            order,
+            slat,
+            slon,
+            w,
+            t,
+            per_point,
+            points=n,
+            work=cstart[1:],
+        )
     if not per_point:
         t = thr.copy()
     xyz = np.empty((n, 3))
     _run(jit.unit_vectors, n, slat, slon, xyz, points=n)
-    cstart, ckey, row_ids, row_cs = jit.cells(skey, g.m)
-    del skey
-    ncell = len(ckey)
     cw, tmax, tmin, rho = np.empty(ncell), np.empty(ncell), np.empty(ncell), np.empty(ncell)
     ref = np.empty((ncell, 3))
     _run(
@@ -237,6 +310,7 @@ def _build(
         rho,
         slat,
         slon,
+        _trees(cstart, np.diff(cstart), xyz, w) if trees else _NO_TREES,
     )
 
 
@@ -315,6 +389,53 @@ def _threads() -> int:
     )
 
 
+def _scatter_by_row(
+    lat: FloatArray,
+    lon: FloatArray,
+    weight: FloatArray,
+    thr: FloatArray,
+    per_point: bool,
+    keys: IntArray,
+    rows: npt.NDArray[np.int32],
+    rmin: int,
+    span: int,
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray, FloatArray, IntArray]:
+    """Counting sort of the points by row (stable), in chunks on several threads: each
+    chunk counts its rows, then moves its points to its own slots of each row."""
+    jit = _kernels()
+    n = len(lat)
+    chunks = _chunks(n, _threads() if n >= _PARALLEL_MIN_POINTS else 1)
+    counts = np.zeros((len(chunks), span), dtype=np.int64)
+    _each(jit.row_counts, [(a, b, rows, rmin, counts[j]) for j, (a, b) in enumerate(chunks)])
+    start = np.zeros(span + 1, dtype=np.int64)
+    np.cumsum(counts.sum(axis=0), out=start[1:])
+    # chunk j's first slot in row r: the row's start plus the counts of chunks before j
+    pos = start[:-1] + np.cumsum(counts, axis=0) - counts
+    order = np.empty(n, dtype=np.int64)
+    skey = np.empty(n, dtype=np.int64)
+    slat, slon, sw = np.empty(n), np.empty(n), np.empty(n)
+    st = np.empty(n if per_point else 0)
+    out = (order, skey, slat, slon, sw, st)
+    common = (lat, lon, weight, thr, per_point, keys, rows, rmin)
+    _each(jit.scatter_rows, [(a, b, *common, pos[j], *out) for j, (a, b) in enumerate(chunks)])
+    return order, skey, slat, slon, sw, st, start
+
+
+def _chunks(n: int, parts: int) -> list[tuple[int, int]]:
+    bounds = np.linspace(0, n, max(parts, 1) + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+
+def _each(kernel: Callable[..., None], calls: list[tuple[Any, ...]]) -> None:
+    """``kernel(*args)`` for each tuple of ``calls``, on threads when there are several."""
+    if len(calls) == 1:
+        kernel(*calls[0])
+        return
+    with ThreadPoolExecutor(min(len(calls), _threads())) as pool:
+        for future in [pool.submit(kernel, *args) for args in calls]:
+            future.result()
+
+
 def _run(
     kernel: Callable[..., None],
     n: int,
@@ -336,12 +457,7 @@ def _run(
     else:
         cuts = np.searchsorted(work, np.linspace(0, work[-1], parts + 1)[1:-1], side="right")
         bounds = np.unique(np.concatenate([[0], cuts, [n]]))
-    with ThreadPoolExecutor(threads) as pool:
-        futures = [
-            pool.submit(kernel, int(a), int(b), *args) for a, b in itertools.pairwise(bounds)
-        ]
-        for future in futures:
-            future.result()
+    _each(kernel, [(int(a), int(b), *args) for a, b in itertools.pairwise(bounds)])
 
 
 def _by_rows(idx: _Index, kernel: Callable[..., None], *args: Any) -> None:
@@ -396,6 +512,7 @@ def dbscan(
         idx.tmin,
         idx.ref,
         idx.rho,
+        *idx.trees.args(),
         *idx.search(),
         idx.theta,
         idx.c_in,
@@ -422,10 +539,21 @@ def dbscan(
         points=n,
         work=idx.cstart[1:],
     )
+    core_trees = _trees(idx.cstart, ncore, idx.xyz, idx.w)
     if g.mutual:
         parent = np.arange(ncell, dtype=np.int64)
         jit.merge_cells(
-            idx.xyz, idx.cstart, ncore, cref, crho, *idx.search(), idx.theta, idx.c_in, parent
+            idx.xyz,
+            idx.w,
+            idx.cstart,
+            ncore,
+            cref,
+            crho,
+            *core_trees.args(),
+            *idx.search(),
+            idx.theta,
+            idx.c_in,
+            parent,
         )
     else:
         parent = np.arange(n, dtype=np.int64)
@@ -438,14 +566,17 @@ def dbscan(
     root_label = np.full(len(parent), -1, dtype=np.int64)
     root_label[roots[np.lexsort((min_lon, min_lat))]] = np.arange(len(roots))
     lab, cmin = jit.core_labels(idx.cstart, ncore, root, root_label)
+    del root, parent
     _by_rows(
         idx,
         jit.border_labels,
         idx.xyz,
+        idx.w,
         idx.cstart,
         ncore,
         cref,
         crho,
+        *core_trees.args(),
         lab,
         cmin,
         *idx.search(),
@@ -462,6 +593,10 @@ def neighbour_weight(
     lat: npt.ArrayLike, lon: npt.ArrayLike, weight: npt.ArrayLike | None, radius_m: float
 ) -> FloatArray:
     """Exact total weight within ``radius_m`` (inclusive) of each point, itself included.
+
+    Unlike :func:`dbscan`, which stops counting at a point's threshold, every point's sum
+    is complete: the cost grows with the points near the edge of each point's disc, so
+    millions of distinct points packed within a few hundred metres take seconds.
 
     >>> neighbour_weight([30.0, 30.001, 31.0], [120.0, 120.0, 120.0], [3, 1, 1], 200.0)
     array([4., 4., 1.])
@@ -483,6 +618,7 @@ def neighbour_weight(
         idx.cw,
         idx.ref,
         idx.rho,
+        *idx.trees.args(),
         *idx.search(),
         idx.theta,
         idx.c_in,
@@ -524,13 +660,17 @@ def background_weight(
     if n == 0:
         return np.empty(0)
     jit = _kernels()
-    idx = _build(la, lo, w, np.zeros(1), radius, side)
+    idx = _build(la, lo, w, np.zeros(1), radius, side, trees=False)
     out = np.empty(n)
     g = idx.grid
     angle = min(radius / EARTH_RADIUS_M, math.pi)
-    jit.centre_sums(
+    prefix = np.zeros(len(idx.cw) + 1)
+    np.cumsum(idx.cw, out=prefix[1:])
+    _by_rows(
+        idx,
+        jit.centre_sums,
+        prefix,
         idx.cstart,
-        idx.cw,
         idx.ckey,
         idx.row_ids,
         idx.row_cs,

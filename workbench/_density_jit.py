@@ -39,6 +39,9 @@ _TWO_PI = 2 * math.pi
 _SLACK = 1e-9  # relative margin of the whole-cell shortcuts (they must stay conservative)
 _TINY = 1e-15  # absolute margin for rounding of chords near zero
 _RADIX_BITS = 11
+_LEAF = 16  # points per leaf of a cell's tree; smaller cells have none
+_FAN = 8  # children per node
+_STACK = 256  # room of a tree walk's stack (at most _FAN per level)
 
 
 @njit(cache=True, nogil=True)
@@ -117,7 +120,41 @@ def point_keys(
 
 
 @njit(cache=True, nogil=True)
+def radix_sorted(
+    lat: Arr, lon: Arr, weight: Arr, thr: Arr, per_point: bool, keys: Arr
+) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr]:
+    """The points sorted by key with an LSD radix sort (for rows spread far apart, e.g. the
+    whole globe at tiny radii): ``order`` (sorted -> input), keys, lat, lon, weight and
+    thresholds (per point, else empty)."""
+    n = lat.shape[0]
+    order = _radix_argsort(keys)
+    skey = np.empty(n, dtype=np.int64)
+    slat = np.empty(n)
+    slon = np.empty(n)
+    sw = np.empty(n)
+    st = np.empty(n if per_point else 0)
+    for k in range(n):
+        i = order[k]
+        skey[k] = keys[i]
+        slat[k] = lat[i]
+        slon[k] = lon[i]
+        sw[k] = weight[i]
+        if per_point:
+            st[k] = thr[i]
+    return order, skey, slat, slon, sw, st
+
+
+@njit(cache=True, nogil=True)
+def row_counts(i0: int, i1: int, rows: Arr, rmin: int, counts: Arr) -> None:
+    """Points per row among points i0..i1-1 (``counts[row - rmin]``)."""
+    for i in range(i0, i1):
+        counts[rows[i] - rmin] += 1
+
+
+@njit(cache=True, nogil=True)
 def scatter_rows(
+    i0: int,
+    i1: int,
     lat: Arr,
     lon: Arr,
     weight: Arr,
@@ -126,43 +163,18 @@ def scatter_rows(
     keys: Arr,
     rows: Arr,
     rmin: int,
-    span: int,
-) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
-    """Counting sort of the points by row, moving their values along (no random reads).
-
-    Returns ``order`` (sorted -> input), keys, lat, lon, weight, thresholds (per point,
-    else empty) and the start of each row's segment (``span + 1``), still to be sorted by
-    key within (:func:`sort_rows`). When the rows are spread far apart (the whole globe
-    at tiny radii, ``span`` 0), an LSD radix sort of the keys and one segment instead.
-    """
-    n = lat.shape[0]
-    order = np.empty(n, dtype=np.int64)
-    skey = np.empty(n, dtype=np.int64)
-    slat = np.empty(n)
-    slon = np.empty(n)
-    sw = np.empty(n)
-    st = np.empty(n if per_point else 0)
-    if span == 0:
-        perm = _radix_argsort(keys)
-        for k in range(n):
-            i = perm[k]
-            order[k] = i
-            skey[k] = keys[i]
-            slat[k] = lat[i]
-            slon[k] = lon[i]
-            sw[k] = weight[i]
-            if per_point:
-                st[k] = thr[i]
-        start = np.zeros(2, dtype=np.int64)
-        start[1] = n
-        return order, skey, slat, slon, sw, st, start
-    start = np.zeros(span + 1, dtype=np.int64)
-    for i in range(n):
-        start[rows[i] - rmin + 1] += 1
-    for r in range(span):
-        start[r + 1] += start[r]
-    pos = start[:-1].copy()
-    for i in range(n):
+    pos: Arr,
+    order: Arr,
+    skey: Arr,
+    slat: Arr,
+    slon: Arr,
+    sw: Arr,
+    st: Arr,
+) -> None:
+    """Counting sort by row of points i0..i1-1, moving their values along (no random
+    reads): point ``i`` goes to ``pos[row - rmin]``, which then moves on. Within a row
+    the points keep their order (stable)."""
+    for i in range(i0, i1):
         r = rows[i] - rmin
         j = pos[r]
         pos[r] = j + 1
@@ -173,7 +185,6 @@ def scatter_rows(
         sw[j] = weight[i]
         if per_point:
             st[j] = thr[i]
-    return order, skey, slat, slon, sw, st, start
 
 
 @njit(cache=True, nogil=True)
@@ -504,6 +515,227 @@ def _sort_by(buf: Arr, key: Arr, cnt: int) -> None:
 
 
 @njit(cache=True, nogil=True)
+def _part1by1(v: int) -> int:
+    v &= 0x3FF
+    v = (v | (v << 8)) & 0x00FF00FF
+    v = (v | (v << 4)) & 0x0F0F0F0F
+    v = (v | (v << 2)) & 0x33333333
+    v = (v | (v << 1)) & 0x55555555
+    return v
+
+
+@njit(cache=True, nogil=True)
+def _argsort_20bit(code: Arr) -> Arr:
+    """Stable argsort of codes below 2**20: two counting passes of 10 bits when long."""
+    n = code.shape[0]
+    if n <= 256:
+        return np.argsort(code, kind="mergesort")
+    perm = np.arange(n)
+    tmp = np.empty(n, dtype=np.int64)
+    counts = np.empty(1025, dtype=np.int64)
+    for shift in (0, 10):
+        counts[:] = 0
+        for i in range(n):
+            counts[((code[perm[i]] >> shift) & 1023) + 1] += 1
+        for d in range(1024):
+            counts[d + 1] += counts[d]
+        for i in range(n):
+            d = (code[perm[i]] >> shift) & 1023
+            tmp[counts[d]] = perm[i]
+            counts[d] += 1
+        perm, tmp = tmp, perm
+    return perm
+
+
+@njit(cache=True, nogil=True)
+def zsort_cells(
+    c0: int,
+    c1: int,
+    cstart: Arr,
+    ckey: Arr,
+    m: int,
+    dphi: float,
+    order: Arr,
+    slat: Arr,
+    slon: Arr,
+    sw: Arr,
+    st: Arr,
+    per_point: bool,
+) -> None:
+    """Order the points of each cell c0..c1-1 with more than a leaf of them along a
+    Z-curve of a 1024 x 1024 sub-grid, so that runs of points are compact (tree nodes)."""
+    deg = _PI / 180.0
+    for c in range(c0, c1):
+        a, b = cstart[c], cstart[c + 1]
+        if b - a <= _LEAF:
+            continue
+        row = ckey[c] // m
+        col = ckey[c] - row * m
+        south, north = _row_band(row, dphi)
+        wid = _TWO_PI / ncol_of_row(row, dphi)
+        west = -_PI + col * wid
+        sy = 1024.0 / max(north - south, 1e-300)
+        sx = 1024.0 / wid
+        code = np.empty(b - a, dtype=np.int64)
+        for k in range(a, b):
+            iy = min(max(int((slat[k] * deg - south) * sy), 0), 1023)
+            ix = min(max(int((slon[k] * deg - west) * sx), 0), 1023)
+            code[k - a] = (_part1by1(iy) << 1) | _part1by1(ix)
+        seg = _argsort_20bit(code) + a
+        order[a:b] = order[seg]
+        slat[a:b] = slat[seg]
+        slon[a:b] = slon[seg]
+        sw[a:b] = sw[seg]
+        if per_point:
+            st[a:b] = st[seg]
+
+
+@njit(cache=True, nogil=True)
+def tree_sizes(cnt: Arr) -> Arr:
+    """Nodes of the tree of each cell holding ``cnt`` points: levels of nodes over runs of
+    16, 128, 1024, ... consecutive points, as long as runs are shorter than the cell."""
+    out = np.zeros(cnt.shape[0], dtype=np.int64)
+    for c in range(cnt.shape[0]):
+        n = cnt[c]
+        size = _LEAF
+        while size < n:
+            out[c] += (n + size - 1) // size
+            size *= _FAN
+    return out
+
+
+@njit(cache=True, nogil=True)
+def tree_stats(
+    c0: int,
+    c1: int,
+    cstart: Arr,
+    cnt: Arr,
+    noff: Arr,
+    xyz: Arr,
+    w: Arr,
+    nref: Arr,
+    nrho: Arr,
+    nw: Arr,
+) -> None:
+    """Per node of the trees of cells c0..c1-1 (over points ``cstart[c]`` ..
+    ``cstart[c] + cnt[c] - 1``): mean unit vector, largest chord from it, weight."""
+    for c in range(c0, c1):
+        n = cnt[c]
+        a = cstart[c]
+        node = noff[c]
+        size = _LEAF
+        while size < n:
+            for i0 in range(a, a + n, size):
+                i1 = min(i0 + size, a + n)
+                sx = 0.0
+                sy = 0.0
+                sz = 0.0
+                sum_w = 0.0
+                for k in range(i0, i1):
+                    sx += xyz[k, 0]
+                    sy += xyz[k, 1]
+                    sz += xyz[k, 2]
+                    sum_w += w[k]
+                sx /= i1 - i0
+                sy /= i1 - i0
+                sz /= i1 - i0
+                r2 = 0.0
+                for k in range(i0, i1):
+                    r2 = max(r2, _sq(xyz[k, 0], xyz[k, 1], xyz[k, 2], sx, sy, sz))
+                nref[node, 0] = sx
+                nref[node, 1] = sy
+                nref[node, 2] = sz
+                nrho[node] = math.sqrt(r2)
+                nw[node] = sum_w
+                node += 1
+            size *= _FAN
+
+
+@njit(cache=True, nogil=True)
+def _walk(
+    px: float,
+    py: float,
+    pz: float,
+    a: int,
+    n: int,
+    base: int,
+    xyz: Arr,
+    w: Arr,
+    nref: Arr,
+    nrho: Arr,
+    nw: Arr,
+    c_in: float,
+    limit: float,
+    count: bool,
+    stack: Arr,
+) -> float:
+    """Weight (``count``: number) of the points a..a+n-1 within ``c_in`` of p, through
+    their tree (nodes from ``base``; ``stack``: (_STACK, 2) int64 scratch): nodes entirely
+    within reach count whole, nodes out of reach are skipped. Stops as soon as the result
+    reaches ``limit`` (and returns what it has then)."""
+    c2 = c_in * c_in
+    acc = 0.0
+    if n <= _LEAF:
+        for j in range(a, a + n):
+            if _sq(px, py, pz, xyz[j, 0], xyz[j, 1], xyz[j, 2]) <= c2:
+                acc += 1.0 if count else w[j]
+                if acc >= limit:
+                    return acc
+        return acc
+    margin_in = c_in * (1.0 - _SLACK) - _TINY
+    margin_out = c_in * (1.0 + _SLACK) + _TINY
+    # level l: nodes over runs of _LEAF * _FAN**l points, from node offs[l]
+    level = 0
+    size = _LEAF
+    off = base
+    sp = 0
+    while size < n:
+        stack[sp, 0] = off  # level offsets and sizes kept at the stack's far end
+        stack[sp, 1] = size
+        off += (n + size - 1) // size
+        size *= _FAN
+        level += 1
+        sp += 1
+    top = level - 1
+    # the stack proper: (level, index) pairs above the level table
+    sp = level
+    for i in range((n + stack[top, 1] - 1) // stack[top, 1]):
+        stack[sp, 0] = top
+        stack[sp, 1] = i
+        sp += 1
+    while sp > level:
+        sp -= 1
+        lv = stack[sp, 0]
+        i = stack[sp, 1]
+        node = stack[lv, 0] + i
+        dc = _chord(px, py, pz, nref[node, 0], nref[node, 1], nref[node, 2])
+        if dc - nrho[node] > margin_out:
+            continue
+        size = stack[lv, 1]
+        i0 = a + i * size
+        i1 = min(i0 + size, a + n)
+        if dc + nrho[node] <= margin_in:
+            acc += (i1 - i0) if count else nw[node]
+            if acc >= limit:
+                return acc
+            continue
+        if lv == 0:
+            for j in range(i0, i1):
+                if _sq(px, py, pz, xyz[j, 0], xyz[j, 1], xyz[j, 2]) <= c2:
+                    acc += 1.0 if count else w[j]
+                    if acc >= limit:
+                        return acc
+            continue
+        child = stack[lv - 1, 1]
+        last = min((i + 1) * _FAN, (n + child - 1) // child)
+        for ci in range(i * _FAN, last):
+            stack[sp, 0] = lv - 1
+            stack[sp, 1] = ci
+            sp += 1
+    return acc
+
+
+@njit(cache=True, nogil=True)
 def core_points(
     p0: int,
     p1: int,
@@ -516,6 +748,10 @@ def core_points(
     tmin: Arr,
     ref: Arr,
     rho: Arr,
+    noff: Arr,
+    nref: Arr,
+    nrho: Arr,
+    nw: Arr,
     ckey: Arr,
     row_ids: Arr,
     row_cs: Arr,
@@ -537,8 +773,8 @@ def core_points(
     first) are added whole when entirely within reach, skipped when entirely out of reach,
     else point by point; the scan stops as soon as the threshold is reached.
     """
-    c2 = c_in * c_in
     per_point = t.shape[0] == xyz.shape[0] and xyz.shape[0] > 1
+    stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
     dist = np.empty(64)
     margin_in = c_in * (1.0 - _SLACK) - _TINY
@@ -595,9 +831,12 @@ def core_points(
                     if dc + rho[d] <= margin_in:
                         acc += cw[d]
                     else:
-                        for j in range(cstart[d], cstart[d + 1]):
-                            if _sq(px, py, pz, xyz[j, 0], xyz[j, 1], xyz[j, 2]) <= c2:
-                                acc += w[j]
+                        a2 = cstart[d]
+                        n2 = cstart[d + 1] - a2
+                        acc += _walk(
+                            px, py, pz, a2, n2, noff[d], xyz, w, nref, nrho, nw, c_in,
+                            tk - acc, False, stack,
+                        )  # fmt: skip
                     if acc >= tk:
                         break
                 core[k] = acc >= tk
@@ -613,6 +852,10 @@ def neighbour_sums(
     cw: Arr,
     ref: Arr,
     rho: Arr,
+    noff: Arr,
+    nref: Arr,
+    nrho: Arr,
+    nw: Arr,
     ckey: Arr,
     row_ids: Arr,
     row_cs: Arr,
@@ -626,7 +869,7 @@ def neighbour_sums(
 ) -> None:
     """Exact weight within ``c_in`` of every point in occupied rows p0..p1-1 (itself
     included), in sorted order."""
-    c2 = c_in * c_in
+    stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
@@ -663,9 +906,12 @@ def neighbour_sums(
                     if dc + rho[d] <= margin_in:
                         acc += cw[d]
                     else:
-                        for j in range(cstart[d], cstart[d + 1]):
-                            if _sq(px, py, pz, xyz[j, 0], xyz[j, 1], xyz[j, 2]) <= c2:
-                                acc += w[j]
+                        a2 = cstart[d]
+                        n2 = cstart[d + 1] - a2
+                        acc += _walk(
+                            px, py, pz, a2, n2, noff[d], xyz, w, nref, nrho, nw, c_in,
+                            np.inf, False, stack,
+                        )  # fmt: skip
                 out[k] = acc
 
 
@@ -748,10 +994,23 @@ def _union(parent: Arr, i: int, j: int) -> None:
 
 @njit(cache=True, nogil=True)
 def _pair_within(
-    xyz: Arr, a0: int, a1: int, b0: int, b1: int, bref: Arr, brho: float, c_in: float
+    xyz: Arr,
+    w: Arr,
+    a0: int,
+    a1: int,
+    b0: int,
+    nb: int,
+    bref: Arr,
+    brho: float,
+    bnode: int,
+    nref: Arr,
+    nrho: Arr,
+    nw: Arr,
+    c_in: float,
+    stack: Arr,
 ) -> bool:
-    """Is some point of a0..a1-1 within ``c_in`` of some point of b0..b1-1?"""
-    c2 = c_in * c_in
+    """Is some point of a0..a1-1 within ``c_in`` of some point of b0..b0+nb-1 (whose
+    bounding ball is ``bref``, ``brho`` and tree starts at node ``bnode``)?"""
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
     for i in range(a0, a1):
@@ -761,19 +1020,23 @@ def _pair_within(
             continue
         if dc + brho <= margin_in:
             return True
-        for j in range(b0, b1):
-            if _sq(px, py, pz, xyz[j, 0], xyz[j, 1], xyz[j, 2]) <= c2:
-                return True
+        if _walk(px, py, pz, b0, nb, bnode, xyz, w, nref, nrho, nw, c_in, 0.5, True, stack) > 0:
+            return True
     return False
 
 
 @njit(cache=True, nogil=True)
 def merge_cells(
     xyz: Arr,
+    w: Arr,
     cstart: Arr,
     ncore: Arr,
     cref: Arr,
     crho: Arr,
+    noff: Arr,
+    nref: Arr,
+    nrho: Arr,
+    nw: Arr,
     ckey: Arr,
     row_ids: Arr,
     row_cs: Arr,
@@ -792,6 +1055,7 @@ def merge_cells(
     """
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
+    stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
     wi, wf = window_alloc(row_ids.shape[0], dphi, theta)
     for p in range(row_ids.shape[0]):
@@ -818,12 +1082,14 @@ def merge_cells(
                     # the smaller cell, point by point, against the other's bounding ball
                     if ncore[c] <= ncore[d]:
                         linked = _pair_within(
-                            xyz, a0, a0 + ncore[c], b0, b0 + ncore[d], cref[d], crho[d], c_in
-                        )
+                            xyz, w, a0, a0 + ncore[c], b0, ncore[d], cref[d], crho[d],
+                            noff[d], nref, nrho, nw, c_in, stack,
+                        )  # fmt: skip
                     else:
                         linked = _pair_within(
-                            xyz, b0, b0 + ncore[d], a0, a0 + ncore[c], cref[c], crho[c], c_in
-                        )
+                            xyz, w, b0, b0 + ncore[d], a0, ncore[c], cref[c], crho[c],
+                            noff[c], nref, nrho, nw, c_in, stack,
+                        )  # fmt: skip
                 if linked:
                     _union(parent, c, d)
 
@@ -892,8 +1158,9 @@ def cluster_roots(
     best_lon = np.full(size, np.inf)
     for c in range(ncell):
         a = cstart[c]
+        rc = _find(parent, c) if cell_level and ncore[c] > 0 else -1
         for k in range(a, a + ncore[c]):
-            r = _find(parent, c) if cell_level else _find(parent, k)
+            r = rc if cell_level else _find(parent, k)
             root[k] = r
             if slat[k] < best_lat[r] or (slat[k] == best_lat[r] and slon[k] < best_lon[r]):
                 best_lat[r] = slat[k]
@@ -936,10 +1203,15 @@ def border_labels(
     p0: int,
     p1: int,
     xyz: Arr,
+    w: Arr,
     cstart: Arr,
     ncore: Arr,
     cref: Arr,
     crho: Arr,
+    noff: Arr,
+    nref: Arr,
+    nrho: Arr,
+    nw: Arr,
     lab: Arr,
     cmin: Arr,
     ckey: Arr,
@@ -963,6 +1235,7 @@ def border_labels(
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
     none = np.iinfo(np.int64).max
+    stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
     wi, wf = window_alloc(row_ids.shape[0], dphi, theta)
     for p in range(p0, p1):
@@ -991,7 +1264,15 @@ def border_labels(
                     dc = _chord(px, py, pz, cref[d, 0], cref[d, 1], cref[d, 2])
                     if dc - crho[d] > margin_out:
                         continue
-                    if mutual and dc + crho[d] <= margin_in:
+                    if mutual:  # all core points of a cell have its label
+                        if dc + crho[d] > margin_in:
+                            a2 = cstart[d]
+                            hit = _walk(
+                                px, py, pz, a2, ncore[d], noff[d], xyz, w, nref, nrho, nw, c_in,
+                                0.5, True, stack,
+                            )  # fmt: skip
+                            if hit == 0.0:
+                                continue
                         best = cmin[d]
                         continue
                     for j in range(cstart[d], cstart[d] + ncore[d]):
@@ -1009,8 +1290,10 @@ def scatter(k0: int, k1: int, order: Arr, values: Arr, out: Arr) -> None:
 
 @njit(cache=True, nogil=True)
 def centre_sums(
+    p0: int,
+    p1: int,
+    prefix: Arr,
     cstart: Arr,
-    cw: Arr,
     ckey: Arr,
     row_ids: Arr,
     row_cs: Arr,
@@ -1021,27 +1304,24 @@ def centre_sums(
     order: Arr,
     out: Arr,
 ) -> None:
-    """Per point (input order): weight of the cells whose centre lies within ``theta`` of
-    the centre of the point's cell.
+    """Per point of occupied rows p0..p1-1 (``out`` in input order): weight of the cells
+    whose centre lies within ``theta`` of the centre of the point's cell (``prefix``:
+    cumulative cell weights, ``ncell + 1``).
 
     For a row of cells and a row of targets, the target centres within reach of a cell's
     centre form one longitude interval (two across the antimeridian) that moves east with
     the cell: two pointers sweep the target row once, and prefix sums over the occupied
     cells give each interval's weight.
     """
-    ncell = cstart.shape[0] - 1
-    prefix = np.zeros(ncell + 1)
-    for c in range(ncell):
-        prefix[c + 1] = prefix[c] + cw[c]
     hav_t = math.sin(min(theta, _PI) / 2) ** 2
     nrows = row_ids.shape[0]
     total = np.zeros(0)
     east = np.zeros(0)
-    for p in range(nrows):
+    for p in range(p0, p1):
         row = row_ids[p]
         wid = _TWO_PI / ncol_of_row(row, dphi)
-        p0, p1 = _row_band(row, dphi)
-        phic = 0.5 * (p0 + p1)
+        south, north = _row_band(row, dphi)
+        phic = 0.5 * (south + north)
         c0 = row_cs[p]
         c1 = row_cs[p + 1]
         if total.shape[0] < c1 - c0:
