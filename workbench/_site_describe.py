@@ -54,13 +54,16 @@ def _pairs(
 def distinct(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct non-negative keys below ``size`` and their counts.
 
-    A ``bincount`` when the key space is small enough (no sort), else ``np.unique``.
+    A ``bincount`` when the key space is small enough, else a hash table: no sort of all keys.
     """
     if 0 < size <= 20_000_000:
         counts = np.bincount(key, minlength=size)
         keys = np.flatnonzero(counts)
         return keys, counts[keys]
-    return np.unique(key, return_counts=True)
+    codes, uniques = pd.factorize(key)  # hashing: linear in the keys, sorts only the distinct
+    counts = np.bincount(codes, minlength=len(uniques))
+    order = np.argsort(uniques, kind="stable")
+    return np.asarray(uniques)[order], counts[order]
 
 
 def _split(labels: np.ndarray, values: np.ndarray, n_sites: int) -> list[np.ndarray]:
@@ -261,8 +264,11 @@ def weekly(
         counts = counts_all[keys]
         values = np.bincount(key, value[keep], minlength=size)[keys]
     else:
-        keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-        values = np.bincount(inverse, value[keep], minlength=len(keys))
+        codes, uniques = pd.factorize(key)
+        order = np.argsort(uniques, kind="stable")
+        keys = np.asarray(uniques)[order]
+        counts = np.bincount(codes, minlength=len(keys))[order]
+        values = np.bincount(codes, value[keep], minlength=len(keys))[order]
     start = ((keys % span + base) * 7 - 3).astype("datetime64[D]")
     return pd.DataFrame(
         {

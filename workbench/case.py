@@ -267,7 +267,8 @@ class Case:
         frame = read_frame(
             self._con,
             f"SELECT {listed} FROM site_points p JOIN shipments s "  # noqa: S608
-            "ON s.lat = p.lat AND s.lon = p.lon "
+            "ON round((s.lat + 90.0) * 1e7) = round((p.lat + 90.0) * 1e7) "  # 1e-7 degree keys
+            "AND round((s.lon + 180.0) * 1e7) = round((p.lon + 180.0) * 1e7) "
             f"WHERE p.run_id = ? AND p.site_id = ? AND s.ingest_seq < ? "
             f"AND s.precision IN ({levels}) ORDER BY s.fid",
             (run, site_id, int(found[0]), *PRECISE_ENOUGH),

@@ -314,16 +314,29 @@ def _usable(
 
 
 def _collapse(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Unique coordinates (sorted by lat, lon) with their waybill counts and each row's point."""
+    """Unique coordinates (sorted by lat, lon) with their waybill counts and each row's point.
+
+    Coordinates equal to 1e-7 degree (about 1 cm) are one point: both fit one int64 key,
+    which hashes in one pass. Each point keeps the coordinates of its first waybill.
+    """
     if len(lat) == 0:
         empty = np.array([], dtype=float)
         return empty, empty, empty, np.array([], dtype=np.int64)
-    codes, uniques = pd.factorize(lat + 1j * lon, sort=False)
-    order = np.lexsort((uniques.imag, uniques.real))
+    key = np.rint((lat + 90.0) * 1e7).astype(np.int64) * _LON_STEPS + np.rint(
+        (lon + 180.0) * 1e7
+    ).astype(np.int64)
+    codes, uniques = pd.factorize(key)
+    first = np.full(len(uniques), len(key), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(key)))
+    order = np.argsort(np.asarray(uniques), kind="stable")  # key order is (lat, lon) order
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     weight = np.bincount(codes, minlength=len(uniques)).astype(float)[order]
-    return uniques.real[order].copy(), uniques.imag[order].copy(), weight, rank[codes]
+    pick = first[order]
+    return lat[pick], lon[pick], weight, rank[codes]
+
+
+_LON_STEPS = 3_600_000_001  # 1e-7 degree steps in -180..180: lat * this + lon fits int64
 
 
 def _run_id(params: dict[str, Any], lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> str:
@@ -342,7 +355,8 @@ def _waybills(
     shipments: pd.DataFrame, rows: np.ndarray, point: np.ndarray, networks: pd.DataFrame | None
 ) -> Waybills:
     ships = shipments if len(rows) == len(shipments) else shipments.iloc[rows]
-    seller, seller_names = _codes(ships["seller_id"].astype(str))
+    seller, seller_names = _codes(ships["seller_id"])
+    seller_names = seller_names.astype(str).astype(object)
     operator_of = seller_names.copy()
     is_network = np.zeros(len(seller_names), dtype=bool)
     if networks is not None and len(networks):
@@ -395,6 +409,10 @@ def _waybills(
 
 def _days(values: pd.Series) -> np.ndarray:
     """Days since 1970-01-01 per waybill, -1 when the date is missing or unparseable."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # parse each distinct date once
+        per_category = _days(pd.Series(values.cat.categories))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, per_category[np.maximum(codes, 0)], -1)
     if pd.api.types.is_datetime64_any_dtype(values):
         dates = values.to_numpy(dtype="datetime64[D]")
     else:
