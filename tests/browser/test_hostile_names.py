@@ -58,7 +58,7 @@ def test_hostile_names_render_as_text(
     screenshots: Path,
 ) -> None:
     top = hostile_run.sites.iloc[0]
-    assert (top["site_id"], top["place"]) == ("S001", "Putian")
+    assert (top["site_id"], top["prefecture"]) == ("S001", "Putian")
     out = hostile_run.outputs["map"].parent
     base = serve_folder(out)
 
