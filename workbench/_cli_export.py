@@ -6,38 +6,21 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from workbench.errors import WorkbenchError
+from workbench._cli_common import friendly
 
 __all__ = ["register"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 _KEYS_DIR = click.option(
     "--keys-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Folder of the organisation keys (default: $WORKBENCH_KEYS_DIR or the config folder).",
 )
-
-
-def _one_line_errors(func: F) -> F:
-    """Workbench errors become a one-line message and exit status 1, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (WorkbenchError, OSError) as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.command("tipsheet")
@@ -70,7 +53,7 @@ def _one_line_errors(func: F) -> F:
 @click.option("--organisation", default=None, help="Set the case's reporting organisation.")
 @click.option("--contact", default=None, help="Set the case's contact for the police.")
 @_KEYS_DIR
-@_one_line_errors
+@friendly
 def tipsheet(
     case_path: str,
     site_ids: tuple[str, ...],
@@ -116,7 +99,7 @@ def keys() -> None:
 @keys.command("init")
 @_KEYS_DIR
 @click.option("--force", is_flag=True, help="Replace existing keys (old bundles keep old keys).")
-@_one_line_errors
+@friendly
 def keys_init(keys_dir: Path | None, force: bool) -> None:
     """Create the organisation's keys (once; copy the folder to other workstations)."""
     from workbench.keys import PUBLIC_KEY, init_keys, load_keys
@@ -129,7 +112,7 @@ def keys_init(keys_dir: Path | None, force: bool) -> None:
 
 @keys.command("show")
 @_KEYS_DIR
-@_one_line_errors
+@friendly
 def keys_show(keys_dir: Path | None) -> None:
     """Print where the keys are and the signing key's fingerprint."""
     from workbench.keys import PUBLIC_KEY, load_keys
@@ -148,7 +131,7 @@ def keys_show(keys_dir: Path | None) -> None:
     default=None,
     help="The sender's public key (PEM), obtained separately. Default: the bundle's own.",
 )
-@_one_line_errors
+@friendly
 def verify(bundle: Path, key: Path | None) -> None:
     """Check BUNDLE (folder or zip): manifest, every file's SHA-256 and the signature."""
     from workbench.bundle import verify_bundle

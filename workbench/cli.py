@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from workbench.errors import WorkbenchError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _friendly(func: F) -> F:
-    """Turn workbench errors into a one-line message and exit status 1, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (WorkbenchError, OSError) as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
+from workbench._cli_common import friendly
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,7 +30,7 @@ def cli() -> None:
     help="Number of waybills in the demo investigation.",
 )
 @click.option("--top", default=1, show_default=True, help="Tip sheets for the top N sites.")
-@_friendly
+@friendly
 def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
     """Generate the demo investigation in OUTDIR/data and run it end to end."""
     from workbench.demo import generate_demo
@@ -78,7 +60,7 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also store everything in this case file (.gpkg, created if missing).",
 )
-@_friendly
+@friendly
 def run(data_dir: Path, out: Path, radius_m: float, top: int, case_path: Path | None) -> None:
     """Run an investigation on a folder of exports (sellers.csv, shipments.csv, ...)."""
     from workbench.investigation import run_investigation
@@ -144,7 +126,7 @@ def _echo_json(data: object) -> None:
 )
 @click.option("--chunk-rows", default=250_000, show_default=True, help="Rows read at a time.")
 @click.option("--json", "as_json", is_flag=True, help="Print the intake reports as JSON.")
-@_friendly
+@friendly
 def ingest(
     case_path: str, mapping: Path | None, chunk_rows: int, as_json: bool, **files: Path | None
 ) -> None:
@@ -183,7 +165,7 @@ def ingest(
 @click.option("--table", type=click.Choice(_TABLE_OPTIONS), help="Only rows of this table.")
 @click.option("--reason", help="Only rows quarantined for this reason code.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-@_friendly
+@friendly
 def quarantine(case_path: str, table: str | None, reason: str | None, as_json: bool) -> None:
     """List the rows intake rejected, with file, row number, reason and message."""
     from workbench.case import open_case
@@ -219,7 +201,7 @@ def quarantine(case_path: str, table: str | None, reason: str | None, as_json: b
 )
 @click.option("--top", default=20, show_default=True, help="Sites to print.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
-@_friendly
+@friendly
 def sites_command(
     case_path: str,
     radius_m: float,
@@ -267,7 +249,7 @@ def sites_command(
 @click.option("--note", default="", help="Why: what was checked, what was found.")
 @click.option("--by", default=None, help="Reviewer (default: the OS user).")
 @click.option("--run", "run_id", default=None, help="Clustering run (default: the latest).")
-@_friendly
+@friendly
 def review(
     case_path: str, site_id: str, status: str, note: str, by: str | None, run_id: str | None
 ) -> None:
@@ -286,7 +268,7 @@ def review(
 @click.argument("case_path", metavar="CASE")
 @click.option("--verify", is_flag=True, help="Recompute the hash chain; exit 1 if broken.")
 @click.option("--json", "as_json", is_flag=True, help="Print the log as JSON.")
-@_friendly
+@friendly
 def audit(case_path: str, verify: bool, as_json: bool) -> None:
     """Show the audit log of CASE, or verify its hash chain."""
     from workbench.case import open_case
@@ -329,7 +311,7 @@ def audit(case_path: str, verify: bool, as_json: bool) -> None:
     help="Write the network graph (.gexf or .graphml).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the networks as JSON.")
-@_friendly
+@friendly
 def networks(
     case_path: str,
     max_accounts: int | None,
