@@ -75,9 +75,17 @@ def check_points(
     out_of_range = numeric & ((np.abs(lat) > 90) | (np.abs(lon) > 180))
     problems = [
         (~given, "missing_coordinate", "lat or lon is empty and there is no address"),
-        (given & ~numeric, "bad_coordinate", _not_numbers(raw, has_xy, lat_text, lon_text)),
+        (
+            given & ~numeric,
+            "bad_coordinate",
+            _pair_messages(lat_text, lon_text, "must both be numbers"),
+        ),
         (null_island, "null_island", "lat=0, lon=0 is a missing location"),
-        (out_of_range, "out_of_range", _out_of_range(lat_text, lon_text)),
+        (
+            out_of_range,
+            "out_of_range",
+            _pair_messages(lat_text, lon_text, "outside -90..90 / -180..180"),
+        ),
     ]
     unusable = ~numeric | null_island | out_of_range
     precision = _given_precision(raw, n, out)
@@ -155,26 +163,14 @@ def _given_precision(raw: pd.DataFrame, n: int, out: Verdicts) -> np.ndarray:
     return values
 
 
-def _not_numbers(
-    raw: pd.DataFrame, has_xy: bool, lat_text: pd.Series, lon_text: pd.Series
+def _pair_messages(
+    lat_text: pd.Series, lon_text: pd.Series, what: str
 ) -> Callable[[np.ndarray], np.ndarray]:
+    """Messages naming both coordinates as given, made only for the failing rows."""
+
     def messages(rows: np.ndarray) -> np.ndarray:
         pairs = zip(lat_text[rows].astype(str), lon_text[rows].astype(str), strict=True)
-        return np.array(
-            [f"lat={a[:40]!r}, lon={b[:40]!r} must both be numbers" for a, b in pairs],
-            dtype=object,
-        )
-
-    return messages
-
-
-def _out_of_range(lat_text: pd.Series, lon_text: pd.Series) -> Callable[[np.ndarray], np.ndarray]:
-    def messages(rows: np.ndarray) -> np.ndarray:
-        pairs = zip(lat_text[rows].astype(str), lon_text[rows].astype(str), strict=True)
-        return np.array(
-            [f"lat={a[:40]}, lon={b[:40]} outside -90..90 / -180..180" for a, b in pairs],
-            dtype=object,
-        )
+        return np.array([f"lat={a[:40]!r}, lon={b[:40]!r} {what}" for a, b in pairs], dtype=object)
 
     return messages
 

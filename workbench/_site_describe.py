@@ -51,17 +51,20 @@ def _pairs(
     return keys // width, keys % width, counts
 
 
-def distinct(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct non-negative keys below ``size`` and their counts.
+def distinct(
+    key: np.ndarray, size: int, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct non-negative keys below ``size`` and their counts (or weight sums).
 
     A ``bincount`` when the key space is small enough, else a hash table: no sort of all keys.
     """
     if 0 < size <= 20_000_000:
         counts = np.bincount(key, minlength=size)
         keys = np.flatnonzero(counts)
-        return keys, counts[keys]
+        sums = counts if weights is None else np.bincount(key, weights, minlength=size)
+        return keys, sums[keys]
     codes, uniques = pd.factorize(key)  # hashing: linear in the keys, sorts only the distinct
-    counts = np.bincount(codes, minlength=len(uniques))
+    counts = np.bincount(codes, weights, minlength=len(uniques))
     order = np.argsort(uniques, kind="stable")
     return np.asarray(uniques)[order], counts[order]
 
@@ -258,17 +261,8 @@ def weekly(
     span = int(week.max()) - base + 1
     key = lab.astype(np.int64) * span + (week - base)
     size = (int(lab.max()) + 1) * span
-    if size <= 20_000_000:
-        counts_all = np.bincount(key, minlength=size)
-        keys = np.flatnonzero(counts_all)
-        counts = counts_all[keys]
-        values = np.bincount(key, value[keep], minlength=size)[keys]
-    else:
-        codes, uniques = pd.factorize(key)
-        order = np.argsort(uniques, kind="stable")
-        keys = np.asarray(uniques)[order]
-        counts = np.bincount(codes, minlength=len(keys))[order]
-        values = np.bincount(codes, value[keep], minlength=len(keys))[order]
+    keys, counts = distinct(key, size)
+    _, values = distinct(key, size, value[keep])
     start = ((keys % span + base) * 7 - 3).astype("datetime64[D]")
     return pd.DataFrame(
         {

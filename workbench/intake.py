@@ -315,11 +315,9 @@ class IntakeStream:
         return {
             **self._identity(),
             "format": self.info.format,
-            "encoding": self.info.encoding
-            if self.info.encoding not in {"utf-8-sig"}
-            else "utf-8 (BOM)",
+            "encoding": "utf-8 (BOM)" if self.info.encoding == "utf-8-sig" else self.info.encoding,
             "delimiter": self.info.delimiter,
-            "columns": {source: field for source, field in renames.items()},
+            "columns": dict(renames),
             "unmapped_columns": [c for c in self.info.columns if c not in renames],
             "rows_read": int(c["read"]),
             "rows_stored": int(c["stored"]),

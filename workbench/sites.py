@@ -161,7 +161,6 @@ class SiteFinder:
     ) -> SiteFinder:
         """Cluster ``shipments`` and score the sites; returns ``self``."""
         self._validate(shipments)
-        self._background: np.ndarray | None = None
         lat_all = shipments["lat"].to_numpy(dtype=float, na_value=np.nan)
         lon_all = shipments["lon"].to_numpy(dtype=float, na_value=np.nan)
         usable, self.excluded_ = _usable(shipments, lat_all, lon_all)
@@ -170,21 +169,23 @@ class SiteFinder:
         lat_u, lon_u, weight, point = _collapse(lat_all[rows], lon_all[rows])
         self.run_id_ = _run_id(self.get_params(), lat_u, lon_u, weight)
         ways = _waybills(shipments, rows, point, networks)
-        point_label, background = self._cluster(lat_u, lon_u, weight, self.radius_m)
+        # waybills within context_m of each point: the local threshold and the contrast part
+        background = background_weight(lat_u, lon_u, weight, self.context_m)
+        point_label = self._cluster(lat_u, lon_u, weight, self.radius_m, background)
         point_label = _drop_small(point_label, weight, ways, self.min_sellers, self.min_shipments)
         n_sites = int(point_label.max(initial=-1)) + 1
         label = point_label[point] if len(point) else np.array([], dtype=np.int64)
         geo = describe.geometry(lat_u, lon_u, weight, point_label, n_sites, self.coverage)
         table = describe.describe(ways, label, n_sites, _evidence(evidence, ways, networks))
-        if background is None:
-            background = background_weight(lat_u, lon_u, weight, self.context_m)
         table["context_shipments"] = background[geo["medoid"].to_numpy()].round().astype(int)
         table["contrast"] = (table["n_shipments"] / table["context_shipments"]).clip(0, 1)
         scored = describe.score(table, table["n_operators"].to_numpy(), self.hub_min_operators)
         sites = pd.concat([geo.drop(columns="medoid"), table, scored], axis=1)
         sites["n_points"] = np.bincount(point_label[point_label >= 0], minlength=n_sites)
         if self.stability:
-            stability, stable = self._stability(lat_u, lon_u, weight, point_label, n_sites)
+            stability, stable = self._stability(
+                lat_u, lon_u, weight, background, point_label, n_sites
+            )
             sites["stability"] = pd.Series(stability, index=sites.index, dtype=object)
             sites["stable"] = stable
         # rank: score, then volume, then place (never the input order)
@@ -222,37 +223,32 @@ class SiteFinder:
             }
         )
         self.activity_ = describe.weekly(self.labels_[rows], ways.day, ways.value, site_ids)
-        del self._background
         return self
 
-    def _thresholds(
-        self, lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, radius_m: float
-    ) -> tuple[np.ndarray | float, np.ndarray | None]:
-        """Per-point seed threshold: ``density_factor`` times the even share of the context."""
-        if not self.density_factor:
-            return float(self.min_shipments), None
-        cached = getattr(self, "_background", None)
-        if cached is not None and len(cached) == len(lat):
-            background = cached
-        else:
-            background = background_weight(lat, lon, weight, self.context_m)
-            self._background = background  # the same for every radius of this fit
-        expected = background * (radius_m / self.context_m) ** 2
-        return np.maximum(float(self.min_shipments), self.density_factor * expected), background
-
     def _cluster(
-        self, lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, radius_m: float
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        self,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        weight: np.ndarray,
+        radius_m: float,
+        background: np.ndarray,
+    ) -> np.ndarray:
+        """Point labels at ``radius_m``; seeds need ``density_factor`` times the even share of
+        their surroundings (``background``), and at least ``min_shipments``."""
         if len(lat) == 0:
-            return np.array([], dtype=np.int64), np.array([], dtype=float)
-        threshold, background = self._thresholds(lat, lon, weight, radius_m)
-        return dbscan(lat, lon, weight, radius_m, threshold), background
+            return np.array([], dtype=np.int64)
+        threshold: np.ndarray | float = float(self.min_shipments)
+        if self.density_factor:
+            expected = background * (radius_m / self.context_m) ** 2
+            threshold = np.maximum(threshold, self.density_factor * expected)
+        return dbscan(lat, lon, weight, radius_m, threshold)
 
     def _stability(
         self,
         lat: np.ndarray,
         lon: np.ndarray,
         weight: np.ndarray,
+        background: np.ndarray,
         point_label: np.ndarray,
         n_sites: int,
     ) -> tuple[list[dict[str, float]], np.ndarray]:
@@ -261,7 +257,7 @@ class SiteFinder:
         inside = point_label >= 0
         for factor in STABILITY_FACTORS:
             radius = self.radius_m * factor
-            other, _ = self._cluster(lat, lon, weight, radius)
+            other = self._cluster(lat, lon, weight, radius, background)
             both = inside & (other >= 0)
             key = point_label[both].astype(np.int64) * (int(other.max(initial=0)) + 1) + other[both]
             keys, inverse = np.unique(key, return_inverse=True)
