@@ -34,6 +34,7 @@ from typing import Any
 
 LEAFLET = "leaflet@1.9.4"
 WORLD_ATLAS = "world-atlas@2.0.2"
+LEAFLET_DRAW = "leaflet-draw@1.0.4"
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "workbench" / "static" / "vendor"
 
@@ -190,6 +191,51 @@ def leaflet_css(dist: Path) -> str:
     return re.sub(r"url\(images/([\w.-]+\.png)\)", inline, (dist / "leaflet.css").read_text())
 
 
+def leaflet_draw_js(dist: Path) -> str:
+    """leaflet.draw.js as shipped (minified, with its copyright header), checked for inlining."""
+    text = (dist / "leaflet.draw.js").read_text(encoding="utf-8")
+    text = re.sub(r"\n?//# sourceMappingURL=\S+\s*$", "\n", text)
+    if "</script" in text.lower():
+        raise SystemExit("leaflet.draw.js contains '</script' and cannot be inlined safely")
+    return text
+
+
+def leaflet_draw_css(dist: Path) -> str:
+    """leaflet.draw.css with its sprite sheets (PNG and SVG) inlined as data URIs."""
+    kinds = {".png": "image/png", ".svg": "image/svg+xml"}
+
+    def inline(match: re.Match[str]) -> str:
+        name = match.group(1)
+        data = (dist / "images" / name).read_bytes()
+        mime = kinds[Path(name).suffix]
+        return f"url(data:{mime};base64,{base64.b64encode(data).decode('ascii')})"
+
+    css = (dist / "leaflet.draw.css").read_text(encoding="utf-8")
+    return re.sub(r"url\('?images/([\w.-]+\.(?:png|svg))'?\)", inline, css)
+
+
+DRAW_LICENSE = """\
+Leaflet.draw {version}: MIT licence, as declared in the package's package.json
+("license": "MIT"); the package ships no separate licence file. Its header reads:
+(c) 2012-2017, Jacob Toye, Jon West, Smartrak, Leaflet. https://github.com/Leaflet/Leaflet.draw
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+and associated documentation files (the "Software"), to deal in the Software without
+restriction, including without limitation the rights to use, copy, modify, merge, publish,
+distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the
+Software is furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING
+BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+"""
+
+
 # -- README -----------------------------------------------------------------------------------
 
 README = """\
@@ -216,6 +262,11 @@ To move to a newer version, change `LEAFLET` / `WORLD_ATLAS` at the top of that 
   rounded to {decimals} decimals. The packaging is ISC (see `world-atlas/LICENSE`); the data
   is Natural Earth {resolution} Admin 0 countries, in the public domain.
 - `world-atlas/LICENSE`: world-atlas's licence text, from npm `{world_atlas}`.
+- `leaflet-draw/leaflet.draw.js`: the Leaflet.draw plugin (polygon and rectangle tools of the
+  interactive explorer), minified. From npm `{leaflet_draw}`, `dist/leaflet.draw.js`. MIT.
+- `leaflet-draw/leaflet.draw.css`: its styles, the sprite sheets inlined as `data:` URIs.
+  From npm `{leaflet_draw}`, `dist/leaflet.draw.css` and `dist/images/spritesheet*`. MIT.
+- `leaflet-draw/LICENSE`: the MIT licence the package declares (it ships no licence file).
 
 The basemap is for orientation at country and province scale (the simplification tolerance is
 about 3 km); for street-level context pass a tile server to `site_map(tiles=...)`.
@@ -228,6 +279,7 @@ npm tarballs:
 
 - `{leaflet}`: `{leaflet_integrity}`
 - `{world_atlas}`: `{world_atlas_integrity}`
+- `{leaflet_draw}`: `{leaflet_draw_integrity}`
 
 SHA-256 of the files written:
 
@@ -263,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
         write(VENDOR / "world-atlas" / "countries.geojson", geojson + "\n")
         write(VENDOR / "world-atlas" / "LICENSE", (atlas_dir / "LICENSE").read_text())
 
+        draw_dir, draw_info = npm_pack(LEAFLET_DRAW, work)
+        write(VENDOR / "leaflet-draw" / "leaflet.draw.js", leaflet_draw_js(draw_dir / "dist"))
+        write(VENDOR / "leaflet-draw" / "leaflet.draw.css", leaflet_draw_css(draw_dir / "dist"))
+        version = LEAFLET_DRAW.split("@")[1]
+        write(VENDOR / "leaflet-draw" / "LICENSE", DRAW_LICENSE.format(version=version))
+
     files = sorted(p for p in VENDOR.rglob("*") if p.is_file() and p.name != "README.md")
     hashes = "\n".join(
         f"- `{p.relative_to(VENDOR).as_posix()}` ({p.stat().st_size:,} bytes): "
@@ -274,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         README.format(
             leaflet=LEAFLET,
             world_atlas=WORLD_ATLAS,
+            leaflet_draw=LEAFLET_DRAW,
+            leaflet_draw_integrity=draw_info.get("integrity", "?"),
             resolution=args.resolution,
             decimals=args.decimals,
             tolerance=args.simplify,
