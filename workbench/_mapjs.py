@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any, ClassVar
 
 import folium
+import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
@@ -66,6 +67,62 @@ class InlineAssets(MacroElement):
         self.js = static_text("vendor/leaflet/leaflet.js") + "\n" + static_text("map.js")
         if "</script" in self.js.lower() or "</style" in self.css.lower():
             raise RuntimeError("a vendored asset would end its inline element early")
+
+
+class ContentPolicy(MacroElement):
+    """A Content-Security-Policy that lets the page load nothing but itself (and tiles if named).
+
+    Added first to the header of explorer pages: scripts and styles are inline, images are
+    ``data:`` URIs, and no fetch, XHR, websocket or form can leave the page.
+    """
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+        <meta http-equiv="Content-Security-Policy" content="{{ this.policy }}">
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, tile_origin: str | None = None) -> None:
+        super().__init__()
+        self._name = "WorkbenchPolicy"
+        images = "data:" + (f" {tile_origin}" if tile_origin else "")
+        self.policy = (
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+            f"img-src {images}; font-src data:; connect-src 'none'; form-action 'none'"
+        )
+
+
+class DrawAssets(MacroElement):
+    """Leaflet.draw's CSS and JS and the explorer bridge runtime, inlined into the header."""
+
+    _template = InlineAssets._template
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "WorkbenchDrawAssets"
+        self.css = static_text("vendor/leaflet-draw/leaflet.draw.css")
+        self.js = static_text("vendor/leaflet-draw/leaflet.draw.js")
+        if "</script" in self.js.lower() or "</style" in self.css.lower():
+            raise RuntimeError("a vendored asset would end its inline element early")
+
+
+class ExplorerBridge(MacroElement):
+    """The explorer's side of the map page (``static/explorer.js``): events out, commands in."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this.js }}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "WorkbenchExplorerBridge"
+        self.js = static_text("explorer.js")
 
 
 class MapSetup(MacroElement):
@@ -151,6 +208,42 @@ class Basemap(DataLayer):
         self.fill_opacity = float(fill_opacity)
 
 
+@cache
+def province_outlines_json() -> str:
+    """China's province outlines from the gazetteer data, simplified (~2 km) for drawing."""
+    raw = json.loads(
+        resources.files("workbench").joinpath("data", "cn_provinces.geojson").read_text("utf-8")
+    )
+    geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in raw["features"]])
+    simple = shapely.set_precision(shapely.simplify(geoms, 0.02, preserve_topology=True), 0.001)
+    features = [
+        {"type": "Feature", "properties": {}, "geometry": json.loads(shapely.to_geojson(g))}
+        for g in simple
+    ]
+    return script_json({"type": "FeatureCollection", "features": features})
+
+
+class ProvinceOutlines(DataLayer):
+    """Province borders (China) as thin lines over the country basemap."""
+
+    kind = "provinces"
+    _template = Template(
+        _DATA_HTML
+        + """
+        {% macro script(this, kwargs) %}
+        L.geoJSON(L.workbench.data("{{ this.get_name() }}_data"), {
+            pane: "workbench-basemap", interactive: false,
+            style: {className: "workbench-provinces", color: "#8a9399", weight: 0.8,
+                    dashArray: "3 3", fill: false}
+        }).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__(payload_json=province_outlines_json())
+
+
 class ShipFromPoints(DataLayer):
     """Circle markers (class workbench-point) sized by shipments, coloured by network."""
 
@@ -159,34 +252,8 @@ class ShipFromPoints(DataLayer):
         _DATA_HTML
         + """
         {% macro script(this, kwargs) %}
-        (function () {
-            var kit = L.workbench, d = kit.data("{{ this.get_name() }}_data");
-            function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
-            function card(i) {
-                var net = d.net[i], others = d.nnet[i] - 1;
-                return kit.card(
-                    (d.grid ? "Grid cell: " : "") + plural(d.shipments[i], "shipment") +
-                        " from " + plural(d.sellers[i], "seller"),
-                    [
-                        ["Network", net < 0 ? "unlinked" :
-                            d.networks[net] + (others > 0 ? " (+" + others + " more)" : "")],
-                        ["Sellers", kit.list(d.who[i].map(function (k) { return d.names[k]; }),
-                                             d.more[i])],
-                        [d.grid ? "Mean position" : "Position",
-                            d.lat[i].toFixed(5) + ", " + d.lon[i].toFixed(5)]
-                    ]);
-            }
-            for (var i = 0; i < d.lat.length; i++) {
-                var colour = d.net[i] < 0 ? d.unlinked : d.colours[d.net[i]];
-                var marker = L.circleMarker([d.lat[i], d.lon[i]], {
-                    pane: "workbench-points", className: "workbench-point",
-                    radius: kit.radius(d.shipments[i]), color: colour, weight: 1,
-                    fillColor: colour, fillOpacity: 0.65
-                });
-                marker.workbench = {layer: "points", index: i};
-                kit.tooltip(marker, card.bind(null, i)).addTo({{ this._parent.get_name() }});
-            }
-        })();
+        L.workbench.drawPoints({{ this._parent.get_name() }},
+            L.workbench.data("{{ this.get_name() }}_data"));
         {% endmacro %}
         """
     )
@@ -200,26 +267,8 @@ class Locations(DataLayer):
         _DATA_HTML
         + """
         {% macro script(this, kwargs) %}
-        (function () {
-            var kit = L.workbench;
-            var titles = {warehouse: "Warehouse", "return": "Return address",
-                          registered: "Registered address"};
-            kit.data("{{ this.get_name() }}_data").forEach(function (r, i) {
-                var marker = L.circleMarker([r.lat, r.lon], {
-                    pane: "workbench-locations",
-                    className: "workbench-location workbench-location-" + r.cls,
-                    radius: 6, color: r.colour, weight: 2.5, fillColor: "#ffffff", fillOpacity: 0.9
-                });
-                marker.workbench = {layer: "locations", index: i};
-                kit.tooltip(marker, function () {
-                    var title = Object.prototype.hasOwnProperty.call(titles, r.kind) ?
-                        titles[r.kind] : "Address (" + r.kind + ")";
-                    return kit.card(title, [
-                        ["Address", r.address], ["Seller", r.seller], ["Seller id", r.seller_id]
-                    ]);
-                }).addTo({{ this._parent.get_name() }});
-            });
-        })();
+        L.workbench.drawLocations({{ this._parent.get_name() }},
+            L.workbench.data("{{ this.get_name() }}_data"));
         {% endmacro %}
         """
     )
@@ -233,43 +282,8 @@ class Sites(DataLayer):
         _DATA_HTML
         + """
         {% macro script(this, kwargs) %}
-        (function () {
-            var kit = L.workbench;
-            kit.data("{{ this.get_name() }}_data").forEach(function (s) {
-                var base = {pane: "workbench-sites", color: s.colour, fillColor: s.colour,
-                            weight: 2, dashArray: s.hub ? "6 4" : null};
-                var cls = "workbench-site" + (s.hub ? " workbench-site-hub" : "");
-                function card() {
-                    return kit.card("Site " + s.id, [
-                        ["Rank", s.rank], ["Label", s.label],
-                        ["Score", s.score === null ? null : s.score.toFixed(1)],
-                        ["Shipments", s.shipments], ["Sellers", s.sellers],
-                        ["Networks", s.networks],
-                        ["Place", [s.place, s.province].filter(Boolean).join(", ")],
-                        ["Brands", s.brands.join(", ")],
-                        ["Seller names", kit.list(s.names, s.more)],
-                        ["Radius", Math.round(s.radius_m) + " m"]
-                    ]);
-                }
-                var parts = [];
-                if (s.radius_m > 0) {
-                    parts.push(L.circle([s.lat, s.lon], L.extend({}, base, {
-                        radius: s.radius_m, fillOpacity: 0.08,
-                        className: cls + " workbench-site-radius"})));
-                }
-                s.hull.forEach(function (rings) {
-                    parts.push(L.polygon(rings, L.extend({}, base, {
-                        fillOpacity: 0.25, className: cls + " workbench-site-hull"})));
-                });
-                parts.push(L.circleMarker([s.lat, s.lon], L.extend({}, base, {
-                    pane: "workbench-site-centres", radius: 5, color: "#333333",
-                    weight: 1.5, fillOpacity: 0.95, className: cls + " workbench-site-centre"})));
-                parts.forEach(function (part) {
-                    part.workbench = {layer: "sites", id: s.id};
-                    kit.tooltip(part, card).addTo({{ this._parent.get_name() }});
-                });
-            });
-        })();
+        L.workbench.drawSites({{ this._parent.get_name() }},
+            L.workbench.data("{{ this.get_name() }}_data"));
         {% endmacro %}
         """
     )

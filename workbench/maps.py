@@ -22,14 +22,17 @@ from __future__ import annotations
 import html
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import folium
 import pandas as pd
 
 from workbench import _mapdata as data
 from workbench import _mapjs as js
+from workbench._mapindex import WaybillIndex
 from workbench.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -185,38 +188,91 @@ def site_map(
     _check_inputs(shipments, sites, sellers, networks, locations, tiles, attribution, max_points)
     names = _seller_names(sellers)
     network_of = _seller_networks(networks)
-    summary = data.aggregate_points(shipments, names, network_of, max_points)
+    summary = WaybillIndex(shipments, names, network_of).summary(max_points=max_points)
     site_records = [] if sites is None else data.site_records(sites, names)
     location_records = [] if locations is None else data.location_records(locations, names)
 
+    layers = MapLayers(
+        summary=summary,
+        sites=None if sites is None else site_records,
+        locations=None if locations is None else location_records,
+        locations_name=None
+        if locations is None
+        else _layer_name("Warehouses and return addresses", len(location_records), locations),
+    )
+    fmap = compose(layers, tiles=tiles, attribution=attribution)
+    return MapView(fmap, summary.points, summary.cell_deg)
+
+
+@dataclass(frozen=True)
+class MapLayers:
+    """What a map page draws: aggregated points, site and location records, layer names."""
+
+    summary: data.PointSummary
+    sites: list[dict[str, Any]] | None = None
+    locations: list[dict[str, Any]] | None = None
+    locations_name: str | None = None
+
+
+def compose(
+    layers: MapLayers,
+    *,
+    tiles: str | None = None,
+    attribution: str | None = None,
+    interactive: bool = False,
+) -> folium.Map:
+    """The folium map of ``layers``; ``interactive`` adds drawing tools and the explorer bridge.
+
+    An interactive page also carries a Content-Security-Policy that forbids every request
+    (tiles excepted when named) and China's province outlines.
+    """
     fmap = js.OfflineMap(location=None, tiles=None, control_scale=True)
     fmap.get_root().title = "Counterfeit Workbench map"  # type: ignore[attr-defined]
+    if interactive:
+        fmap.add_child(js.ContentPolicy(_origin(tiles)))
     fmap.add_child(js.InlineAssets())
+    if interactive:
+        fmap.add_child(js.DrawAssets())
     fmap.add_child(js.MapSetup())
     if tiles is not None:
         folium.TileLayer(tiles=tiles, attr=attribution, name="Tiles", overlay=True).add_to(fmap)
     basemap = folium.FeatureGroup(name="Basemap")
-    basemap.add_child(js.Basemap(fill_opacity=0.0 if tiles else 1.0)).add_to(fmap)
-    if sites is not None:
-        layer = folium.FeatureGroup(name=f"Candidate sites ({len(site_records):,})")
-        layer.add_child(js.Sites(site_records)).add_to(fmap)
-    if locations is not None:
-        name = _layer_name("Warehouses and return addresses", len(location_records), locations)
-        layer = folium.FeatureGroup(name=name)
+    basemap.add_child(js.Basemap(fill_opacity=0.0 if tiles else 1.0))
+    if interactive:
+        basemap.add_child(js.ProvinceOutlines())
+    basemap.add_to(fmap)
+    site_records, location_records = layers.sites or [], layers.locations or []
+    if layers.sites is not None:
+        name = f"Candidate sites ({len(site_records):,})" if not interactive else "Candidate sites"
+        folium.FeatureGroup(name=name).add_child(js.Sites(site_records)).add_to(fmap)
+    if layers.locations is not None:
+        layer = folium.FeatureGroup(name=layers.locations_name or "Warehouses and return addresses")
         layer.add_child(js.Locations(location_records)).add_to(fmap)
-    layer = folium.FeatureGroup(name=_points_layer_name(summary))
-    layer.add_child(js.ShipFromPoints(data.points_payload(summary))).add_to(fmap)
+    name = _points_layer_name(layers.summary) if not interactive else "Ship-from points"
+    layer = folium.FeatureGroup(name=name)
+    layer.add_child(js.ShipFromPoints(data.points_payload(layers.summary))).add_to(fmap)
 
-    sections = data.legend_sections(summary.points, sites is not None, location_records)
+    points = layers.summary.points
+    sections = data.legend_sections(points, layers.sites is not None, location_records)
     fmap.add_child(js.Legend(sections))
     folium.LayerControl(collapsed=False).add_to(fmap)
-    box = data.bounds(summary.points, site_records, location_records)
+    box = data.bounds(points, site_records, location_records)
     if box is None:
         fmap.fit_bounds([[-50.0, -150.0], [70.0, 160.0]])
     else:
         fmap.fit_bounds(box, padding=(24, 24), max_zoom=15)
+    if interactive:
+        fmap.add_child(js.ExplorerBridge())
     fmap.add_child(js.MapReady())
-    return MapView(fmap, summary.points, summary.cell_deg)
+    return fmap
+
+
+def _origin(tiles: str | None) -> str | None:
+    """scheme://host[:port] of a tile URL template, for the page's image policy."""
+    if tiles is None:
+        return None
+    parts = urlsplit(tiles.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def _check_inputs(

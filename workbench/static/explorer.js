@@ -1,0 +1,122 @@
+/* Counterfeit Workbench explorer bridge: inlined after map.js into the explorer's map page.
+ *
+ * The page runs in an iframe sandboxed without allow-same-origin: it cannot reach JupyterLab.
+ * It reports clicks, drawn shapes and view changes to the widget that hosts it with
+ * postMessage to window.parent, and takes commands (new layer data, zoom to a site) only
+ * from window.parent. Layer data arrives as JSON and is drawn with the runtime in map.js,
+ * which shows every string with textContent.
+ */
+(function () {
+  "use strict";
+  var kit = L.workbench, map = window.workbenchMap;
+  var selectedSite = null;
+
+  function post(message) { window.parent.postMessage(message, "*"); }
+
+  /* -- drawing a selection: one polygon or rectangle at a time -------------------------- */
+  var drawn = new L.FeatureGroup().addTo(map);
+  map.addControl(new L.Control.Draw({
+    position: "topleft",
+    draw: {
+      polygon: {allowIntersection: false, showArea: false},
+      rectangle: {showArea: false},
+      polyline: false, circle: false, marker: false, circlemarker: false
+    },
+    edit: {featureGroup: drawn, edit: false, remove: true}
+  }));
+
+  function ring(layer) {
+    var latlngs = layer.getLatLngs();
+    while (Array.isArray(latlngs[0])) latlngs = latlngs[0];  // outer ring of the first part
+    return latlngs.map(function (p) { return [p.lng, p.lat]; });
+  }
+
+  map.on(L.Draw.Event.CREATED, function (e) {
+    drawn.clearLayers();
+    drawn.addLayer(e.layer);
+    post({type: "draw", shape: e.layerType, coordinates: ring(e.layer)});
+  });
+  map.on(L.Draw.Event.DELETED, function () {
+    if (!drawn.getLayers().length) post({type: "draw-clear"});
+  });
+
+  /* -- clicks on sites and points ------------------------------------------------------- */
+  function clicked(e) {
+    var info = (e.propagatedFrom || e.layer || {}).workbench;
+    if (!info) return;
+    if (info.layer === "sites") post({type: "site-click", site_id: info.id});
+    if (info.layer === "points") post({type: "point-click", lat: info.lat, lon: info.lon});
+  }
+  ["sites", "points"].forEach(function (kind) {
+    if (kit.layers[kind]) kit.layers[kind].on("click", clicked);
+  });
+
+  /* -- the view, debounced: the widget answers with finer points when zoomed in --------- */
+  var timer = null;
+  map.on("moveend", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var b = map.getBounds();
+      post({type: "view", zoom: map.getZoom(),
+            bounds: [[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]]});
+    }, 250);
+  });
+
+  /* -- commands from the widget --------------------------------------------------------- */
+  function highlight(siteId) {
+    selectedSite = siteId;
+    Object.keys(kit.siteParts).forEach(function (id) {
+      kit.siteParts[id].forEach(function (part) {
+        var on = id === siteId;
+        part.setStyle({weight: on ? 4 : (part instanceof L.CircleMarker ? 1.5 : 2)});
+        var el = part.getElement && part.getElement();
+        if (el) el.classList.toggle("workbench-site-selected", on);
+        if (on && part.bringToFront) part.bringToFront();
+      });
+    });
+  }
+
+  function siteBounds(siteId) {
+    var parts = kit.siteParts[siteId];
+    if (!parts) return null;
+    var box = L.latLngBounds([]);
+    parts.forEach(function (part) {
+      box.extend(part.getBounds ? part.getBounds() : part.getLatLng());
+    });
+    return box;
+  }
+
+  var commands = {
+    points: function (m) {
+      kit.layers.points.clearLayers();
+      kit.drawPoints(kit.layers.points, m.payload);
+      document.body.dataset.workbenchPoints = String(m.payload.lat.length);
+    },
+    sites: function (m) {
+      kit.layers.sites.clearLayers();
+      kit.drawSites(kit.layers.sites, m.records);
+      document.body.dataset.workbenchSites = String(m.records.length);
+      if (selectedSite) highlight(selectedSite);
+    },
+    "zoom-site": function (m) {
+      var box = siteBounds(m.site_id);
+      if (box && box.isValid()) map.fitBounds(box.pad(0.6), {maxZoom: 17});
+      highlight(m.site_id);
+      document.body.dataset.workbenchSelected = String(m.site_id);
+    },
+    "select-site": function (m) { highlight(m.site_id); },
+    "clear-drawing": function () { drawn.clearLayers(); }
+  };
+
+  window.addEventListener("message", function (event) {
+    if (event.source !== window.parent) return;  // commands come from the host widget only
+    var m = event.data;
+    if (!m || typeof m.type !== "string" || !Object.prototype.hasOwnProperty.call(commands, m.type)) {
+      return;
+    }
+    commands[m.type](m);
+  });
+
+  window.workbenchExplorerReady = true;
+  post({type: "ready"});
+})();
