@@ -37,6 +37,15 @@ def test_core_does_not_import_views_or_widgets(name: str) -> None:
     assert not _imported_roots(path) & VIEW_ONLY
 
 
+VIEWS = ["maps", "_mapdata", "_mapjs", "_mapindex", "_explorer_data", "_explorer_details"]
+
+
+@pytest.mark.parametrize("name", VIEWS)
+def test_views_do_not_import_widgets(name: str) -> None:
+    # the explorer's logic (filters, selections, details) is testable without ipywidgets
+    assert not _imported_roots(PACKAGE / f"{name}.py") & {"ipywidgets", "IPython", "traitlets"}
+
+
 def test_core_modules_do_not_import_views() -> None:
     for name in CORE:
         source = (PACKAGE / f"{name}.py").read_text(encoding="utf-8")

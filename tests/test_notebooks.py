@@ -42,13 +42,18 @@ def test_template_executes(path: Path, tmp_path: Path) -> None:
     ).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
-    html = [
-        o["data"].get("text/html", "")
+    views = [
+        o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
         for c in nb.cells
         for o in c.get("outputs", [])
-        if o.output_type in {"display_data", "execute_result"}
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
-    assert any('class="workbench-map"' in h for h in html), "the map cell shows no map"
+    assert views, "the explorer cell shows no widget"
+    # nbclient saves the widget state, so the reopened notebook shows the last map
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    frames = [m for m in state.values() if m["model_name"] == "MapFrameModel"]
+    assert len(frames) == 1 and "window.workbenchMap" in frames[0]["state"]["html"]
+    assert "S001" in frames[0]["state"]["html"]
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the network view shows no picture"
     reports = list((tmp_path / "case-out" / "tipsheets").glob("*/report.html"))

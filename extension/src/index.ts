@@ -9,6 +9,7 @@ import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
 import { createFromTemplate, ITemplateInfo, listTemplates } from './api';
 import { workbenchIcon } from './icon';
+import { widgetsPlugin } from './widgets';
 
 /** Launcher and command-palette category of every workbench item. */
 const CATEGORY = 'Counterfeit Workbench';
@@ -126,4 +127,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, widgetsPlugin];

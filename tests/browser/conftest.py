@@ -444,6 +444,10 @@ class Lab:
             time.sleep(1)
         assert status == "done", f"notebook did not finish in {timeout_s:.0f}s: {status}"
 
+    def kernel(self, code: str) -> str:
+        """Run ``code`` in the current notebook's kernel (as a later cell would); its output."""
+        return str(self.page.evaluate(_KERNEL_RUN_JS, code))
+
     def notebooks(self) -> dict[str, str]:
         """name -> last_modified of every notebook in the root folder (contents REST API)."""
         listing = self.server.api("contents")
@@ -466,6 +470,23 @@ class Lab:
             }""",
             delete,
         )
+
+
+_KERNEL_RUN_JS = """async (code) => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    await panel.sessionContext.ready;
+    const future = panel.sessionContext.session.kernel.requestExecute(
+        {code, store_history: false});
+    let out = '';
+    future.onIOPub = msg => {
+        if (msg.header.msg_type === 'stream') out += msg.content.text;
+        if (msg.header.msg_type === 'error') {
+            out += 'KERNEL ERROR ' + msg.content.ename + ': ' + msg.content.evalue;
+        }
+    };
+    await future.done;
+    return out;
+}"""
 
 
 # "done" once the last cell's outputs hold the text, "error: ..." once a cell raised.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import expect
@@ -15,12 +17,12 @@ pytestmark = pytest.mark.browser
 
 SECTION = "Counterfeit Workbench"
 TILE = "New counterfeit investigation"
-MAP_FRAME = ".jp-NotebookPanel:visible iframe.workbench-map"
+MAP_FRAME = ".jp-NotebookPanel:visible .workbench-mapframe iframe"
 # The map has drawn every layer and no zoom animation is under way.
-MAP_SETTLED_JS = """() => window.workbenchMapReady === true
+MAP_SETTLED_JS = r"""() => window.workbenchMapReady === true
     && !document.querySelector('.leaflet-zoom-anim')
     && ![...document.querySelectorAll('.leaflet-pane > svg')]
-        .some(svg => svg.style.transform.includes('scale'))"""
+        .some(svg => /scale\((?!1\))/.test(svg.style.transform))"""
 TWO_FRAMES_JS = (
     "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 )
@@ -80,34 +82,110 @@ def test_command_palette_offers_the_template(lab: Lab) -> None:
     lab.close_everything(delete=sorted(created))
 
 
-def test_template_runs_and_renders_offline_map(
+def test_template_runs_and_the_explorer_works(
     lab: Lab, browser_log: BrowserLog, screenshots: Path
 ) -> None:
     lab.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # room for the map
     path = lab.open_from_tile(lab.tile(SECTION, TILE))
     assert (lab.server.root / path).is_file()
 
-    lab.run_all("hash chain verified", timeout_s=180)
+    lab.run_all("hash chain verified", timeout_s=240)
 
     iframe = lab.page.locator(MAP_FRAME)
     expect(iframe).to_have_count(1)
     assert iframe.get_attribute("sandbox") == "allow-scripts"
-    iframe.evaluate("el => el.scrollIntoView({block: 'end'})")
+    iframe.evaluate("el => el.scrollIntoView({block: 'start'})")
+    content = _settled(iframe)
+    frame = lab.page.frame_locator(MAP_FRAME)
+    expect(frame.locator(".leaflet-container")).to_be_visible()
+    expect(frame.locator(".workbench-legend")).to_be_visible()
+    expect(frame.locator(".leaflet-draw-draw-polygon")).to_be_visible()
+    # ~180 Natural Earth country polygons; the demo ships from dozens of places and
+    # plants four workshops: well over 10 point markers and several sites
+    assert frame.locator("path.workbench-basemap").count() > 50
+    assert content.evaluate("() => L.workbench.layers.points.getLayers().length") > 10
+    assert frame.locator(".workbench-site-centre").count() >= 4
+    table = lab.page.locator(SITE_TABLE)
+    expect(table.locator("tr[data-site-id]").first).to_be_visible()
+
+    # a row of the table: the map zooms to the site and the panel shows its details
+    zoom_before = content.evaluate("() => window.workbenchMap.getZoom()")
+    table.locator('tr[data-site-id="S001"]').click()
+    content.wait_for_function("() => document.body.dataset.workbenchSelected === 'S001'")
+    # the zoom animation runs on animation frames, which an off-screen frame does not get
+    iframe.evaluate("el => el.scrollIntoView({block: 'start'})")
+    content.wait_for_function(MAP_SETTLED_JS, polling=100, timeout=30_000)
+    site = json.loads(lab.kernel(SITE_JS))
+    centre = content.evaluate("() => window.workbenchMap.getCenter()")
+    assert content.evaluate("() => window.workbenchMap.getZoom()") > zoom_before
+    assert abs(centre["lat"] - site["lat"]) < 0.01 and abs(centre["lng"] - site["lon"]) < 0.01
+    assert frame.locator(".workbench-site-selected").count() >= 1
+    panel = lab.page.locator(f"{PANEL} .workbench-details")
+    expect(panel).to_contain_text("Score parts")
+    expect(panel).to_contain_text("Weekly shipments")
+    assert lab.kernel("print(explorer.selected_site)").strip() == "S001"
+
+    # a polygon drawn around the site (the event Leaflet.draw fires when one is finished)
+    content.evaluate(DRAW_JS, site)
+    # the event travels page -> widget -> kernel: poll the kernel until it has arrived
+    source = "print(explorer.selection is not None and explorer.selection.source)"
+    assert _poll(lab, source, until=lambda out: out == "draw") == "draw"
+    inside = lab.kernel(
+        "print(set(explorer.sites.set_index('site_id').loc['S001', 'sellers'])"
+        " <= set(explorer.selection.sellers['seller_id']))"
+    )
+    assert inside.strip() == "True"
+    lab.page.screenshot(path=screenshots / "lab-map.png")
+
+    # review from the panel: the decision, note, who and when go into the case
+    lab.page.locator(f"{PANEL} .workbench-explorer textarea").fill("test buy 14 matched")
+    lab.page.locator(f"{PANEL} .workbench-explorer button", has_text="Confirm").click()
+    recorded = _poll(lab, REVIEW_PY, until=lambda out: "confirmed" in out)
+    assert recorded == "confirmed|test buy 14 matched"
+    expect(table.locator('tr[data-site-id="S001"]')).to_contain_text("confirmed")
+
+    browser_log.assert_stayed_local()
+    browser_log.assert_no_dialogs()
+
+
+SITE_TABLE = ".jp-NotebookPanel:visible table.workbench-site-table"
+PANEL = ".jp-NotebookPanel:visible"
+SITE_JS = (
+    "import json; _s = explorer.sites.set_index('site_id').loc['S001']; "
+    "print(json.dumps({'lat': float(_s['lat']), 'lon': float(_s['lon'])}))"
+)
+REVIEW_PY = (
+    "_r = case.reviews('S001').iloc[-1] if len(case.reviews('S001')) else None; "
+    "print('' if _r is None else _r['status'] + '|' + _r['note'])"
+)
+# A 0.02-degree square around the site, finished as Leaflet.draw finishes a polygon.
+DRAW_JS = """(site) => {
+    const d = 0.01, map = window.workbenchMap;
+    const layer = L.polygon([[site.lat - d, site.lon - d], [site.lat - d, site.lon + d],
+                             [site.lat + d, site.lon + d], [site.lat + d, site.lon - d]]);
+    map.fire(L.Draw.Event.CREATED, {layer: layer, layerType: 'polygon'});
+}"""
+
+
+def _settled(iframe: Any) -> Any:
+    """The map frame once every layer is drawn and no zoom animation is under way."""
     # Off screen the frame is not rendered, so Leaflet's first zoom (fit to the data) waits
     # for animation frames: let it start, wait until it has ended, then until it is painted.
     content = iframe.element_handle().content_frame()
     content.evaluate(TWO_FRAMES_JS)
     content.wait_for_function(MAP_SETTLED_JS, polling="raf", timeout=60_000)
+    content.wait_for_function("() => window.workbenchExplorerReady === true")
     content.evaluate(TWO_FRAMES_JS)
-    frame = lab.page.frame_locator(MAP_FRAME)
-    expect(frame.locator(".leaflet-container")).to_be_visible()
-    expect(frame.locator(".workbench-legend")).to_be_visible()
-    # ~180 Natural Earth country polygons; the demo ships from dozens of places and
-    # plants four workshops: well over 10 point markers and at least one site
-    assert frame.locator("path.workbench-basemap").count() > 50
-    assert frame.locator(".workbench-point").count() > 10
-    assert frame.locator(".workbench-site").count() >= 1
-    lab.page.screenshot(path=screenshots / "lab-map.png")
+    return content
 
-    browser_log.assert_stayed_local()
-    browser_log.assert_no_dialogs()
+
+def _poll(lab: Lab, code: str, until: Any = bool, timeout_s: float = 20) -> str:
+    """Run ``code`` in the kernel until its output passes ``until`` (the comm is async)."""
+    deadline = time.monotonic() + timeout_s
+    out = ""
+    while time.monotonic() < deadline:
+        out = lab.kernel(code).strip()
+        if until(out) and out != "False":
+            return out
+        time.sleep(0.5)
+    return out

@@ -1,0 +1,272 @@
+"""The explorer widget's logic without a browser: filters, selections, reviews, re-runs, export.
+
+The map page's events are fed in as the front end would send them (through the MapFrame's
+message handler, so they pass the same validation); the commands the widget sends to the page
+are recorded instead of sent.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import workbench
+from workbench._mapindex import Filters
+from workbench.case import open_case
+from workbench.explorer import Explorer, explore
+from workbench.intake import load_table
+from workbench.keys import init_keys
+
+TABLES = ("sellers", "identifiers", "shipments", "locations", "evidence")
+
+HOSTILE = "<img src=x onerror=alert(1)>`${alert(2)}`"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root = tmp_path_factory.mktemp("explorer")
+    demo = workbench.generate_demo(
+        root / "data", n_shipments=20_000, n_background_sellers=300, hostile_names=True
+    )
+    case = open_case(root / "case.gpkg", actor="analyst-7")
+    case.ingest([load_table(getattr(demo, t), t) for t in TABLES])
+    run = case.find_sites(300)
+    yield SimpleNamespace(root=root, demo=demo, case=case, run=run)
+    case.close()
+
+
+class Recorder:
+    """Stands in for MapFrame.post: keeps the commands the widget sends to the map page."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    def last(self, kind: str) -> dict[str, Any]:
+        return [m for m in self.sent if m["type"] == kind][-1]
+
+
+def _explorer(world: Any, **options: Any) -> tuple[Explorer, Recorder]:
+    explorer = explore(world.case, world.run, **options)
+    recorder = Recorder()
+    explorer.map.post = recorder  # type: ignore[method-assign]
+    return explorer, recorder
+
+
+def _from_page(explorer: Explorer, event: dict[str, Any]) -> None:
+    """Deliver an event as the front end does: a custom comm message to the MapFrame."""
+    explorer.map._on_frontend_msg(explorer.map, event, [])
+
+
+def _valid_shipments(world: Any) -> pd.DataFrame:
+    ships = pd.DataFrame(world.case.table("shipments")).drop(columns="geometry")
+    return ships[ships["lat"].notna() & ships["lon"].notna()]
+
+
+# -- the page ---------------------------------------------------------------------------------
+def test_page_is_offline_and_locked_down(world: Any) -> None:
+    explorer, _ = _explorer(world)
+    page = explorer.map.html
+    assert "Content-Security-Policy" in page and "connect-src 'none'" in page
+    assert "L.Control.Draw" in page and "window.workbenchMap" in page
+    # nothing the browser would load: every script, style and image is inline
+    assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=", page)
+    assert "url(http" not in page and "url(//" not in page
+    # hostile seller names travel only as escaped JSON
+    assert "<img src=x" not in page and "\\u003cimg src=x" in page
+
+
+def test_initial_map_holds_every_site_and_waybill(world: Any) -> None:
+    explorer, _ = _explorer(world)
+    sites = world.case.sites(world.run)
+    assert [r["site_id"] for r in explorer.table.rows] == list(
+        sites.sort_values("score", ascending=False, kind="stable")["site_id"]
+    )
+    summary = explorer.data.index.summary(max_points=explorer.max_points)
+    assert int(summary.points["shipments"].sum()) == len(_valid_shipments(world))
+
+
+# -- filters ----------------------------------------------------------------------------------
+def test_brand_filter_redraws_points_and_sites(world: Any) -> None:
+    explorer, page = _explorer(world)
+    explorer.brand_filter.value = ("Nike",)
+    points = page.last("points")["payload"]
+    expected = (_valid_shipments(world)["brand"] == "Nike").sum()
+    assert sum(points["shipments"]) == expected  # every Nike waybill, nothing else
+    sites = page.last("sites")["records"]
+    shown = world.case.sites(world.run).set_index("site_id")
+    assert sites and all("Nike" in shown.loc[s["id"], "brands"] for s in sites)
+    assert {r["site_id"] for r in explorer.table.rows} == {s["id"] for s in sites}
+
+
+def test_network_date_and_score_filters(world: Any) -> None:
+    explorer, page = _explorer(world)
+    network = explorer.data.index.networks[0]
+    explorer.network_filter.value = (network,)
+    members = {s for s, n in explorer.data.network_of.items() if n == network}
+    ships = _valid_shipments(world)
+    assert (
+        sum(page.last("points")["payload"]["shipments"]) == ships["seller_id"].isin(members).sum()
+    )
+    explorer.network_filter.value = ()
+    explorer.start_date.value = pd.Timestamp("2026-03-01").date()
+    explorer.end_date.value = pd.Timestamp("2026-03-31").date()
+    in_march = ships["shipped_at"].between("2026-03-01", "2026-03-31 23:59:59").sum()
+    assert sum(page.last("points")["payload"]["shipments"]) == in_march
+    explorer.min_score.value = 50.0
+    assert explorer.table.rows and all(r["score"] >= 50 for r in explorer.table.rows)
+    assert all(s["score"] >= 50 for s in page.last("sites")["records"])
+
+
+def test_sorting_the_table(world: Any) -> None:
+    explorer, _ = _explorer(world)
+    explorer.table.sort_by, explorer.table.descending = "n_shipments", False
+    counts = [r["n_shipments"] for r in explorer.table.rows]
+    assert counts == sorted(counts)
+
+
+# -- selections -------------------------------------------------------------------------------
+def test_drawn_polygon_selects_sellers_and_waybills_inside(world: Any) -> None:
+    explorer, _ = _explorer(world)
+    seen: list[Any] = []
+    explorer.observe(lambda change: seen.append(change["new"]), names="selection")
+    site = world.case.sites(world.run).iloc[0]
+    box = shapely.box(
+        site["lon"] - 0.01, site["lat"] - 0.01, site["lon"] + 0.01, site["lat"] + 0.01
+    )
+    ring = [list(c) for c in box.exterior.coords]
+    _from_page(explorer, {"type": "draw", "shape": "rectangle", "coordinates": ring})
+    assert len(seen) == 1 and seen[0] is explorer.selection
+    selection = explorer.selection
+    ships = _valid_shipments(world)
+    inside = shapely.intersects_xy(box, ships["lon"].to_numpy(), ships["lat"].to_numpy())
+    assert len(selection.shipments) == inside.sum()
+    assert set(selection.sellers["seller_id"]) >= set(ships.loc[inside, "seller_id"])
+    assert set(site["sellers"]) <= set(selection.sellers["seller_id"])
+    assert site["site_id"] in set(selection.sites["site_id"])
+    assert selection.sellers.crs == "EPSG:4326" and selection.shipments.crs == "EPSG:4326"
+    _from_page(explorer, {"type": "draw-clear"})
+    assert explorer.selection is None and seen[-1] is None
+
+
+def test_invalid_events_are_ignored(world: Any) -> None:
+    explorer, _ = _explorer(world)
+    for event in (
+        {"type": "draw", "shape": "polygon", "coordinates": [[1, 2], [3, 4]]},  # 2 corners
+        {"type": "draw", "shape": "circle", "coordinates": [[0, 0], [1, 0], [1, 1]]},
+        {"type": "eval", "code": "alert(1)"},
+        "site-click",
+    ):
+        _from_page(explorer, event)  # type: ignore[arg-type]
+    assert explorer.selection is None
+
+
+def test_point_click_selects_that_point(world: Any) -> None:
+    explorer, _ = _explorer(world)
+    ships = _valid_shipments(world)
+    where = ships.groupby(["lat", "lon"]).size().idxmax()
+    _from_page(explorer, {"type": "point-click", "lat": where[0], "lon": where[1]})
+    selection = explorer.selection
+    assert selection.source == "point"
+    assert (
+        len(selection.shipments) == ((ships["lat"] == where[0]) & (ships["lon"] == where[1])).sum()
+    )
+
+
+def test_zoomed_view_shows_single_points(world: Any) -> None:
+    explorer, page = _explorer(world, max_points=200)  # the whole map is binned
+    assert explorer._whole_cell is not None
+    site = world.case.sites(world.run).iloc[0]
+    bounds = [
+        [site["lat"] - 0.005, site["lon"] - 0.005],
+        [site["lat"] + 0.005, site["lon"] + 0.005],
+    ]
+    _from_page(explorer, {"type": "view", "bounds": bounds, "zoom": 16})
+    payload = page.last("points")["payload"]
+    assert payload["grid"] is None and 0 < len(payload["lat"]) <= 200
+    _from_page(explorer, {"type": "view", "bounds": [[-80, -170], [80, 170]], "zoom": 2})
+    assert page.last("points")["payload"]["grid"] == explorer._whole_cell
+
+
+# -- site panel, reviews, re-runs, export -----------------------------------------------------
+def test_selecting_a_site_zooms_and_shows_details(world: Any) -> None:
+    explorer, page = _explorer(world)
+    _from_page(explorer, {"type": "site-click", "site_id": "S001"})
+    assert explorer.table.selected == "S001"
+    assert page.last("zoom-site")["site_id"] == "S001"
+    details = explorer.details.value
+    for part in ("Score parts", "Weekly shipments", "Evidence", "Review history", "<svg"):
+        assert part in details
+    assert "<img src=x" not in details  # hostile names are escaped
+    selection = explorer.selection
+    assert selection.source == "site" and list(selection.sites["site_id"]) == ["S001"]
+    site = world.case.sites(world.run).set_index("site_id").loc["S001"]
+    assert len(selection.shipments) == site["n_shipments"]
+
+
+def test_review_buttons_record_the_decision(world: Any) -> None:
+    explorer, _ = _explorer(world, reviewer="lead-3")
+    explorer.selected_site = "S002"
+    explorer.note.value = f"checked street view {HOSTILE}"
+    explorer.review_buttons["needs-work"].click()
+    history = world.case.reviews("S002", run_id=world.run)
+    last = history.iloc[-1]
+    assert (last["status"], last["by"]) == ("needs-work", "lead-3")
+    assert last["note"] == f"checked street view {HOSTILE}"
+    assert explorer.note.value == ""
+    assert next(r for r in explorer.table.rows if r["site_id"] == "S002")["status"] == "needs-work"
+    assert "needs-work" in explorer.details.value and "<img src=x" not in explorer.details.value
+
+
+def test_review_without_a_site_says_so(world: Any) -> None:
+    explorer, _ = _explorer(world)
+    assert explorer.review("confirmed") is None
+    assert "Select a site" in explorer.message.value
+
+
+def test_rerun_with_another_radius_stores_and_shows_a_new_run(world: Any, tmp_path: Path) -> None:
+    case = open_case(tmp_path / "copy.gpkg", actor="analyst-7")
+    case.ingest([load_table(getattr(world.demo, t), t) for t in TABLES])
+    first = case.find_sites(300)
+    explorer = explore(case)
+    page = Recorder()
+    explorer.map.post = page  # type: ignore[method-assign]
+    explorer.radius.value = 150.0
+    explorer.rerun_button.click()
+    assert explorer.run_id != first and case.latest_run() == explorer.run_id
+    assert case.runs().set_index("run_id").loc[explorer.run_id, "parameters"]["radius_m"] == 150
+    assert len(page.last("sites")["records"]) == len(case.sites(explorer.run_id))
+    case.close()
+
+
+def test_export_button_writes_the_tip_sheet(world: Any, tmp_path: Path) -> None:
+    keys = init_keys(tmp_path / "keys")
+    world.case.set_setting("organisation", "Acme Brand Protection")
+    world.case.set_setting("contact", "ip-team@acme.example")
+    explorer, _ = _explorer(world, out_dir=tmp_path / "out")
+    explorer.selected_site = "S003"
+    assert explorer.export(keys_dir=keys, pdf=False) is None  # not confirmed, no reason given
+    assert "S003" in explorer.message.value and "confirm" in explorer.message.value.lower()
+    explorer.review("confirmed", "test buys matched")
+    path = explorer.export(keys_dir=keys, pdf=False)
+    assert path is not None and (path / "data" / "report.html").exists()
+    assert workbench.verify_bundle(path).ok
+
+
+def test_filter_masks_agree_with_pandas(world: Any) -> None:
+    explorer, _ = _explorer(world)
+    index = explorer.data.index
+    ships = explorer.data.shipments.iloc[index.rows]
+    filters = Filters(brands=("Nike", "Adidas"), start=pd.Timestamp("2026-05-01"))
+    mask = index.mask(filters)
+    expected = ships["brand"].isin(["Nike", "Adidas"]) & (ships["shipped_at"] >= "2026-05-01")
+    assert np.array_equal(mask, expected.to_numpy(bool))
