@@ -231,6 +231,9 @@ def test_review_without_a_site_says_so(world: Any) -> None:
     explorer, _ = _explorer(world)
     assert explorer.review("confirmed") is None
     assert "Select a site" in explorer.message.value
+    explorer.selected_site = HOSTILE  # a site id from a hostile page: no such site
+    assert explorer.review("confirmed") is None
+    assert "not in run" in explorer.message.value and "<img" not in explorer.message.value
 
 
 def test_rerun_with_another_radius_stores_and_shows_a_new_run(world: Any, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ traits, calls one function of :mod:`workbench._explorer_data` and sets the resul
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -399,8 +400,7 @@ class Explorer(w.VBox):
 
     def _say(self, text: str, *, error: bool = False) -> None:
         colour = "#b00020" if error else "#333"
-        safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        self.message.value = f'<span style="color:{colour}">{safe}</span>'
+        self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
         bundle = super()._repr_mimebundle_(**kwargs)
