@@ -172,7 +172,7 @@ class Explorer(w.VBox):
         return [
             w.HBox([controls, self.map], layout=w.Layout(width="100%")),
             self.message,
-            w.HBox([w.Box([self.table], layout=w.Layout(flex="1 1 auto")), panel]),
+            w.HBox([w.Box([self.table], layout=w.Layout(flex="1 1 auto", overflow="auto")), panel]),
         ]
 
     def _observe_controls(self) -> None:

@@ -276,7 +276,7 @@ def _wait_until_up(url: str, token: str, process: subprocess.Popen[bytes]) -> No
     )
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited early with code {process.returncode}")
+            raise RuntimeError(f"jupyter exited early with code {process.returncode}")
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 if response.status == 200:
@@ -284,7 +284,7 @@ def _wait_until_up(url: str, token: str, process: subprocess.Popen[bytes]) -> No
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.5)
-    raise TimeoutError(f"jupyter lab did not answer {url}/api/status in {SERVER_START_TIMEOUT_S}s")
+    raise TimeoutError(f"jupyter did not answer {url}/api/status in {SERVER_START_TIMEOUT_S}s")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -300,20 +300,22 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
-def lab_server() -> Iterator[LabServer]:
-    """A JupyterLab server on a free localhost port, serving a fresh temporary root folder."""
+def _jupyter_server(subcommand: str, extra_options: list[str]) -> Iterator[LabServer]:
+    """``jupyter {subcommand}`` on a free localhost port, serving a fresh temporary root folder.
+
+    The options below are the lab's; ``extra_options`` go after them.
+    """
     jupyter = Path(sys.executable).parent / "jupyter"
-    tmp = Path(tempfile.mkdtemp(prefix="workbench-lab-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"workbench-{subcommand}-"))
     root = tmp / "root"
     root.mkdir()
     token = secrets.token_hex(24)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_file = tmp / "jupyter-lab.log"
+    log_file = tmp / f"jupyter-{subcommand}.log"
     command = [
         str(jupyter),
-        "lab",
+        subcommand,
         "--no-browser",
         f"--port={port}",
         "--ServerApp.port_retries=0",
@@ -326,6 +328,7 @@ def lab_server() -> Iterator[LabServer]:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
+        *extra_options,
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
@@ -353,6 +356,23 @@ def lab_server() -> Iterator[LabServer]:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def lab_server() -> Iterator[LabServer]:
+    """A JupyterLab server on a free localhost port, serving a fresh temporary root folder."""
+    yield from _jupyter_server("lab", [])
+
+
+@pytest.fixture(scope="session")
+def notebook_server() -> Iterator[LabServer]:
+    """A Jupyter Notebook 7 server (``jupyter notebook``), set up as :func:`lab_server` is.
+
+    JupyterLab's server extension loads too, so the ``LabApp`` options still apply; Notebook
+    7's pages (``/tree``, ``/notebooks/...``) need their own option to expose
+    ``window.jupyterapp``: ``LabApp.expose_app_in_browser`` does not reach them.
+    """
+    yield from _jupyter_server("notebook", ["--JupyterNotebookApp.expose_app_in_browser=True"])
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """On a failure, add the server log's tail and the browser's page errors to the report."""
@@ -361,9 +381,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not report.failed:
         return
     funcargs = getattr(item, "funcargs", {})
-    server = funcargs.get("lab_server")
-    if isinstance(server, LabServer) and server.log_file.exists():
-        report.sections.append(("jupyter lab log (tail)", server.log_tail()))
+    for name, title in (("lab_server", "jupyter lab"), ("notebook_server", "jupyter notebook")):
+        server = funcargs.get(name)
+        if isinstance(server, LabServer) and server.log_file.exists():
+            report.sections.append((f"{title} log (tail)", server.log_tail()))
     log = funcargs.get("browser_log")
     if isinstance(log, BrowserLog) and log.page_errors:
         report.sections.append(("browser page errors", "\n".join(log.page_errors)))
@@ -514,6 +535,22 @@ def lab(lab_server: LabServer, new_context: Any) -> Iterator[Lab]:
     lab.page.goto(f"{lab_server.url}/lab?token={lab_server.token}")
     lab.wait_until_ready()
     yield lab
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def notebook7(notebook_server: LabServer, new_context: Any) -> Iterator[Lab]:
+    """Jupyter Notebook 7's file browser (``/tree``) opened with the token in one tab.
+
+    :class:`Lab` drives Notebook 7 too: its app is exposed as ``window.jupyterapp`` and its
+    ``shell.currentWidget`` is the open notebook's panel. Open a notebook with
+    ``page.goto(f"{server.url}/notebooks/{path}")`` and ``wait_until_ready()``.
+    """
+    context = new_context()
+    notebook = Lab(context.new_page(), notebook_server)
+    notebook.page.goto(f"{notebook_server.url}/tree?token={notebook_server.token}")
+    notebook.wait_until_ready()
+    yield notebook
     context.close()
 
 
