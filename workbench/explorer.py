@@ -41,6 +41,7 @@ from workbench._explorer_data import (
 )
 from workbench._explorer_details import details_html
 from workbench._explorer_widgets import MapFrame, SiteTable
+from workbench._mapdata import PointSummary
 from workbench._mapindex import Filters
 from workbench.errors import WorkbenchError
 from workbench.maps import MapLayers, compose
@@ -224,8 +225,8 @@ class Explorer(w.VBox):
         found = runs.loc[runs["run_id"] == self.run_id, "parameters"]
         return dict(found.iloc[0]) if len(found) else {}
 
-    def _page(self) -> str:
-        """The whole map page for the current filters (used once, and after a re-run)."""
+    def _apply_filters(self) -> tuple[PointSummary, pd.DataFrame]:
+        """Mask the waybills, aggregate them and pick the sites to show; fills the table."""
         filters = self.filters
         self._mask = self.data.index.mask(filters)
         summary = self.data.index.summary(self._mask, max_points=self.max_points)
@@ -233,6 +234,11 @@ class Explorer(w.VBox):
         self._refined = False
         shown = visible_sites(self.sites, filters)
         self.table.rows = self.table.sort_rows(table_rows(shown))
+        return summary, shown
+
+    def _page(self) -> str:
+        """The whole map page for the current filters (drawn once; then updated by messages)."""
+        summary, shown = self._apply_filters()
         layers = MapLayers(
             summary=summary,
             sites=data.site_records(shown, self.data.names),
@@ -243,15 +249,9 @@ class Explorer(w.VBox):
 
     def refresh(self) -> None:
         """Apply the filters: new points and sites to the map, new rows to the table."""
-        filters = self.filters
-        self._mask = self.data.index.mask(filters)
-        summary = self.data.index.summary(self._mask, max_points=self.max_points)
-        self._cell = self._whole_cell = summary.cell_deg
-        self._refined = False
+        summary, shown = self._apply_filters()
         self.map.post({"type": "points", "payload": data.points_payload(summary)})
-        shown = visible_sites(self.sites, filters)
         self.map.post({"type": "sites", "records": data.site_records(shown, self.data.names)})
-        self.table.rows = self.table.sort_rows(table_rows(shown))
         n = int(self._mask.sum()) if self._mask is not None else len(self.data.index)
         self._say(f"{n:,} waybills and {len(shown):,} sites shown.")
 
