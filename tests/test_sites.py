@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,3 +128,109 @@ def test_evidence_is_weighted_by_the_operators_share_of_waybills(
     # are 0 (genuine buys) -> evidence ~ 0.0099 * 0.667
     assert hub["score_parts"]["evidence"] == pytest.approx(30 / 3030 * 2 / 3, abs=1e-3)
     assert hub["n_counterfeit"] == 2  # the counts themselves are still shown
+
+
+# -- the fast paths (threads, dense tables, categorical codes) agree with the plain ones -----
+@pytest.fixture(scope="module")
+def demo_case() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    from workbench.demo import demo_frames
+    from workbench.networks import link_sellers
+
+    frames = demo_frames(n_shipments=40_000, n_background_sellers=300)
+    nets = link_sellers(frames["sellers"], frames["identifiers"]).membership
+    ships = frames["shipments"].copy()
+    # a precision column with levels that take part and one that does not, missing values
+    ships["precision"] = np.where(np.arange(len(ships)) % 13 == 0, "street", "exact")
+    ships.loc[ships.index[::101], "precision"] = "city"
+    ships.loc[ships.index[::97], "value_cny"] = np.nan
+    ships.loc[ships.index[::89], "brand"] = None
+    return ships, nets, frames["evidence"]
+
+
+def _fitted(ships: pd.DataFrame, case: tuple[pd.DataFrame, ...]) -> SiteFinder:
+    return SiteFinder(radius_m=300).fit(ships, networks=case[1], evidence=case[2])
+
+
+def _assert_same(a: SiteFinder, b: SiteFinder) -> None:
+    assert np.array_equal(a.labels_, b.labels_)
+    pd.testing.assert_frame_equal(a.sites_, b.sites_, check_exact=True)
+    pd.testing.assert_frame_equal(a.site_points_, b.site_points_, check_exact=True)
+    pd.testing.assert_frame_equal(a.activity_, b.activity_, check_exact=True)
+    assert (a.run_id_, a.excluded_) == (b.run_id_, b.excluded_)
+
+
+def test_threads_give_the_same_sites(demo_case, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench import _site_waybills
+
+    one = _fitted(demo_case[0], demo_case)
+    assert len(one.sites_) > 10
+    monkeypatch.setattr(_site_waybills, "PARALLEL_MIN_WAYBILLS", 0)
+    monkeypatch.setattr(_site_waybills, "threads", lambda: 3)
+    _assert_same(one, _fitted(demo_case[0], demo_case))
+
+
+def test_hashed_tables_give_the_same_sites(demo_case, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench import _site_tally
+
+    dense = _fitted(demo_case[0], demo_case)
+    monkeypatch.setattr(_site_tally, "DENSE_CELLS", 0)  # brands, weeks, levels hashed
+    _assert_same(dense, _fitted(demo_case[0], demo_case))
+
+
+def test_categorical_columns_give_the_same_sites(demo_case) -> None:
+    ships = demo_case[0]
+    # categories in another order than the waybills: ties between brands must not follow them
+    coded = ships.astype(
+        {c: pd.CategoricalDtype(sorted(ships[c].dropna().unique(), reverse=True)) for c in
+         ("seller_id", "brand", "shipped_at", "precision")}
+    )  # fmt: skip
+    _assert_same(_fitted(ships, demo_case), _fitted(coded, demo_case))
+
+
+def test_waybills_without_a_seller_count_but_are_nobodys(
+    toy_shipments, toy_network, toy_evidence
+) -> None:
+    ships = toy_shipments.copy()
+    ships.loc[ships.index[:50], "seller_id"] = None  # 50 of the workshop's 600 waybills
+    top = find_sites(ships, networks=toy_network, evidence=toy_evidence).iloc[0]
+    assert top["n_shipments"] == 600 and top["n_sellers"] == 10 and top["label"] == "workshop"
+
+
+def test_importing_sites_does_not_import_numba() -> None:
+    code = "import sys, workbench.sites; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_site_kernels_load_from_the_cache_in_one_version() -> None:
+    # text and categorical columns, with and without precision: one compiled version of
+    # each kernel, loaded from numba's on-disk cache by a second process
+    code = (
+        "import json\n"
+        "import numpy as np, pandas as pd\n"
+        "from workbench import _site_geometry_jit, _site_jit\n"
+        "from workbench.sites import SiteFinder\n"
+        "rng = np.random.default_rng(0)\n"
+        "n = 3000\n"
+        "ships = pd.DataFrame({'seller_id': [f'S{i % 7}' for i in range(n)],\n"
+        "    'lat': 25 + rng.normal(0, 2e-4, n), 'lon': 119 + rng.normal(0, 2e-4, n),\n"
+        "    'shipped_at': '2026-01-05', 'brand': 'Nike', 'value_cny': 1.0})\n"
+        "SiteFinder().fit(ships)\n"
+        "SiteFinder().fit(ships.astype({'seller_id': 'category', 'brand': 'category'}))\n"
+        "SiteFinder().fit(ships.assign(precision=np.where(np.arange(n) % 3, 'exact', 'street')))\n"
+        "stats = {}\n"
+        "for module in (_site_jit, _site_geometry_jit):\n"
+        "    for name in dir(module):\n"
+        "        f = getattr(module, name)\n"
+        "        if hasattr(f, 'stats') and f.signatures:\n"
+        "            stats[name] = [sum(f.stats.cache_hits.values()),\n"
+        "                           sum(f.stats.cache_misses.values()), len(f.signatures)]\n"
+        "print(json.dumps(stats))\n"
+    )
+    for _ in range(2):  # the first run may compile (the cache is stale after an edit)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+    stats = json.loads(out.stdout)
+    assert {"point_codes", "tally", "site_shapes", "first_rows"} <= set(stats), sorted(stats)
+    assert all(misses == 0 and hits > 0 and n == 1 for hits, misses, n in stats.values()), stats

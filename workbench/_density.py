@@ -32,11 +32,13 @@ wrapping across the antimeridian); the distance test itself is exact. Per cell, 
 of its unit vectors and the largest chord from it bound every pair (triangle inequality
 in 3-D), so a neighbour cell is added whole or skipped whole when it lies entirely inside
 or outside the radius of a point (or of a whole cell), and the scan of a point stops once
-its threshold is reached. Cells holding many points (a depot geocoded with jitter) are
-scanned through a tree: their points are ordered along a Z-curve, and runs of 16, 128,
-1024, ... points get the same bounding balls, so only runs straddling the radius are
-scanned point by point. Below a radius of ~7 cm cells cannot shrink further (their keys
-would overflow 64 bits) and core points are linked pair by pair instead.
+its threshold is reached, or once the cells it could still reach cannot make it up (most
+points of busy districts are settled by these bounds alone). Cells holding many points (a
+depot geocoded with jitter) are scanned through a tree: their points are ordered along a
+Z-curve, and runs of 16, 128, 1024, ... points get the same bounding balls, so only runs
+straddling the radius are scanned point by point. Below a radius of ~7 cm cells cannot
+shrink further (their keys would overflow 64 bits) and core points are linked pair by pair
+instead.
 
 Memory is O(n): about 100 bytes per point at the peak, no neighbour lists. The kernels
 release the GIL; on large inputs the parallel steps run on up to ``_MAX_THREADS`` threads

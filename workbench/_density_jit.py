@@ -736,6 +736,73 @@ def _walk(
 
 
 @njit(cache=True, nogil=True)
+def _point_core(
+    k: int,
+    tk: float,
+    own: float,
+    buf: Arr,
+    keep: int,
+    part: Arr,
+    xyz: Arr,
+    w: Arr,
+    cstart: Arr,
+    cw: Arr,
+    ref: Arr,
+    rho: Arr,
+    noff: Arr,
+    nref: Arr,
+    nrho: Arr,
+    nw: Arr,
+    c_in: float,
+    margin_in: float,
+    margin_out: float,
+    stack: Arr,
+) -> bool:
+    """Whether point k reaches its threshold ``tk`` among the cells ``buf[:keep]`` (nearest
+    first; ``own``: the weight of its own cell when that counts whole).
+
+    First, from the chord to each cell's centre alone: the cells entirely within reach
+    count whole (a lower bound), those not entirely out of reach give an upper bound;
+    most points are decided there. Then the straddling cells (``part``: scratch) are
+    walked point by point, nearest first, until the weight reaches the threshold or the
+    upper bound left drops below it.
+    """
+    px, py, pz = xyz[k, 0], xyz[k, 1], xyz[k, 2]
+    acc = own
+    upper = own
+    n_part = 0
+    for q in range(keep):
+        d = buf[q]
+        dc = _chord(px, py, pz, ref[d, 0], ref[d, 1], ref[d, 2])
+        if dc - rho[d] > margin_out:
+            continue
+        upper += cw[d]
+        if dc + rho[d] <= margin_in:
+            acc += cw[d]
+        else:
+            part[n_part] = d
+            n_part += 1
+    if acc >= tk:
+        return True
+    if upper < tk:
+        return False
+    for q in range(n_part):
+        d = part[q]
+        a2 = cstart[d]
+        found = _walk(
+            px, py, pz, a2, cstart[d + 1] - a2, noff[d], xyz, w, nref, nrho, nw, c_in,
+            tk - acc, False, stack,
+        )  # fmt: skip
+        acc += found
+        if acc >= tk:
+            return True
+        upper -= cw[d] - found
+        if upper < tk:
+            return False
+    return acc >= tk
+
+
+@njit(cache=True, nogil=True)
 def core_points(
     p0: int,
     p1: int,
@@ -769,14 +836,16 @@ def core_points(
     threshold. When every cell is smaller than the radius (``mutual``), a cell's own
     weight counts whole, and a cell is all core without any distance test when its weight,
     plus that of the neighbour cells entirely within reach of all its points, reaches the
-    largest threshold of its points. Otherwise, point by point, neighbour cells (nearest
-    first) are added whole when entirely within reach, skipped when entirely out of reach,
-    else point by point; the scan stops as soon as the threshold is reached.
+    largest threshold of its points. Otherwise, point by point (:func:`_point_core`),
+    neighbour cells are added whole when entirely within reach, skipped when entirely out
+    of reach, else walked point by point (nearest first); the scan stops as soon as the
+    threshold is reached, or the weight it could still reach stays below it.
     """
     per_point = t.shape[0] == xyz.shape[0] and xyz.shape[0] > 1
     stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
     dist = np.empty(64)
+    part = np.empty(64, dtype=np.int64)
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
     wi, wf = window_alloc(row_ids.shape[0], dphi, theta)
@@ -785,6 +854,7 @@ def core_points(
         if buf.shape[0] < span:
             buf = np.empty(span, dtype=np.int64)
             dist = np.empty(span)
+            part = np.empty(span, dtype=np.int64)
         for c in range(row_cs[p], row_cs[p + 1]):
             a, b = cstart[c], cstart[c + 1]
             if mutual and cw[c] >= tmax[c]:
@@ -821,25 +891,10 @@ def core_points(
                 if tk <= lower:
                     core[k] = True
                     continue
-                px, py, pz = xyz[k, 0], xyz[k, 1], xyz[k, 2]
-                acc = cw[c] if mutual else 0.0
-                for q in range(keep):
-                    d = buf[q]
-                    dc = _chord(px, py, pz, ref[d, 0], ref[d, 1], ref[d, 2])
-                    if dc - rho[d] > margin_out:
-                        continue
-                    if dc + rho[d] <= margin_in:
-                        acc += cw[d]
-                    else:
-                        a2 = cstart[d]
-                        n2 = cstart[d + 1] - a2
-                        acc += _walk(
-                            px, py, pz, a2, n2, noff[d], xyz, w, nref, nrho, nw, c_in,
-                            tk - acc, False, stack,
-                        )  # fmt: skip
-                    if acc >= tk:
-                        break
-                core[k] = acc >= tk
+                core[k] = _point_core(
+                    k, tk, cw[c] if mutual else 0.0, buf, keep, part, xyz, w, cstart, cw,
+                    ref, rho, noff, nref, nrho, nw, c_in, margin_in, margin_out, stack,
+                )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

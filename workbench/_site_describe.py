@@ -1,72 +1,33 @@
-"""Describe and score clustered sites, vectorised over waybills (private to ``sites``).
+"""Describe and score clustered sites (private to ``sites``).
 
-Every per-site figure is a ``bincount`` or a sort over integer codes: waybills carry the
-index of their unique point, their site label and integer codes for seller, operator, brand,
-day and precision. Only the geometry (medoid, radius, hull) loops over sites, on each site's
-unique points.
+The figures from the waybills come tallied per site (:mod:`workbench._site_tally`); here
+they become the columns of the sites table, from small per-site arrays and the sorted
+(site, code) pairs. The geometry (medoid, radius, hull) works on each site's unique points.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from workbench._site_geometry import haversine_m, hull_polygon, weighted_quantile
+from workbench._site_geometry import circle_polygon, haversine_m
+from workbench._site_tally import Tally
+from workbench._site_waybills import Waybills, frozen
 
 SCORE_WEIGHTS = {"evidence": 0.40, "concentration": 0.25, "brand_focus": 0.20, "contrast": 0.15}
 WORKSHOP_EVIDENCE = 0.25
 _MEDOID_CANDIDATES = 48  # heaviest points and points nearest the weighted mean
 
 
-@dataclass
-class Waybills:
-    """Integer-coded waybill columns the description needs (one entry per usable waybill)."""
+def _shape_kernels() -> ModuleType:
+    """The numba kernels of the geometry, imported on first use."""
+    from workbench import _site_geometry_jit
 
-    point: np.ndarray  # index of the unique point
-    seller: np.ndarray  # code into ``seller_names``
-    seller_names: np.ndarray
-    operator: np.ndarray  # code into ``operator_names`` (network id, or the seller itself)
-    operator_names: np.ndarray
-    operator_is_network: np.ndarray  # per operator code
-    day: np.ndarray  # days since 1970-01-01, -1 when unknown
-    value: np.ndarray  # declared value in CNY, 0 when unknown
-    has_value: bool
-    brand: np.ndarray  # code into ``brand_names``, -1 when unknown
-    brand_names: np.ndarray
-    precision: np.ndarray  # code into ``precision_names``
-    precision_names: np.ndarray
-
-
-def _pairs(
-    label: np.ndarray, code: np.ndarray, n_codes: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (label, code) pairs with their waybill counts, sorted by label then code."""
-    width = max(n_codes, 1)
-    key = label.astype(np.int64) * width + code
-    keys, counts = distinct(key, (int(label.max(initial=-1)) + 1) * width)
-    return keys // width, keys % width, counts
-
-
-def distinct(
-    key: np.ndarray, size: int, weights: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct non-negative keys below ``size`` and their counts (or weight sums).
-
-    A ``bincount`` when the key space is small enough, else a hash table: no sort of all keys.
-    """
-    if 0 < size <= 20_000_000:
-        counts = np.bincount(key, minlength=size)
-        keys = np.flatnonzero(counts)
-        sums = counts if weights is None else np.bincount(key, weights, minlength=size)
-        return keys, sums[keys]
-    codes, uniques = pd.factorize(key)  # hashing: linear in the keys, sorts only the distinct
-    counts = np.bincount(codes, weights, minlength=len(uniques))
-    order = np.argsort(uniques, kind="stable")
-    return np.asarray(uniques)[order], counts[order]
+    return _site_geometry_jit
 
 
 def _split(labels: np.ndarray, values: np.ndarray, n_sites: int) -> list[np.ndarray]:
@@ -85,7 +46,12 @@ def geometry(
     n_sites: int,
     coverage: float,
 ) -> pd.DataFrame:
-    """Per site: medoid index, lat, lon, the radius holding ``coverage`` of it, the hull."""
+    """Per site: medoid index, lat, lon, the radius holding ``coverage`` of it, the hull.
+
+    Medoids of sites with more than ``_MEDOID_CANDIDATES`` points are searched among
+    candidates (:func:`_medoid`); the rest, and every radius, in
+    ``_site_geometry_jit.site_shapes``.
+    """
     if n_sites == 0:
         return pd.DataFrame(
             {
@@ -98,21 +64,31 @@ def geometry(
         )
     order = np.argsort(point_label, kind="stable")
     order = order[point_label[order] >= 0]
-    groups = _split(point_label[order], order, n_sites)
-    medoid = np.empty(n_sites, dtype=np.int64)
+    start = np.searchsorted(point_label[order], np.arange(n_sites + 1))
+    medoid = np.full(n_sites, -1, dtype=np.int64)
+    for k in np.flatnonzero(np.diff(start) > _MEDOID_CANDIDATES):  # large sites
+        idx = order[start[k] : start[k + 1]]
+        medoid[k] = idx[_medoid(lat[idx], lon[idx], weight[idx])]
     radius = np.empty(n_sites)
-    for k, idx in enumerate(groups):
-        m = idx[_medoid(lat[idx], lon[idx], weight[idx])]
-        medoid[k] = m
-        dist = haversine_m(lat[m], lon[m], lat[idx], lon[idx])
-        radius[k] = np.ceil(max(weighted_quantile(dist, weight[idx], coverage), 1.0) * 10) / 10
+    _shape_kernels().site_shapes(
+        frozen(order),
+        frozen(start),
+        frozen(lat),
+        frozen(lon),
+        frozen(weight),
+        coverage,
+        _MEDOID_CANDIDATES,
+        medoid,
+        radius,
+    )
     hulls = shapely.convex_hull(
         shapely.multipoints(np.column_stack([lon[order], lat[order]]), indices=point_label[order])
     )
+    # the hull of points on (nearly) one line or one spot is a small circle instead
     hull = [
         h
         if isinstance(h, shapely.Polygon) and h.area > 0
-        else hull_polygon(lat[groups[k]], lon[groups[k]], (lat[medoid[k]], lon[medoid[k]]), 25.0)
+        else circle_polygon((lat[medoid[k]], lon[medoid[k]]), 25.0)
         for k, h in enumerate(hulls)
     ]
     return pd.DataFrame(
@@ -121,18 +97,16 @@ def geometry(
 
 
 def _medoid(lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> int:
-    """Weighted medoid among candidates: the heaviest points and those nearest the mean.
+    """Weighted medoid of a large site among candidates: the heaviest points and those
+    nearest the mean.
 
     The exact medoid minimises the weighted sum of distances to all points; it lies near
     the weighted mean, so candidates are the points nearest it plus the heaviest ones.
     """
-    if len(lat) <= _MEDOID_CANDIDATES:
-        candidates = np.arange(len(lat))
-    else:
-        mean_lat, mean_lon = np.average(lat, weights=weight), np.average(lon, weights=weight)
-        near = np.argsort(haversine_m(mean_lat, mean_lon, lat, lon))[: _MEDOID_CANDIDATES // 2]
-        heavy = np.argsort(-weight, kind="stable")[: _MEDOID_CANDIDATES // 2]
-        candidates = np.unique(np.concatenate([near, heavy]))
+    mean_lat, mean_lon = np.average(lat, weights=weight), np.average(lon, weights=weight)
+    near = np.argsort(haversine_m(mean_lat, mean_lon, lat, lon))[: _MEDOID_CANDIDATES // 2]
+    heavy = np.argsort(-weight, kind="stable")[: _MEDOID_CANDIDATES // 2]
+    candidates = np.unique(np.concatenate([near, heavy]))
     dist = haversine_m(lat[candidates, None], lon[candidates, None], lat[None, :], lon[None, :])
     cost = dist @ weight
     best = np.flatnonzero(cost <= cost.min() * (1 + 1e-12))
@@ -142,29 +116,28 @@ def _medoid(lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> int:
 
 def describe(
     ways: Waybills,
-    label: np.ndarray,
-    n_sites: int,
+    tally: Tally,
     evidence: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> pd.DataFrame:
-    """Counts, lists, dates and score parts per site (one row per label ``0..n_sites-1``).
+    """Counts, lists, dates and score parts per site (one row per site of ``tally``).
 
-    ``evidence`` holds per operator code: counterfeit verdicts, genuine verdicts, and per
-    brand code whether the brand has a counterfeit verdict anywhere in the case.
+    ``evidence`` holds per operator code: counterfeit verdicts, genuine verdicts (and per
+    brand code whether the brand has a counterfeit verdict anywhere in the case).
     """
-    counterfeit, genuine, suspect_brand = evidence
-    inside = label >= 0
-    lab = label[inside]
-    seller, operator = ways.seller[inside], ways.operator[inside]
-    out: dict[str, Any] = {"n_shipments": np.bincount(lab, minlength=n_sites)}
-    n = out["n_shipments"].astype(float)
+    counterfeit, genuine, _ = evidence
+    n_sites = len(tally.n_shipments)
+    out: dict[str, Any] = {"n_shipments": tally.n_shipments}
+    n = tally.n_shipments.astype(float)
 
-    s_lab, s_code, _ = _pairs(lab, seller, len(ways.seller_names))
+    s_lab, s_code = tally.sellers
     out["n_sellers"] = np.bincount(s_lab, minlength=n_sites)
     out["sellers"] = [
         sorted(map(str, g)) for g in _split(s_lab, ways.seller_names[s_code], n_sites)
     ]
-
-    o_lab, o_code, _ = _pairs(lab, operator, len(ways.operator_names))
+    # an operator is in a site when one of its sellers is
+    width = max(len(ways.operator_names), 1)
+    o_key = np.unique(s_lab.astype(np.int64) * width + ways.operator_of_seller[s_code])
+    o_lab, o_code = o_key // width, o_key % width
     out["n_operators"] = np.bincount(o_lab, minlength=n_sites)
     nets = ways.operator_is_network[o_code]
     out["networks"] = [
@@ -173,55 +146,56 @@ def describe(
     out["n_networks"] = np.bincount(o_lab[nets], minlength=n_sites)
     out["n_counterfeit"] = np.bincount(o_lab, counterfeit[o_code], minlength=n_sites).astype(int)
     out["n_genuine"] = np.bincount(o_lab, genuine[o_code], minlength=n_sites).astype(int)
-
-    known = ways.brand[inside] >= 0
-    b_lab, b_code, b_count = _pairs(lab[known], ways.brand[inside][known], len(ways.brand_names))
-    order = np.lexsort((b_code, -b_count, b_lab))  # per site: most waybills first
-    out["brands"] = [
-        list(map(str, g)) for g in _split(b_lab[order], ways.brand_names[b_code[order]], n_sites)
-    ]
-    p_lab, p_code, p_count = _pairs(lab, ways.precision[inside], len(ways.precision_names))
-    names = ways.precision_names[p_code]
-    out["precision"] = [
-        dict(zip(map(str, nm), map(int, c), strict=True))
-        for nm, c in zip(
-            _split(p_lab, names, n_sites), _split(p_lab, p_count, n_sites), strict=True
-        )
-    ]
-    value = np.bincount(lab, ways.value[inside], minlength=n_sites)
-    out["value_cny"] = value if ways.has_value else np.full(n_sites, np.nan)
-    out["first_shipped"], out["last_shipped"] = _date_range(lab, ways.day[inside], n_sites)
-
-    ratio = counterfeit / (counterfeit + genuine + 1)
+    out["brands"] = _brands(ways, tally)
+    out["precision"] = _precision(ways, tally)
+    out["value_cny"] = tally.value if ways.has_value else np.full(n_sites, np.nan)
+    out["first_shipped"], out["last_shipped"] = _date_range(tally)
     parts = pd.DataFrame(
         {
             # operators' verdict ratios, weighted by their share of the site's waybills
-            "evidence": np.bincount(lab, ratio[operator], minlength=n_sites) / n,
+            "evidence": tally.evidence / n,
             "concentration": 1 - out["n_operators"] / out["n_sellers"],
-            "brand_focus": np.bincount(
-                lab[known],
-                suspect_brand[ways.brand[inside][known]].astype(float),
-                minlength=n_sites,
-            )
-            / n,
+            "brand_focus": tally.suspect / n,
         }
     )
     frame = pd.DataFrame(out)
     return pd.concat([frame, parts], axis=1)
 
 
-def _date_range(lab: np.ndarray, day: np.ndarray, n_sites: int) -> tuple[pd.Series, pd.Series]:
+def _brands(ways: Waybills, tally: Tally) -> list[list[str]]:
+    """Brands per site, most waybills first (ties: the brand seen first in the input)."""
+    b_lab, b_code, b_count = tally.brands
+    seen = ways.first_seen(ways.brand, len(ways.brand_names))
+    order = np.lexsort((seen[b_code], -b_count, b_lab))
+    names = ways.brand_names[b_code[order]]
+    return [list(map(str, g)) for g in _split(b_lab[order], names, len(tally.n_shipments))]
+
+
+def _precision(ways: Waybills, tally: Tally) -> list[dict[str, int]]:
+    """Waybills per precision level and site, levels in the order first seen."""
+    names = ways.precision_names
+    if len(names) == 1:  # every waybill has the one level
+        return [{str(names[0]): int(c)} for c in tally.n_shipments]
+    p_lab, p_code, p_count = tally.levels
+    seen = ways.first_seen(ways.precision, len(names))
+    order = np.lexsort((seen[p_code], p_lab))
+    p_lab, p_code, p_count = p_lab[order], p_code[order], p_count[order]
+    n_sites = len(tally.n_shipments)
+    return [
+        dict(zip(map(str, nm), map(int, c), strict=True))
+        for nm, c in zip(
+            _split(p_lab, names[p_code], n_sites), _split(p_lab, p_count, n_sites), strict=True
+        )
+    ]
+
+
+def _date_range(tally: Tally) -> tuple[pd.Series, pd.Series]:
     """First and last shipping day per site (NaT when no waybill of the site has a date)."""
-    known = day >= 0
-    first = np.full(n_sites, np.iinfo(np.int64).max)
-    last = np.full(n_sites, -1, dtype=np.int64)
-    np.minimum.at(first, lab[known], day[known])
-    np.maximum.at(last, lab[known], day[known])
-    missing = last < 0
+    missing = tally.last_day < 0
     nat = np.datetime64("NaT", "D")
     return tuple(  # type: ignore[return-value]
         pd.Series(np.where(missing, nat, d.clip(0).astype("datetime64[D]"))).astype("datetime64[s]")
-        for d in (first, last)
+        for d in (tally.first_day, tally.last_day)
     )
 
 
@@ -241,12 +215,11 @@ def score(parts: pd.DataFrame, n_operators: np.ndarray, hub_min_operators: int) 
     )
 
 
-def weekly(
-    label: np.ndarray, day: np.ndarray, value: np.ndarray, site_ids: np.ndarray
-) -> pd.DataFrame:
-    """Waybills and declared value per site and week (weeks start on Monday)."""
-    keep = (label >= 0) & (day >= 0)
-    if not keep.any():
+def weekly(tally: Tally, rank_of: np.ndarray, site_ids: np.ndarray) -> pd.DataFrame:
+    """Waybills and declared value per site and week (weeks start on Monday), by site rank
+    (``rank_of``: the rank of each site of ``tally``) and week."""
+    site, week, counts, values = tally.weeks
+    if len(site) == 0:
         return pd.DataFrame(
             {
                 "site_id": pd.Series(dtype=str),
@@ -255,20 +228,14 @@ def weekly(
                 "value_cny": pd.Series(dtype=float),
             }
         )
-    week = (day[keep] + 3) // 7  # 1970-01-01 was a Thursday: +3 makes weeks start on Monday
-    lab = label[keep]
-    base = int(week.min())
-    span = int(week.max()) - base + 1
-    key = lab.astype(np.int64) * span + (week - base)
-    size = (int(lab.max()) + 1) * span
-    keys, counts = distinct(key, size)
-    _, values = distinct(key, size, value[keep])
-    start = ((keys % span + base) * 7 - 3).astype("datetime64[D]")
+    rank = rank_of[site]
+    order = np.lexsort((week, rank))
+    start = (week[order] * 7 - 3).astype("datetime64[D]")  # 1970-01-01 was a Thursday
     return pd.DataFrame(
         {
-            "site_id": site_ids[keys // span],
+            "site_id": site_ids[rank[order]],
             "week": pd.Series(start).astype("datetime64[s]"),
-            "n_shipments": counts.astype(np.int64),
-            "value_cny": np.round(values, 2),
+            "n_shipments": counts[order].astype(np.int64),
+            "value_cny": np.round(values[order], 2),
         }
     )

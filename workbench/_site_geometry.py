@@ -46,6 +46,11 @@ def hull_polygon(
     hull = MultiPoint(np.column_stack([lon, lat])).convex_hull
     if isinstance(hull, Polygon) and hull.area > 0:
         return hull
+    return circle_polygon(centre, radius_m)
+
+
+def circle_polygon(centre: tuple[float, float], radius_m: float) -> Polygon:
+    """A 24-gon of radius ``radius_m`` (at least 25 m) around ``centre`` (lat, lon)."""
     lat0, lon0 = centre
     r = max(radius_m, 25.0)
     angles = np.linspace(0, 2 * np.pi, 24, endpoint=False)

@@ -37,16 +37,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from workbench import _site_describe as describe
 from workbench._density import background_weight, dbscan
-from workbench._site_describe import SCORE_WEIGHTS, WORKSHOP_EVIDENCE, Waybills
+from workbench._site_describe import SCORE_WEIGHTS, WORKSHOP_EVIDENCE
+from workbench._site_tally import Tally, tally
+from workbench._site_waybills import (
+    PRECISE_ENOUGH,
+    Waybills,
+    collapse,
+    row_labels,
+    usable_rows,
+    waybills,
+)
 from workbench.errors import InputError, MissingColumnsError
 from workbench.gazetteer import jurisdictions
 
@@ -55,7 +64,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PRECISE_ENOUGH", "SCORE_WEIGHTS", "WORKSHOP_EVIDENCE", "SiteFinder", "find_sites"]
 
-PRECISE_ENOUGH = ("exact", "street")
 STABILITY_FACTORS = (0.5, 2.0)  # radii tried besides the chosen one: 150 and 600 m for 300 m
 STABLE_SHARE = 0.5  # a site persists at a radius when half its waybills stay in one site there
 
@@ -161,34 +169,77 @@ class SiteFinder:
     ) -> SiteFinder:
         """Cluster ``shipments`` and score the sites; returns ``self``."""
         self._validate(shipments)
-        lat_all = shipments["lat"].to_numpy(dtype=float, na_value=np.nan)
-        lon_all = shipments["lon"].to_numpy(dtype=float, na_value=np.nan)
-        usable, self.excluded_ = _usable(shipments, lat_all, lon_all)
-        self.n_excluded_ = int(sum(self.excluded_.values()))
-        rows = np.flatnonzero(usable)
-        lat_u, lon_u, weight, point = _collapse(lat_all[rows], lon_all[rows])
-        self.run_id_ = _run_id(self.get_params(), lat_u, lon_u, weight)
-        ways = _waybills(shipments, rows, point, networks)
+        lat, lon, weight, point = self._points(shipments)
+        self.run_id_ = _run_id(self.get_params(), lat, lon, weight)
+        ways = waybills(shipments, point, networks)
         # waybills within context_m of each point: the local threshold and the contrast part
-        background = background_weight(lat_u, lon_u, weight, self.context_m)
-        point_label = self._cluster(lat_u, lon_u, weight, self.radius_m, background)
-        point_label = _drop_small(point_label, weight, ways, self.min_sellers, self.min_shipments)
-        n_sites = int(point_label.max(initial=-1)) + 1
-        label = point_label[point] if len(point) else np.array([], dtype=np.int64)
-        geo = describe.geometry(lat_u, lon_u, weight, point_label, n_sites, self.coverage)
-        table = describe.describe(ways, label, n_sites, _evidence(evidence, ways, networks))
+        background = background_weight(lat, lon, weight, self.context_m)
+        point_label = self._cluster(lat, lon, weight, self.radius_m, background)
+        with ThreadPoolExecutor(1) as pool:  # the other radii cluster meanwhile
+            other = pool.submit(self._other_radii, lat, lon, weight, background)
+            verdicts = _evidence(evidence, ways, networks)
+            n_labels = int(point_label.max(initial=-1)) + 1
+            counts = tally(ways, point_label, n_labels, verdicts, weight)
+            point_label, counts = _drop_small(
+                point_label, counts, self.min_sellers, self.min_shipments
+            )
+            sites = self._describe(
+                (lat, lon, weight), background, point_label, ways, counts, verdicts
+            )
+            if self.stability:
+                stability, stable = _stability(point_label, other.result(), weight)
+                sites["stability"] = pd.Series(stability, index=sites.index, dtype=object)
+                sites["stable"] = stable
+        rank_of, site_ids = self._rank(sites)
+        ranked = np.full(len(point_label), -1, dtype=np.int64)  # site row of each point
+        ranked[point_label >= 0] = rank_of[point_label[point_label >= 0]]
+        self.labels_ = row_labels(point, ranked)
+        in_site = ranked >= 0
+        self.site_points_ = pd.DataFrame(
+            {
+                "site_id": site_ids[ranked[in_site]],
+                "lat": lat[in_site],
+                "lon": lon[in_site],
+                "n_shipments": weight[in_site].astype(np.int64),
+            }
+        )
+        self.activity_ = describe.weekly(counts, rank_of, site_ids)
+        return self
+
+    def _points(
+        self, shipments: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Unique usable points, their waybills and each row's point (sets ``excluded_``)."""
+        lat = shipments["lat"].to_numpy(dtype=float, na_value=np.nan)
+        lon = shipments["lon"].to_numpy(dtype=float, na_value=np.nan)
+        usable, self.excluded_ = usable_rows(shipments, lat, lon)
+        self.n_excluded_ = int(sum(self.excluded_.values()))
+        return collapse(lat, lon, usable)
+
+    def _describe(
+        self,
+        points: tuple[np.ndarray, np.ndarray, np.ndarray],
+        background: np.ndarray,
+        point_label: np.ndarray,
+        ways: Waybills,
+        counts: Tally,
+        verdicts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> pd.DataFrame:
+        """One row per site: geometry, counts and lists, score parts, score and label."""
+        n_sites = len(counts.n_shipments)
+        geo = describe.geometry(*points, point_label, n_sites, self.coverage)
+        table = describe.describe(ways, counts, verdicts)
         table["context_shipments"] = background[geo["medoid"].to_numpy()].round().astype(int)
         table["contrast"] = (table["n_shipments"] / table["context_shipments"]).clip(0, 1)
         scored = describe.score(table, table["n_operators"].to_numpy(), self.hub_min_operators)
         sites = pd.concat([geo.drop(columns="medoid"), table, scored], axis=1)
         sites["n_points"] = np.bincount(point_label[point_label >= 0], minlength=n_sites)
-        if self.stability:
-            stability, stable = self._stability(
-                lat_u, lon_u, weight, background, point_label, n_sites
-            )
-            sites["stability"] = pd.Series(stability, index=sites.index, dtype=object)
-            sites["stable"] = stable
-        # rank: score, then volume, then place (never the input order)
+        return sites
+
+    def _rank(self, sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Rank the sites (score, then volume, then place: never the input order), name
+        them and set ``sites_``; returns each site's rank and the names in rank order."""
+        n_sites = len(sites)
         order = (
             np.lexsort((sites["lon"], sites["lat"], -sites["n_shipments"], -sites["score"]))
             if n_sites
@@ -206,24 +257,7 @@ class SiteFinder:
         self.sites_ = gpd.GeoDataFrame(
             sites, geometry=gpd.points_from_xy(sites["lon"], sites["lat"]), crs="EPSG:4326"
         )
-        ranked = (
-            np.where(point_label >= 0, rank_of[np.maximum(point_label, 0)], -1)
-            if n_sites
-            else np.full(len(point_label), -1, dtype=np.int64)
-        )
-        self.labels_ = np.full(len(shipments), -1, dtype=np.int64)
-        self.labels_[rows] = ranked[point] if len(point) else ranked[:0]
-        in_site = ranked >= 0
-        self.site_points_ = pd.DataFrame(
-            {
-                "site_id": site_ids[ranked[in_site]],
-                "lat": lat_u[in_site],
-                "lon": lon_u[in_site],
-                "n_shipments": weight[in_site].astype(np.int64),
-            }
-        )
-        self.activity_ = describe.weekly(self.labels_[rows], ways.day, ways.value, site_ids)
-        return self
+        return rank_of, site_ids
 
     def _cluster(
         self,
@@ -243,32 +277,38 @@ class SiteFinder:
             threshold = np.maximum(threshold, self.density_factor * expected)
         return dbscan(lat, lon, weight, radius_m, threshold)
 
-    def _stability(
-        self,
-        lat: np.ndarray,
-        lon: np.ndarray,
-        weight: np.ndarray,
-        background: np.ndarray,
-        point_label: np.ndarray,
-        n_sites: int,
-    ) -> tuple[list[dict[str, float]], np.ndarray]:
-        """Share of each site's waybills that stay together in one site at other radii."""
-        shares: dict[str, np.ndarray] = {}
-        inside = point_label >= 0
-        for factor in STABILITY_FACTORS:
-            radius = self.radius_m * factor
-            other = self._cluster(lat, lon, weight, radius, background)
-            both = inside & (other >= 0)
-            key = point_label[both].astype(np.int64) * (int(other.max(initial=0)) + 1) + other[both]
-            keys, inverse = np.unique(key, return_inverse=True)
-            mass = np.bincount(inverse, weight[both])
-            best = np.zeros(n_sites)
-            np.maximum.at(best, keys // (int(other.max(initial=0)) + 1), mass)
-            total = np.bincount(point_label[inside], weight[inside], minlength=n_sites)
-            shares[f"{radius:g}"] = np.round(best / np.maximum(total, 1), 3)
-        records = [{r: float(v[k]) for r, v in shares.items()} for k in range(n_sites)]
-        stable = np.all(np.column_stack(list(shares.values())) >= STABLE_SHARE, axis=1)
-        return records, stable
+    def _other_radii(
+        self, lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, background: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Point labels at the radii of the stability check (none without it), by radius."""
+        if not self.stability:
+            return {}
+        return {
+            f"{self.radius_m * f:g}": self._cluster(lat, lon, weight, self.radius_m * f, background)
+            for f in STABILITY_FACTORS
+        }
+
+
+def _stability(
+    point_label: np.ndarray, others: dict[str, np.ndarray], weight: np.ndarray
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """Share of each site's waybills that stay together in one site at other radii
+    (``others``: point labels by radius), and whether half stay at every radius."""
+    n_sites = int(point_label.max(initial=-1)) + 1
+    shares: dict[str, np.ndarray] = {}
+    inside = point_label >= 0
+    for radius, other in others.items():
+        both = inside & (other >= 0)
+        key = point_label[both].astype(np.int64) * (int(other.max(initial=0)) + 1) + other[both]
+        keys, inverse = np.unique(key, return_inverse=True)
+        mass = np.bincount(inverse, weight[both])
+        best = np.zeros(n_sites)
+        np.maximum.at(best, keys // (int(other.max(initial=0)) + 1), mass)
+        total = np.bincount(point_label[inside], weight[inside], minlength=n_sites)
+        shares[radius] = np.round(best / np.maximum(total, 1), 3)
+    records = [{r: float(v[k]) for r, v in shares.items()} for k in range(n_sites)]
+    stable = np.all(np.column_stack(list(shares.values())) >= STABLE_SHARE, axis=1)
+    return records, stable
 
 
 def find_sites(
@@ -289,52 +329,6 @@ def find_sites(
     return finder.sites_
 
 
-def _usable(
-    shipments: pd.DataFrame, lat: np.ndarray, lon: np.ndarray
-) -> tuple[np.ndarray, dict[str, int]]:
-    """Waybills that take part, and the count left out per reason."""
-    finite = np.isfinite(lat) & np.isfinite(lon)
-    in_range = finite & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
-    usable = in_range.copy()
-    excluded = {
-        "no_coordinates": int((~finite).sum()),
-        "out_of_range": int((finite & ~in_range).sum()),
-    }
-    if "precision" in shipments.columns:
-        precision = shipments["precision"].astype(str).to_numpy()
-        precise = np.isin(precision, PRECISE_ENOUGH)
-        for level in np.unique(precision[usable & ~precise]):
-            excluded[f"precision_{level}"] = int((usable & (precision == level)).sum())
-        usable &= precise
-    return usable, {k: v for k, v in excluded.items() if v}
-
-
-def _collapse(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Unique coordinates (sorted by lat, lon) with their waybill counts and each row's point.
-
-    Coordinates equal to 1e-7 degree (about 1 cm) are one point: both fit one int64 key,
-    which hashes in one pass. Each point keeps the coordinates of its first waybill.
-    """
-    if len(lat) == 0:
-        empty = np.array([], dtype=float)
-        return empty, empty, empty, np.array([], dtype=np.int64)
-    key = np.rint((lat + 90.0) * 1e7).astype(np.int64) * _LON_STEPS + np.rint(
-        (lon + 180.0) * 1e7
-    ).astype(np.int64)
-    codes, uniques = pd.factorize(key)
-    first = np.full(len(uniques), len(key), dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(len(key)))
-    order = np.argsort(np.asarray(uniques), kind="stable")  # key order is (lat, lon) order
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    weight = np.bincount(codes, minlength=len(uniques)).astype(float)[order]
-    pick = first[order]
-    return lat[pick], lon[pick], weight, rank[codes]
-
-
-_LON_STEPS = 3_600_000_001  # 1e-7 degree steps in -180..180: lat * this + lon fits int64
-
-
 def _run_id(params: dict[str, Any], lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> str:
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
     for array in (lat, lon, weight):
@@ -342,112 +336,23 @@ def _run_id(params: dict[str, Any], lat: np.ndarray, lon: np.ndarray, weight: np
     return digest.hexdigest()[:12]
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
-
-
-def _waybills(
-    shipments: pd.DataFrame, rows: np.ndarray, point: np.ndarray, networks: pd.DataFrame | None
-) -> Waybills:
-    ships = shipments if len(rows) == len(shipments) else shipments.iloc[rows]
-    seller, seller_names = _codes(ships["seller_id"])
-    seller_names = seller_names.astype(str).astype(object)
-    operator_of = seller_names.copy()
-    is_network = np.zeros(len(seller_names), dtype=bool)
-    if networks is not None and len(networks):
-        net = networks.dropna(subset=["network_id"])
-        lookup = dict(zip(net["seller_id"].astype(str), net["network_id"].astype(str), strict=True))
-        mapped = [lookup.get(s) for s in seller_names]
-        is_network = np.array([m is not None for m in mapped], dtype=bool)
-        operator_of = np.array(
-            [m if m is not None else s for m, s in zip(mapped, seller_names, strict=True)],
-            dtype=object,
-        )
-    # operator codes: networks and lone sellers share one code space, keyed by kind and id
-    keys = pd.Series(
-        [("n:" if net else "s:") + str(o) for net, o in zip(is_network, operator_of, strict=True)]
-    )
-    op_code_of_seller, op_keys = pd.factorize(keys)
-    op_names = np.array([k[2:] for k in op_keys], dtype=object)
-    op_is_net = np.array([k.startswith("n:") for k in op_keys], dtype=bool)
-    brand, brand_names = (
-        _codes(ships["brand"])
-        if "brand" in ships.columns
-        else (np.full(len(rows), -1), np.array([]))
-    )
-    if "precision" in ships.columns:
-        precision, precision_names = _codes(ships["precision"].astype(str))
-    else:
-        precision, precision_names = np.zeros(len(rows), dtype=np.int64), np.array(["exact"])
-    has_value = "value_cny" in ships.columns
-    value = (
-        np.nan_to_num(ships["value_cny"].to_numpy(dtype=float, na_value=np.nan))
-        if has_value
-        else np.zeros(len(rows))
-    )
-    return Waybills(
-        point=point,
-        seller=seller,
-        seller_names=seller_names,
-        operator=op_code_of_seller[seller].astype(np.int64),
-        operator_names=op_names,
-        operator_is_network=op_is_net,
-        day=_days(ships["shipped_at"]) if "shipped_at" in ships.columns else np.full(len(rows), -1),
-        value=value,
-        has_value=has_value,
-        brand=brand,
-        brand_names=brand_names,
-        precision=precision,
-        precision_names=precision_names,
-    )
-
-
-def _days(values: pd.Series) -> np.ndarray:
-    """Days since 1970-01-01 per waybill, -1 when the date is missing or unparseable."""
-    if isinstance(values.dtype, pd.CategoricalDtype):  # parse each distinct date once
-        per_category = _days(pd.Series(values.cat.categories))
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes >= 0, per_category[np.maximum(codes, 0)], -1)
-    if pd.api.types.is_datetime64_any_dtype(values):
-        dates = values.to_numpy(dtype="datetime64[D]")
-    else:
-        try:
-            arrow = pa.array(values.astype(str), from_pandas=True).cast(pa.date32())
-            dates = arrow.to_numpy(zero_copy_only=False).astype("datetime64[D]")
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
-            dates = parsed.to_numpy(dtype="datetime64[D]")
-    days = dates.astype(np.int64)
-    return np.where(np.isnat(dates), -1, days)
-
-
 def _drop_small(
-    point_label: np.ndarray,
-    weight: np.ndarray,
-    ways: Waybills,
-    min_sellers: int,
-    min_shipments: int,
-) -> np.ndarray:
+    point_label: np.ndarray, counts: Tally, min_sellers: int, min_shipments: int
+) -> tuple[np.ndarray, Tally]:
     """Drop sites with fewer than ``min_sellers`` sellers or ``min_shipments`` waybills.
 
     The second rule matters for border points: a seed's neighbours may all be claimed by a
     neighbouring site, leaving it with almost nothing. The rest are renumbered 0..k-1.
     """
-    if not (point_label >= 0).any():
-        return point_label
-    label = point_label[ways.point]
-    inside = label >= 0
-    n_sellers = max(len(ways.seller_names), 1)
-    key = label[inside].astype(np.int64) * n_sellers + ways.seller[inside]
-    n_labels = int(point_label.max()) + 1
-    keys, _ = describe.distinct(key, n_labels * n_sellers)
-    per_site = np.bincount(keys // n_sellers, minlength=n_labels)
-    volume = np.bincount(point_label[point_label >= 0], weight[point_label >= 0])
-    keep = np.flatnonzero((per_site >= min_sellers) & (volume >= min_shipments))
-    remap = np.full(len(per_site), -1, dtype=np.int64)
+    n_labels = len(counts.n_shipments)
+    if n_labels == 0:
+        return point_label, counts
+    per_site = np.bincount(counts.sellers[0], minlength=n_labels)
+    keep = np.flatnonzero((per_site >= min_sellers) & (counts.n_shipments >= min_shipments))
+    remap = np.full(n_labels, -1, dtype=np.int64)
     remap[keep] = np.arange(len(keep))
-    return np.where(point_label >= 0, remap[np.maximum(point_label, 0)], -1)
+    label = np.where(point_label >= 0, remap[np.maximum(point_label, 0)], -1)
+    return label, counts.subset(keep)
 
 
 def _evidence(
@@ -482,7 +387,7 @@ def _evidence(
         net_id = network_of.get(sid)
         op = code.get((True, net_id)) if net_id is not None else code.get((False, sid))
         if op is None:
-            continue  # an operator with no precise waybill in these shipments
+            continue  # an operator with no waybill in these shipments
         if verdict == "counterfeit":
             counterfeit[op] += 1
         elif verdict == "genuine":
