@@ -158,6 +158,19 @@ def test_drawn_polygon_selects_sellers_and_waybills_inside(world: Any) -> None:
     assert explorer.selection is None and seen[-1] is None
 
 
+def test_a_reloaded_page_gets_the_current_state_again(world: Any) -> None:
+    explorer, page = _explorer(world)
+    _from_page(explorer, {"type": "ready"})
+    assert page.sent == []  # the first load is the HTML itself: nothing to replay
+    explorer.brand_filter.value = ("Nike",)
+    explorer.selected_site = "S001"
+    sent = len(page.sent)
+    _from_page(explorer, {"type": "ready"})
+    replayed = page.sent[sent:]
+    assert [m["type"] for m in replayed] == ["points", "sites", "zoom-site"]
+    assert replayed[0] == page.last("points") and replayed[2]["site_id"] == "S001"
+
+
 def test_invalid_events_are_ignored(world: Any) -> None:
     explorer, _ = _explorer(world)
     for event in (

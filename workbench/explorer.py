@@ -97,6 +97,7 @@ class Explorer(w.VBox):
         self._whole_cell: float | None = None  # grid of the whole map at these filters
         self._refined = False  # the points drawn are those of a zoomed-in view
         self._days: tuple[dt.date | None, dt.date | None] | None = None
+        self._state: dict[str, dict[str, Any]] = {}  # last command of each type since the page
         self._build_controls()
         self.map = MapFrame(layout=w.Layout(flex="1 1 auto", width="auto"))
         self.map.on_event(self._on_map_event)
@@ -250,15 +251,25 @@ class Explorer(w.VBox):
     def refresh(self) -> None:
         """Apply the filters: new points and sites to the map, new rows to the table."""
         summary, shown = self._apply_filters()
-        self.map.post({"type": "points", "payload": data.points_payload(summary)})
-        self.map.post({"type": "sites", "records": data.site_records(shown, self.data.names)})
+        self._post({"type": "points", "payload": data.points_payload(summary)})
+        self._post({"type": "sites", "records": data.site_records(shown, self.data.names)})
         n = int(self._mask.sum()) if self._mask is not None else len(self.data.index)
         self._say(f"{n:,} waybills and {len(shown):,} sites shown.")
 
     # -- map events -----------------------------------------------------------------------
+    def _post(self, message: dict[str, Any]) -> None:
+        """Send a command to the map page and remember it as the page's latest state."""
+        self._state[message["type"]] = message
+        self.map.post(message)
+
     def _on_map_event(self, event: dict[str, Any]) -> None:
         kind = event["type"]
-        if kind == "site-click":
+        if kind == "ready":
+            # a page that reloaded (a frame taken out of the document and put back) starts
+            # from the HTML: replay the filters and the selection sent since
+            for message in self._state.values():
+                self.map.post(message)
+        elif kind == "site-click":
             self.selected_site = event["site_id"]
         elif kind == "point-click":
             shape = point_shape(event["lat"], event["lon"], self._cell)
@@ -289,14 +300,15 @@ class Explorer(w.VBox):
             summary = index.summary(self._mask, max_points=self.max_points)
         self._refined = summary.cell_deg != self._whole_cell
         self._cell = summary.cell_deg
-        self.map.post({"type": "points", "payload": data.points_payload(summary)})
+        self._post({"type": "points", "payload": data.points_payload(summary)})
 
     def _on_selected_site(self, change: dict[str, Any]) -> None:
         site_id = change["new"]
         if not site_id:
             self.details.value = ""
+            self._state.pop("zoom-site", None)
             return
-        self.map.post({"type": "zoom-site", "site_id": site_id})
+        self._post({"type": "zoom-site", "site_id": site_id})
         self._show_details(site_id)
         rows = self.sites[self.sites["site_id"] == site_id]
         if len(rows):
