@@ -493,6 +493,28 @@ class Lab:
         )
 
 
+def notebook_json(*sources: str) -> dict[str, Any]:
+    """An nbformat-4 notebook of code cells (for the contents API), with no outputs."""
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"cell-{i}",
+                "metadata": {},
+                "source": source,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for i, source in enumerate(sources)
+        ],
+    }
+
+
 _KERNEL_RUN_JS = """async (code) => {
     const panel = window.jupyterapp.shell.currentWidget;
     await panel.sessionContext.ready;

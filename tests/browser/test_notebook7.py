@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from conftest import notebook_json
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -38,27 +39,6 @@ case.find_sites(300)
 explorer = workbench.explore(case)
 explorer
 """
-
-
-def notebook(*sources: str) -> dict[str, Any]:
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": f"cell-{i}",
-                "metadata": {},
-                "source": source,
-                "outputs": [],
-                "execution_count": None,
-            }
-            for i, source in enumerate(sources)
-        ],
-    }
 
 
 def put_notebook(server: LabServer, path: str, content: dict[str, Any]) -> None:
@@ -89,7 +69,7 @@ def test_explorer_works_in_notebook7(
     notebook7: Lab, browser_log: BrowserLog, screenshots: Path
 ) -> None:
     nb, server, page = notebook7, notebook7.server, notebook7.page
-    put_notebook(server, NAME, notebook(EXPLORER_CELL, f"print({DONE!r})"))
+    put_notebook(server, NAME, notebook_json(EXPLORER_CELL, f"print({DONE!r})"))
     page.goto(f"{server.url}/notebooks/{NAME}?token={server.token}")
     nb.wait_until_ready()
     # Notebook 7's app, not JupyterLab's: no ILabShell, one document in the main area

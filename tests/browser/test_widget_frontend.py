@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from conftest import notebook_json
 from playwright.sync_api import expect
 
 if TYPE_CHECKING:
@@ -93,23 +94,6 @@ table = SiteTable(
 table
 """
 
-# Run code in the current notebook's kernel; its printed output (or the error).
-KERNEL_RUN_JS = """async (code) => {
-    const panel = window.jupyterapp.shell.currentWidget;
-    await panel.sessionContext.ready;
-    const future = panel.sessionContext.session.kernel.requestExecute(
-        {code, store_history: false});
-    let out = '';
-    future.onIOPub = msg => {
-        if (msg.header.msg_type === 'stream') out += msg.content.text;
-        if (msg.header.msg_type === 'error') {
-            out += 'KERNEL ERROR ' + msg.content.ename + ': ' + msg.content.evalue;
-        }
-    };
-    await future.done;
-    return out;
-}"""
-
 OPEN_NOTEBOOK_JS = """async ([path, content]) => {
     const app = window.jupyterapp;
     await app.serviceManager.contents.save(path, {type: 'notebook', format: 'json', content});
@@ -117,30 +101,9 @@ OPEN_NOTEBOOK_JS = """async ([path, content]) => {
 }"""
 
 
-def notebook(*sources: str) -> dict[str, Any]:
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "cells": [
-            {
-                "cell_type": "code",
-                "id": f"cell-{i}",
-                "metadata": {},
-                "source": source,
-                "outputs": [],
-                "execution_count": None,
-            }
-            for i, source in enumerate(sources)
-        ],
-    }
-
-
 def open_and_run(lab: Lab, path: str, cell: str) -> None:
     """Write a notebook of ``cell`` and a closing print, open it, run it to the end."""
-    lab.page.evaluate(OPEN_NOTEBOOK_JS, [path, notebook(cell, f"print({DONE!r})")])
+    lab.page.evaluate(OPEN_NOTEBOOK_JS, [path, notebook_json(cell, f"print({DONE!r})")])
     lab.page.wait_for_function(
         "(path) => window.jupyterapp.shell.currentWidget?.context?.path === path",
         arg=path,
@@ -150,7 +113,7 @@ def open_and_run(lab: Lab, path: str, cell: str) -> None:
 
 
 def kernel(lab: Lab, code: str) -> str:
-    out: str = lab.page.evaluate(KERNEL_RUN_JS, code)
+    out = lab.kernel(code)
     assert "KERNEL ERROR" not in out, out
     return out
 
