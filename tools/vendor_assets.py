@@ -172,45 +172,26 @@ def topojson_to_geojson(
 # -- Leaflet ----------------------------------------------------------------------------------
 
 
-def leaflet_js(dist: Path) -> str:
-    """leaflet.js without the trailing source-map comment (the map file is not shipped)."""
-    text = (dist / "leaflet.js").read_text(encoding="utf-8")
+def inline_js(path: Path) -> str:
+    """A minified script without its trailing source-map comment (the map is not shipped)."""
+    text = path.read_text(encoding="utf-8")
     text = re.sub(r"\n?//# sourceMappingURL=\S+\s*$", "\n", text)
     if "</script" in text.lower():
-        raise SystemExit("leaflet.js contains '</script' and cannot be inlined safely")
+        raise SystemExit(f"{path.name} contains '</script' and cannot be inlined safely")
     return text
 
 
-def leaflet_css(dist: Path) -> str:
-    """leaflet.css with ``url(images/x.png)`` replaced by data URIs."""
-
-    def inline(match: re.Match[str]) -> str:
-        data = (dist / "images" / match.group(1)).read_bytes()
-        return f"url(data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
-
-    return re.sub(r"url\(images/([\w.-]+\.png)\)", inline, (dist / "leaflet.css").read_text())
-
-
-def leaflet_draw_js(dist: Path) -> str:
-    """leaflet.draw.js as shipped (minified, with its copyright header), checked for inlining."""
-    text = (dist / "leaflet.draw.js").read_text(encoding="utf-8")
-    text = re.sub(r"\n?//# sourceMappingURL=\S+\s*$", "\n", text)
-    if "</script" in text.lower():
-        raise SystemExit("leaflet.draw.js contains '</script' and cannot be inlined safely")
-    return text
-
-
-def leaflet_draw_css(dist: Path) -> str:
-    """leaflet.draw.css with its sprite sheets (PNG and SVG) inlined as data URIs."""
+def inline_css(path: Path) -> str:
+    """A stylesheet with its ``url(images/...)`` PNG and SVG images as data URIs."""
     kinds = {".png": "image/png", ".svg": "image/svg+xml"}
 
     def inline(match: re.Match[str]) -> str:
         name = match.group(1)
-        data = (dist / "images" / name).read_bytes()
+        data = (path.parent / "images" / name).read_bytes()
         mime = kinds[Path(name).suffix]
         return f"url(data:{mime};base64,{base64.b64encode(data).decode('ascii')})"
 
-    css = (dist / "leaflet.draw.css").read_text(encoding="utf-8")
+    css = path.read_text(encoding="utf-8")
     return re.sub(r"url\('?images/([\w.-]+\.(?:png|svg))'?\)", inline, css)
 
 
@@ -305,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         atlas_dir, atlas_info = npm_pack(WORLD_ATLAS, work)
 
         dist = leaflet_dir / "dist"
-        write(VENDOR / "leaflet" / "leaflet.js", leaflet_js(dist))
-        write(VENDOR / "leaflet" / "leaflet.css", leaflet_css(dist))
+        write(VENDOR / "leaflet" / "leaflet.js", inline_js(dist / "leaflet.js"))
+        write(VENDOR / "leaflet" / "leaflet.css", inline_css(dist / "leaflet.css"))
         write(VENDOR / "leaflet" / "LICENSE", (leaflet_dir / "LICENSE").read_text())
 
         topology = json.loads((atlas_dir / f"countries-{args.resolution}.json").read_text())
@@ -316,8 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         write(VENDOR / "world-atlas" / "LICENSE", (atlas_dir / "LICENSE").read_text())
 
         draw_dir, draw_info = npm_pack(LEAFLET_DRAW, work)
-        write(VENDOR / "leaflet-draw" / "leaflet.draw.js", leaflet_draw_js(draw_dir / "dist"))
-        write(VENDOR / "leaflet-draw" / "leaflet.draw.css", leaflet_draw_css(draw_dir / "dist"))
+        draw_dist, out = draw_dir / "dist", VENDOR / "leaflet-draw"
+        write(out / "leaflet.draw.js", inline_js(draw_dist / "leaflet.draw.js"))
+        write(out / "leaflet.draw.css", inline_css(draw_dist / "leaflet.draw.css"))
         version = LEAFLET_DRAW.split("@")[1]
         write(VENDOR / "leaflet-draw" / "LICENSE", DRAW_LICENSE.format(version=version))
 

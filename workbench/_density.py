@@ -81,16 +81,12 @@ _PARALLEL_MIN_POINTS = 50_000
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_jit: ModuleType | None = None
-
 
 def _kernels() -> ModuleType:
-    global _jit
-    if _jit is None:
-        from workbench import _density_jit
+    """The numba kernels, imported on first use (Python keeps the module after that)."""
+    from workbench import _density_jit
 
-        _jit = _density_jit
-    return _jit
+    return _density_jit
 
 
 def preload() -> None:

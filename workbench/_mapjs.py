@@ -244,49 +244,43 @@ class ProvinceOutlines(DataLayer):
         super().__init__(payload_json=province_outlines_json())
 
 
-class ShipFromPoints(DataLayer):
+class DrawnLayer(DataLayer):
+    """A data layer drawn into its parent group by the runtime function named ``draw``.
+
+    The map.js runtime keeps the group, so the explorer can redraw it with new data.
+    """
+
+    draw: ClassVar[str]
+    _template = Template(
+        _DATA_HTML
+        + """
+        {% macro script(this, kwargs) %}
+        L.workbench.{{ this.draw }}({{ this._parent.get_name() }},
+            L.workbench.data("{{ this.get_name() }}_data"));
+        {% endmacro %}
+        """
+    )
+
+
+class ShipFromPoints(DrawnLayer):
     """Circle markers (class workbench-point) sized by shipments, coloured by network."""
 
     kind = "points"
-    _template = Template(
-        _DATA_HTML
-        + """
-        {% macro script(this, kwargs) %}
-        L.workbench.drawPoints({{ this._parent.get_name() }},
-            L.workbench.data("{{ this.get_name() }}_data"));
-        {% endmacro %}
-        """
-    )
+    draw = "drawPoints"
 
 
-class Locations(DataLayer):
+class Locations(DrawnLayer):
     """Warehouse / return / registered addresses as rings (class workbench-location)."""
 
     kind = "locations"
-    _template = Template(
-        _DATA_HTML
-        + """
-        {% macro script(this, kwargs) %}
-        L.workbench.drawLocations({{ this._parent.get_name() }},
-            L.workbench.data("{{ this.get_name() }}_data"));
-        {% endmacro %}
-        """
-    )
+    draw = "drawLocations"
 
 
-class Sites(DataLayer):
+class Sites(DrawnLayer):
     """Candidate sites: radius circle, hull and centre dot (class workbench-site)."""
 
     kind = "sites"
-    _template = Template(
-        _DATA_HTML
-        + """
-        {% macro script(this, kwargs) %}
-        L.workbench.drawSites({{ this._parent.get_name() }},
-            L.workbench.data("{{ this.get_name() }}_data"));
-        {% endmacro %}
-        """
-    )
+    draw = "drawSites"
 
 
 class Legend(DataLayer):

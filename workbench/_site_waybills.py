@@ -26,17 +26,13 @@ MAX_THREADS = 4
 PARALLEL_MIN_WAYBILLS = 200_000  # fewer: one thread
 
 T = TypeVar("T")
-_jit: ModuleType | None = None
 
 
 def kernels() -> ModuleType:
-    """The numba kernels, imported on first use."""
-    global _jit
-    if _jit is None:
-        from workbench import _site_jit
+    """The numba kernels, imported on first use (Python keeps the module after that)."""
+    from workbench import _site_jit
 
-        _jit = _site_jit
-    return _jit
+    return _site_jit
 
 
 def frozen(values: np.ndarray) -> np.ndarray:

@@ -219,6 +219,8 @@ class Explorer(w.VBox):
     def _load_run(self) -> None:
         self.sites = self.case.sites(self.run_id)
         self.activity = self.case.site_activity(self.run_id)
+        points = self.case.table("site_points")
+        self._site_points = points[points["run_id"] == self.run_id]
         self.radius.value = float(self._run_parameters().get("radius_m", self.radius.value))
 
     def _run_parameters(self) -> dict[str, Any]:
@@ -315,8 +317,7 @@ class Explorer(w.VBox):
             self.selection = self._site_selection(site_id)
 
     def _site_selection(self, site_id: str) -> Selection:
-        points = self.case.table("site_points")
-        points = points[(points["run_id"] == self.run_id) & (points["site_id"] == site_id)]
+        points = self._site_points[self._site_points["site_id"] == site_id]
         at = self.data.index.locations_at(points["lat"].to_numpy(), points["lon"].to_numpy())
         site = self.sites[self.sites["site_id"] == site_id].iloc[0]
         hull = site["hull"] if isinstance(site["hull"], shapely.Geometry) else site["geometry"]
