@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import folium
 import pandas as pd
 import pytest
 from shapely.geometry import Polygon
@@ -457,3 +458,14 @@ def test_topojson_decoding() -> None:
     assert len(out["features"]) == 1  # the null geometry is left out
     ring = out["features"][0]["geometry"]["coordinates"][0]
     assert ring == [[100.0, 20.0], [101.0, 20.0], [101.0, 21.0], [100.0, 21.0], [100.0, 20.0]]
+
+
+def test_a_plain_folium_element_is_refused_before_it_can_reparse_data(
+    shipments: pd.DataFrame,
+) -> None:
+    # folium.Marker renders through branca's MacroElement.render, which parses the rendered
+    # tooltip as a template a second time: a page holding one is refused, not drawn
+    view = site_map(shipments)
+    folium.Marker([25.4, 119.0], tooltip="{{ 7*7 }}").add_to(view.map)
+    with pytest.raises(TypeError, match="Marker on the map would parse its rendered text"):
+        view.to_html()

@@ -3,6 +3,12 @@
 Each data layer writes its records once, as JSON in a ``<script type="application/json">``
 element (see :func:`workbench._mapdata.script_json`), and a short script draws them with the
 runtime in ``static/map.js``; tooltips and the legend are built with ``textContent`` only.
+
+No data string is ever template source. branca renders each macro and then wraps the result
+in a new ``Element``, whose constructor parses that text as a Jinja template a second time, so
+``{{ ... }}`` in a seller's name would run in the kernel. Every element on our pages is a
+:class:`LiteralMacros`, which puts each macro's output into the page as it is
+(:class:`Literal`), and :func:`render_page` refuses a page holding any other kind.
 """
 
 from __future__ import annotations
@@ -10,11 +16,12 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import folium
+import folium.map
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
 from workbench._mapdata import script_json
@@ -41,14 +48,94 @@ def basemap_json() -> str:
     return script_json(json.loads(static_text("vendor/world-atlas/countries.geojson")))
 
 
-class OfflineMap(folium.Map):
+class Literal(Element):
+    """Rendered text that goes into the page as it is: never parsed as a template."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "Literal"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self.text
+
+
+def _render_macros(element: MacroElement, kwargs: dict[str, Any]) -> None:
+    """What ``MacroElement.render`` does, with each macro's output kept as :class:`Literal`."""
+    figure = element.get_root()
+    if not isinstance(figure, Figure):
+        raise RuntimeError(f"{type(element).__name__} is not on a page (no Figure above it)")
+    macros = element._template.module.__dict__
+    for part in ("header", "html", "script"):
+        macro = macros.get(part)
+        if macro is not None:
+            text = str(macro(element, kwargs))
+            getattr(figure, part).add_child(Literal(text), name=element.get_name())
+    for child in list(element._children.values()):
+        if _plain_macro(child):
+            _render_macros(child, kwargs)  # folium adds a few while rendering (a layer's addTo)
+        else:
+            child.render(**kwargs)
+
+
+def _plain_macro(element: Element) -> TypeGuard[MacroElement]:
+    """A MacroElement with branca's own render, which :func:`_render_macros` stands in for."""
+    if not isinstance(element, MacroElement) or isinstance(element, LiteralMacros):
+        return False
+    if type(element).render is not MacroElement.render:
+        raise TypeError(
+            f"{type(element).__name__} on the map would parse its rendered text as a template; "
+            "use the LiteralMacros version from workbench._mapjs"
+        )
+    return True
+
+
+class LiteralMacros(MacroElement):
+    """A MacroElement whose rendered macros are never parsed again (see the module docstring).
+
+    Put it last among the bases of a folium class, so folium's own ``render`` runs first and
+    its ``super().render()`` lands here instead of in ``MacroElement``.
+    """
+
+    def render(self, **kwargs: Any) -> str:
+        _render_macros(self, kwargs)
+        return ""  # what a macro element renders goes into the figure, not in its place
+
+
+def render_page(fmap: folium.Map) -> str:
+    """The whole HTML page of ``fmap``; refuses elements that would re-parse their output."""
+    stack: list[Element] = [fmap]
+    while stack:  # raises on an element that would render its own way
+        element = stack.pop()
+        _plain_macro(element)
+        stack.extend(element._children.values())
+    return str(fmap.get_root().render())
+
+
+class OfflineMap(folium.Map, LiteralMacros):
     """A folium Map that links no CDN: Leaflet comes from :class:`InlineAssets` instead."""
 
     default_js: list[tuple[str, str]] = []  # noqa: RUF012 - folium reads these per class
     default_css: list[tuple[str, str]] = []  # noqa: RUF012
 
 
-class InlineAssets(MacroElement):
+class FeatureGroup(folium.FeatureGroup, LiteralMacros):
+    """folium's FeatureGroup, rendered without a second template pass."""
+
+
+class LayerControl(folium.LayerControl, LiteralMacros):
+    """folium's LayerControl (layer names are text), rendered without a second template pass."""
+
+
+class TileLayer(folium.TileLayer, LiteralMacros):
+    """folium's TileLayer (URL and attribution are text), without a second template pass."""
+
+
+class FitBounds(folium.map.FitBounds, LiteralMacros):
+    """folium's FitBounds, rendered without a second template pass."""
+
+
+class InlineAssets(LiteralMacros):
     """Leaflet's CSS and JS and the workbench runtime, inlined into the page header."""
 
     _template = Template(
@@ -69,7 +156,7 @@ class InlineAssets(MacroElement):
             raise RuntimeError("a vendored asset would end its inline element early")
 
 
-class ContentPolicy(MacroElement):
+class ContentPolicy(LiteralMacros):
     """A Content-Security-Policy that lets the page load nothing but itself (and tiles if named).
 
     Added first to the header of explorer pages: scripts and styles are inline, images are
@@ -94,7 +181,7 @@ class ContentPolicy(MacroElement):
         )
 
 
-class DrawAssets(MacroElement):
+class DrawAssets(LiteralMacros):
     """Leaflet.draw's CSS and JS and the explorer bridge runtime, inlined into the header."""
 
     _template = InlineAssets._template
@@ -108,7 +195,7 @@ class DrawAssets(MacroElement):
             raise RuntimeError("a vendored asset would end its inline element early")
 
 
-class ExplorerBridge(MacroElement):
+class ExplorerBridge(LiteralMacros):
     """The explorer's side of the map page (``static/explorer.js``): events out, commands in."""
 
     _template = Template(
@@ -125,7 +212,7 @@ class ExplorerBridge(MacroElement):
         self.js = static_text("explorer.js")
 
 
-class MapSetup(MacroElement):
+class MapSetup(LiteralMacros):
     """Expose the map as ``window.workbenchMap`` and create the drawing panes."""
 
     _template = Template(
@@ -146,7 +233,7 @@ class MapSetup(MacroElement):
         self.panes = PANES
 
 
-class MapReady(MacroElement):
+class MapReady(LiteralMacros):
     """Last element of the page script: flags that every layer has been drawn."""
 
     _template = Template(
@@ -171,7 +258,7 @@ _DATA_HTML = """
 """
 
 
-class DataLayer(MacroElement):
+class DataLayer(LiteralMacros):
     """Base of the elements that ship a JSON payload and draw it into their parent group."""
 
     kind: ClassVar[str] = "data"

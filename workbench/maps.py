@@ -66,7 +66,9 @@ class MapView:
     Attributes
     ----------
     map : folium.Map
-        The map itself; add folium layers to it before calling :meth:`to_html`.
+        The map itself. folium's markers, popups and tooltips parse their rendered text as a
+        Jinja template a second time (data in them could run code), so :meth:`to_html`
+        refuses a map holding one; draw extra data as a GeoDataFrame layer in a notebook.
     points : pandas.DataFrame
         One row per ship-from marker: lat, lon, shipments, sellers, networks, network,
         names (up to five), more.
@@ -101,7 +103,7 @@ class MapView:
     def _render(self) -> str:
         for part, children in self._pristine:
             part._children = OrderedDict(children)
-        return str(self.map.get_root().render())
+        return js.render_page(self.map)
 
     def to_html(self, path: str | os.PathLike[str] | None = None) -> str | None:
         """The standalone HTML page; written to ``path`` (UTF-8) when given.
@@ -235,8 +237,8 @@ def compose(
         fmap.add_child(js.DrawAssets())
     fmap.add_child(js.MapSetup())
     if tiles is not None:
-        folium.TileLayer(tiles=tiles, attr=attribution, name="Tiles", overlay=True).add_to(fmap)
-    basemap = folium.FeatureGroup(name="Basemap")
+        js.TileLayer(tiles=tiles, attr=attribution, name="Tiles", overlay=True).add_to(fmap)
+    basemap = js.FeatureGroup(name="Basemap")
     basemap.add_child(js.Basemap(fill_opacity=0.0 if tiles else 1.0))
     if interactive:
         basemap.add_child(js.ProvinceOutlines())
@@ -244,23 +246,23 @@ def compose(
     site_records, location_records = layers.sites or [], layers.locations or []
     if layers.sites is not None:
         name = f"Candidate sites ({len(site_records):,})" if not interactive else "Candidate sites"
-        folium.FeatureGroup(name=name).add_child(js.Sites(site_records)).add_to(fmap)
+        js.FeatureGroup(name=name).add_child(js.Sites(site_records)).add_to(fmap)
     if layers.locations is not None:
-        layer = folium.FeatureGroup(name=layers.locations_name or "Warehouses and return addresses")
+        layer = js.FeatureGroup(name=layers.locations_name or "Warehouses and return addresses")
         layer.add_child(js.Locations(location_records)).add_to(fmap)
     name = _points_layer_name(layers.summary) if not interactive else "Ship-from points"
-    layer = folium.FeatureGroup(name=name)
+    layer = js.FeatureGroup(name=name)
     layer.add_child(js.ShipFromPoints(data.points_payload(layers.summary))).add_to(fmap)
 
     points = layers.summary.points
     sections = data.legend_sections(points, layers.sites is not None, location_records)
     fmap.add_child(js.Legend(sections))
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    js.LayerControl(collapsed=False).add_to(fmap)
     box = data.bounds(points, site_records, location_records)
     if box is None:
-        fmap.fit_bounds([[-50.0, -150.0], [70.0, 160.0]])
+        fmap.add_child(js.FitBounds([[-50.0, -150.0], [70.0, 160.0]]))
     else:
-        fmap.fit_bounds(box, padding=(24, 24), max_zoom=15)
+        fmap.add_child(js.FitBounds(box, padding=(24, 24), max_zoom=15))
     if interactive:
         fmap.add_child(js.ExplorerBridge())
     fmap.add_child(js.MapReady())
