@@ -19,7 +19,7 @@ $(BIN)/python:
 
 # Build tools and JupyterLab first: `jupyter labextension build` needs them.
 $(VENV)/.tools: $(BIN)/python
-	$(BIN)/pip install -q 'hatchling>=1.21' 'hatch-jupyter-builder>=0.9' 'jupyterlab>=4.2,<5' editables
+	$(BIN)/pip install -q $$($(BIN)/python tools/requirements.py build) editables build
 	touch $@
 
 $(EXT)/node_modules/.package-lock.json: $(EXT)/package.json $(EXT)/package-lock.json
@@ -32,10 +32,16 @@ $(LABEXT)/package.json: $(VENV)/.tools $(EXT)/node_modules/.package-lock.json $(
 
 extension: $(LABEXT)/package.json
 
-$(VENV)/.installed: $(VENV)/.tools $(LABEXT)/package.json pyproject.toml
-	@# the labextension was built above, so the editable install skips npm; the PATH is for
-	@# `labextension develop`, which runs `jupyter-builder`
-	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(BIN)/pip install -q --no-build-isolation -e '.[test]'
+# The dependencies are installed the ordinary way (each sdist, bagit's among them, builds in its
+# own isolated environment with the tools it declares); only the project itself is installed
+# without isolation, with the build tools above, because its labextension is already built.
+$(VENV)/requirements.txt: pyproject.toml $(BIN)/python
+	$(BIN)/python tools/requirements.py test > $@
+
+$(VENV)/.installed: $(VENV)/.tools $(VENV)/requirements.txt $(LABEXT)/package.json
+	$(BIN)/pip install -q -r $(VENV)/requirements.txt
+	@# the PATH is for `labextension develop`, which runs `jupyter-builder`
+	HATCH_JUPYTER_BUILDER_SKIP_NPM=1 $(BIN)/pip install -q --no-build-isolation --no-deps -e .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter labextension develop --overwrite . >/dev/null
 	$(BIN)/jupyter server extension enable --sys-prefix workbench >/dev/null
 	touch $@

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,10 @@ from workbench._explorer_widgets import (
     clean_event,
 )
 
+# the labextension's version, written once in its package.json
+VERSION = json.loads(
+    (Path(__file__).resolve().parents[1] / "extension" / "package.json").read_text("utf-8")
+)["version"]
 SQUARE = [[120.0, 30.0], [121.0, 30.0], [121.0, 31.0], [120.0, 31.0]]
 
 
@@ -123,7 +128,7 @@ def test_mapframe_model_names_the_labextension_module() -> None:
     assert state["_model_name"] == "MapFrameModel"
     assert state["_view_name"] == "MapFrameView"
     assert state["_model_module"] == state["_view_module"] == "counterfeit-workbench"
-    assert state["_model_module_version"] == state["_view_module_version"] == "^0.1.0"
+    assert state["_model_module_version"] == state["_view_module_version"] == f"^{VERSION}"
     assert state["html"] == "<p>map</p>"
     assert state["height_px"] == 400
 
@@ -194,7 +199,7 @@ def test_sitetable_model_names_and_defaults() -> None:
     state = SiteTable().get_state()
     assert (state["_model_name"], state["_view_name"]) == ("SiteTableModel", "SiteTableView")
     assert state["_model_module"] == state["_view_module"] == "counterfeit-workbench"
-    assert state["_model_module_version"] == "^0.1.0"
+    assert state["_model_module_version"] == f"^{VERSION}"
     assert (state["sort_by"], state["descending"], state["selected"]) == ("score", True, "")
     assert state["max_height_px"] == 320
     assert state["rows"] == state["columns"] == []

@@ -12,9 +12,13 @@ imports this package to find its extension and should not pay for geopandas)::
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:  # written once, in extension/package.json; the build copies it into the metadata
+    __version__ = version("counterfeit-workbench")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 # public name -> module that defines it
 _PUBLIC: dict[str, str] = {

@@ -69,10 +69,14 @@ def tipsheet(
     keys_dir: Path | None,
 ) -> None:
     """Export a signed tip-sheet bundle for the police (or a partner) from CASE."""
-    from workbench.bundle import export_tip_sheet
+    from workbench.bundle import EXPORT_STEPS, export_tip_sheet
     from workbench.case import open_case
+    from workbench.progress import Progress
 
-    with open_case(case_path, create=False) as case:
+    with (
+        open_case(case_path, create=False) as case,
+        Progress("Tip sheet", EXPORT_STEPS) as progress,
+    ):
         for key, value in (("organisation", organisation), ("contact", contact)):
             if value is not None and case.settings().get(key) != value:
                 case.set_setting(key, value)
@@ -87,6 +91,7 @@ def tipsheet(
             as_zip=as_zip,
             pdf=not no_pdf,
             keys_dir=keys_dir,
+            progress=progress,
         )
     click.echo(f"tip sheet written to {path}")
 

@@ -16,10 +16,13 @@ from typing import Any
 import ipywidgets
 from traitlets import Bool, Dict, Int, List, Unicode, observe, validate
 
+from workbench import __version__
+
 log = logging.getLogger(__name__)
 
 MODULE_NAME = "counterfeit-workbench"
-MODULE_VERSION = "^0.1.0"
+# the labextension's name and version (extension/package.json), as the front end registers them
+MODULE_VERSION = f"^{__version__}"
 
 EVENT_TYPES = frozenset({"ready", "site-click", "point-click", "draw", "draw-clear", "view"})
 DRAW_SHAPES = frozenset({"polygon", "rectangle"})

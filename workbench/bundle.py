@@ -34,6 +34,7 @@ from workbench._export_tables import write_csv
 from workbench.errors import InputError
 from workbench.i18n import Translator, translator
 from workbench.keys import OrganisationKeys, load_keys
+from workbench.progress import Progress, step
 from workbench.tipsheet import render_pdf, render_tip_sheet, tip_sheet_context
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["PROFILES", "BundleCheck", "export_tip_sheet", "verify_bundle"]
 
 PROFILES = ("police", "partner")
+EXPORT_STEPS = 5  # the steps export_tip_sheet reports to a Progress
 FORMAT = "counterfeit-workbench tip-sheet bundle 1"
 SELLER_COLUMNS = (
     "seller_id", "name", "platform", "registered_address", "registered_at", "network_id",
@@ -160,9 +162,11 @@ def _write_payload(
     meta: dict[str, Any],
     keys: OrganisationKeys,
     pdf: bool,
+    progress: Progress | None = None,
 ) -> None:
     from workbench._static_map import site_figure
 
+    step(progress, f"drawing the map of {len(data.sites)} site(s)")
     folder.mkdir(parents=True)
     (folder / "maps").mkdir()
     profile, reference = meta["profile"], meta["reference"]
@@ -196,11 +200,13 @@ def _write_payload(
         contents=_contents(tr, pdf, maps),
         signed_by=keys.fingerprint,
     )
+    step(progress, "writing the report (HTML and PDF)" if pdf else "writing the report (HTML)")
     html = render_tip_sheet(context)
     assert html is not None
     (folder / "report.html").write_text(html, encoding="utf-8")
     if pdf:
         render_pdf(html, folder / "report.pdf")
+    step(progress, "writing GeoJSON, KML, GeoPackage and tables")
     write_geojson(data.sites, folder / "sites.geojson", extra={"reference": reference})
     names, descriptions = _kml_text(data, tr, reference)
     write_kml(
@@ -269,6 +275,7 @@ def export_tip_sheet(
     as_zip: bool = False,
     pdf: bool = True,
     keys_dir: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Write a signed tip-sheet bundle for ``site_ids`` into ``out``; returns its path.
 
@@ -285,12 +292,14 @@ def export_tip_sheet(
     pdf : also render ``report.pdf`` (needs WeasyPrint).
     keys_dir : folder of the organisation keys (default: ``$WORKBENCH_KEYS_DIR`` or the
         user's config folder; create them with ``workbench keys init``).
+    progress : told each of the ``EXPORT_STEPS`` steps as it starts.
     """
     tr = translator(lang)
     if profile not in PROFILES:
         raise InputError(f"profile={profile!r}; choose one of {', '.join(PROFILES)}")
     keys = load_keys(keys_dir)
     organisation = _organisation(case.settings())
+    step(progress, "reading the sites, waybills and evidence from the case")
     data, pending = extract(case, site_ids, run_id=run_id, allow_unconfirmed=allow_unconfirmed)
     if profile == "partner":
         data = pseudonymise(data, keys.pseudonym_key)
@@ -316,8 +325,10 @@ def export_tip_sheet(
     }
     return _publish(
         case, data, meta, Path(out), as_zip=as_zip,
-        write=lambda data_dir: _write_payload(data_dir, data, tr=tr, meta=meta, keys=keys, pdf=pdf),
-        keys=keys,
+        write=lambda data_dir: _write_payload(
+            data_dir, data, tr=tr, meta=meta, keys=keys, pdf=pdf, progress=progress
+        ),
+        keys=keys, progress=progress,
     )  # fmt: skip
 
 
@@ -330,6 +341,7 @@ def _publish(
     as_zip: bool,
     write: Callable[[Path], None],
     keys: OrganisationKeys,
+    progress: Progress | None = None,
 ) -> Path:
     """Write, sign, audit, then rename into place: never a half bundle under the real name."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -342,6 +354,7 @@ def _publish(
         bag = scratch / name
         bag.mkdir()
         write(bag / "data")
+        step(progress, "hashing, signing and recording the bundle in the audit log")
         manifest_hash = write_bag(
             bag, _bag_info(meta, data), sign=keys.sign, public_pem=keys.public_pem
         )

@@ -41,6 +41,7 @@ from workbench.errors import (
     InputError,
     NotFoundError,
 )
+from workbench.progress import Progress, step
 
 if TYPE_CHECKING:
     from workbench.intake import IntakeResult
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["REVIEW_STATUSES", "Case", "open_case", "resolve_case_path"]
 
 REVIEW_STATUSES = ("confirmed", "rejected", "needs-work")
+FIND_SITES_STEPS = 3 + 8  # Case.find_sites's own steps plus SiteFinder.fit's (FIT_STEPS)
 _AUDITED_REPORT = (
     "table",
     "source",
@@ -515,19 +517,31 @@ class Case:
         return run_id
 
     def find_sites(
-        self, radius_m: float = 300.0, *, max_accounts: int | None = None, **params: Any
+        self,
+        radius_m: float = 300.0,
+        *,
+        max_accounts: int | None = None,
+        progress: Progress | None = None,
+        **params: Any,
     ) -> str:
-        """Link sellers, cluster the case's shipments and store both; returns the run id."""
+        """Link sellers, cluster the case's shipments and store both; returns the run id.
+
+        ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
+        """
         from workbench.networks import link_sellers
         from workbench.sites import SiteFinder
 
+        step(progress, "linking sellers through shared identifiers")
         networks = link_sellers(
             self.table("sellers"), self.table("identifiers"), max_accounts=max_accounts
         )
         self.save_networks(networks)
+        step(progress, "reading the shipments")
+        shipments, evidence = self.table("shipments"), self.table("evidence")
         finder = SiteFinder(radius_m, **params).fit(
-            self.table("shipments"), networks=networks.membership, evidence=self.table("evidence")
+            shipments, networks=networks.membership, evidence=evidence, progress=progress
         )
+        step(progress, "storing the run")
         return self.save_sites(finder)
 
     def review(

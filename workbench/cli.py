@@ -11,12 +11,16 @@ from pathlib import Path
 import click
 
 from workbench._cli_common import friendly
+from workbench.progress import Progress, set_quiet
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="counterfeit-workbench")
-def cli() -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (for scripts and logs).")
+def cli(quiet: bool) -> None:
     """Counterfeit Workbench: from marketplace exports to tip sheets for the police."""
+    if quiet:
+        set_quiet()
 
 
 @cli.command()
@@ -34,11 +38,14 @@ def cli() -> None:
 def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
     """Generate the demo investigation in OUTDIR/data and run it end to end."""
     from workbench.demo import generate_demo
-    from workbench.investigation import run_investigation
+    from workbench.investigation import run_investigation, run_steps
 
     data = generate_demo(outdir / "data", seed=seed, n_shipments=n_shipments, defects=True)
     click.echo(f"Demo data written to {data.folder} (seed {seed}, {n_shipments:,} waybills)")
-    result = run_investigation(data.folder, outdir, top=top, case=outdir / "case.gpkg")
+    with Progress("Demo investigation", run_steps(case=True)) as progress:
+        result = run_investigation(
+            data.folder, outdir, top=top, case=outdir / "case.gpkg", progress=progress
+        )
     click.echo(result.describe())
 
 
@@ -63,9 +70,12 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
 @friendly
 def run(data_dir: Path, out: Path, radius_m: float, top: int, case_path: Path | None) -> None:
     """Run an investigation on a folder of exports (sellers.csv, shipments.csv, ...)."""
-    from workbench.investigation import run_investigation
+    from workbench.investigation import run_investigation, run_steps
 
-    result = run_investigation(data_dir, out, radius_m=radius_m, top=top, case=case_path)
+    with Progress("Investigation", run_steps(case=case_path is not None)) as progress:
+        result = run_investigation(
+            data_dir, out, radius_m=radius_m, top=top, case=case_path, progress=progress
+        )
     click.echo(result.describe())
 
 
@@ -211,12 +221,16 @@ def sites_command(
     as_json: bool,
 ) -> None:
     """Link sellers and find candidate production sites in CASE; stores a new run."""
-    from workbench.case import open_case
+    from workbench.case import FIND_SITES_STEPS, open_case
 
-    with open_case(case_path, create=False) as case:
+    with (
+        open_case(case_path, create=False) as case,
+        Progress("Finding sites", FIND_SITES_STEPS) as progress,
+    ):
         run_id = case.find_sites(
-            radius_m, min_shipments=min_shipments, density_factor=density_factor
-        )
+            radius_m, min_shipments=min_shipments, density_factor=density_factor,
+            progress=progress,
+        )  # fmt: skip
         sites = case.sites(run_id)
     columns = [
         "site_id",

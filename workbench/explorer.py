@@ -16,9 +16,11 @@ traits, calls one function of :mod:`workbench._explorer_data` and sets the resul
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +45,10 @@ from workbench._explorer_details import details_html
 from workbench._explorer_widgets import MapFrame, SiteTable
 from workbench._mapdata import PointSummary
 from workbench._mapindex import Filters
+from workbench._mapjs import render_page
 from workbench.errors import WorkbenchError
 from workbench.maps import MapLayers, compose
+from workbench.progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.case import Case
@@ -146,6 +150,10 @@ class Explorer(w.VBox):
             self.review_buttons[status] = button
         self.export_button = w.Button(description="Export tip sheet", icon="file-pdf-o")
         self.export_button.on_click(lambda _: self.export())
+        # shown while a re-run or an export works: which step of how many, and what it does
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, description="", layout=w.Layout(display="none", width="260px")
+        )
 
     def _layout(self) -> list[w.Widget]:
         controls = w.VBox(
@@ -159,6 +167,7 @@ class Explorer(w.VBox):
                 w.HTML("<b>Clustering</b>"),
                 self.radius,
                 self.rerun_button,
+                self.progress,
             ],
             layout=w.Layout(width="270px", flex="0 0 270px"),
         )
@@ -248,7 +257,7 @@ class Explorer(w.VBox):
             locations=data.location_records(self.data.locations, self.data.names),
         )
         fmap = compose(layers, tiles=self._tiles, attribution=self._attribution, interactive=True)
-        return str(fmap.get_root().render())
+        return render_page(fmap)
 
     def refresh(self) -> None:
         """Apply the filters: new points and sites to the map, new rows to the table."""
@@ -366,7 +375,7 @@ class Explorer(w.VBox):
 
     def rerun(self) -> str:
         """Cluster again with the radius in the control; the new run is stored and shown."""
-        from workbench.sites import SiteFinder
+        from workbench.sites import FIT_STEPS, SiteFinder
 
         params = self._run_parameters()
         finder = SiteFinder()
@@ -374,9 +383,11 @@ class Explorer(w.VBox):
         finder.set_params(**{k: v for k, v in params.items() if k in known})
         finder.set_params(radius_m=float(self.radius.value))
         try:
-            finder.fit(
-                self.data.shipments, networks=self.data.membership, evidence=self.data.evidence
-            )
+            with self._progress("Re-running", FIT_STEPS) as progress:
+                finder.fit(
+                    self.data.shipments, networks=self.data.membership,
+                    evidence=self.data.evidence, progress=progress,
+                )  # fmt: skip
         except WorkbenchError as error:
             self._say(str(error), error=True)
             return self.run_id
@@ -394,7 +405,7 @@ class Explorer(w.VBox):
         (it is printed in the report and audited). ``options`` go to
         :func:`workbench.bundle.export_tip_sheet` (``lang``, ``profile``, ``as_zip`` ...).
         """
-        from workbench.bundle import export_tip_sheet
+        from workbench.bundle import EXPORT_STEPS, export_tip_sheet
 
         site_id = self.selected_site
         if not site_id:
@@ -402,14 +413,32 @@ class Explorer(w.VBox):
             return None
         options.setdefault("allow_unconfirmed", self.note.value.strip() or None)
         try:
-            path = export_tip_sheet(
-                self.case, [site_id], out=self.out_dir, run_id=self.run_id, **options
-            )
+            with self._progress("Exporting", EXPORT_STEPS) as progress:
+                path = export_tip_sheet(
+                    self.case, [site_id], out=self.out_dir, run_id=self.run_id,
+                    progress=progress, **options,
+                )  # fmt: skip
         except WorkbenchError as error:
             self._say(str(error), error=True)
             return None
         self._say(f"Tip sheet written: {path.resolve()}")
         return path
+
+    @contextlib.contextmanager
+    def _progress(self, what: str, total: int) -> Iterator[Progress]:
+        """A Progress drawn in the explorer's own bar and message line while a task runs."""
+
+        def show(done: int, steps: int, label: str) -> None:
+            self.progress.max, self.progress.value = max(steps, 1), done
+            if label:
+                self._say(f"{what}: step {done + 1} of {steps}, {label}…")
+
+        self.progress.layout.display = None
+        try:
+            with Progress(what, total, callback=show) as progress:
+                yield progress
+        finally:
+            self.progress.layout.display = "none"
 
     def _say(self, text: str, *, error: bool = False) -> None:
         colour = "#b00020" if error else "#333"

@@ -23,7 +23,8 @@ from workbench.case import Case, open_case
 from workbench.errors import InputError
 from workbench.intake import QUARANTINE_COLUMNS, IntakeResult, load_table, sha256_file
 from workbench.networks import Networks, link_sellers
-from workbench.sites import SiteFinder
+from workbench.progress import Progress, step
+from workbench.sites import FIT_STEPS, SiteFinder
 from workbench.tipsheet import tip_sheet_context, write_reports
 
 __all__ = [
@@ -217,6 +218,11 @@ def write_tip_sheets(
     return written
 
 
+def run_steps(*, case: bool) -> int:
+    """The number of steps :func:`run_investigation` reports (one more with a case)."""
+    return 4 + FIT_STEPS + int(case)
+
+
 def run_investigation(
     source: str | os.PathLike[str] | Investigation,
     out: str | os.PathLike[str],
@@ -226,23 +232,28 @@ def run_investigation(
     organisation: Mapping[str, str] | None = None,
     max_accounts: int | None = None,
     case: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
     **site_params: Any,
 ) -> RunResult:
     """Load, link sellers, find sites, draw the map and write tip sheets for the ``top`` sites.
 
     With ``case`` (a ``.gpkg`` path, created if missing) the loaded tables, quarantine,
     networks and the clustering run are stored in the case, each step audited, and the tip
-    sheets carry the sites' review history.
+    sheets carry the sites' review history. ``progress`` is told each step as it starts
+    (:func:`run_steps` of them).
     """
     from workbench.maps import site_map  # a view: imported only when a run draws its map
 
+    step(progress, "loading the exports")
     inv = source if isinstance(source, Investigation) else load_investigation(source)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    step(progress, "linking sellers through shared identifiers")
     nets = link_sellers(inv.sellers, inv.identifiers, max_accounts=max_accounts)
     finder = SiteFinder(radius_m, **site_params).fit(
-        inv.shipments, networks=nets.membership, evidence=inv.evidence
+        inv.shipments, networks=nets.membership, evidence=inv.evidence, progress=progress
     )
+    step(progress, "writing the map, sites and networks")
     sites = finder.sites_
     ships = assign_sites(inv.shipments, finder)
     outputs = {
@@ -268,11 +279,13 @@ def run_investigation(
     with contextlib.ExitStack() as stack:
         opened, reviews = None, None
         if case is not None:  # store the step's results, then cite their review history
+            step(progress, "storing the run in the case")
             outputs["case"] = Path(case)
             opened = stack.enter_context(open_case(case))
             opened.ingest(inv.intake.values())
             opened.save_networks(nets)
             reviews = opened.reviews(run_id=opened.save_sites(finder))
+        step(progress, f"writing {len(top_ids)} draft tip sheet(s)")
         tips = write_tip_sheets(
             inv,
             nets,

@@ -58,6 +58,7 @@ from workbench._site_waybills import (
 )
 from workbench.errors import InputError, MissingColumnsError
 from workbench.gazetteer import jurisdictions
+from workbench.progress import Progress, step
 
 if TYPE_CHECKING:
     from workbench.case import Case
@@ -65,6 +66,8 @@ if TYPE_CHECKING:
 __all__ = ["PRECISE_ENOUGH", "SCORE_WEIGHTS", "WORKSHOP_EVIDENCE", "SiteFinder", "find_sites"]
 
 STABILITY_FACTORS = (0.5, 2.0)  # radii tried besides the chosen one: 150 and 600 m for 300 m
+FIT_STEPS = 8  # the steps SiteFinder.fit reports to a Progress
+_kernels_ready = False
 STABLE_SHARE = 0.5  # a site persists at a radius when half its waybills stay in one site there
 
 
@@ -166,30 +169,45 @@ class SiteFinder:
         *,
         networks: pd.DataFrame | None = None,
         evidence: pd.DataFrame | None = None,
+        progress: Progress | None = None,
     ) -> SiteFinder:
-        """Cluster ``shipments`` and score the sites; returns ``self``."""
+        """Cluster ``shipments`` and score the sites; returns ``self``.
+
+        ``progress`` (a :class:`workbench.progress.Progress`) is told each of the
+        ``FIT_STEPS`` steps as it starts.
+        """
         self._validate(shipments)
+        if progress is not None:
+            progress.step("loading the clustering kernels (the first run compiles them, ~30 s)")
+            compile_kernels()
+        step(progress, "collapsing identical ship-from points")
         lat, lon, weight, point = self._points(shipments)
         self.run_id_ = _run_id(self.get_params(), lat, lon, weight)
         ways = waybills(shipments, point, networks)
         # waybills within context_m of each point: the local threshold and the contrast part
+        step(progress, f"density of the surroundings ({self.context_m:g} m)")
         background = background_weight(lat, lon, weight, self.context_m)
+        step(progress, f"clustering {len(lat):,} points at {self.radius_m:g} m")
         point_label = self._cluster(lat, lon, weight, self.radius_m, background)
         with ThreadPoolExecutor(1) as pool:  # the other radii cluster meanwhile
             other = pool.submit(self._other_radii, lat, lon, weight, background)
+            step(progress, "counting sellers, networks and verdicts per site")
             verdicts = _evidence(evidence, ways, networks)
             n_labels = int(point_label.max(initial=-1)) + 1
             counts = tally(ways, point_label, n_labels, verdicts, weight)
             point_label, counts = _drop_small(
                 point_label, counts, self.min_sellers, self.min_shipments
             )
+            step(progress, "describing and scoring the sites")
             sites = self._describe(
                 (lat, lon, weight), background, point_label, ways, counts, verdicts
             )
+            step(progress, "checking stability at half and twice the radius")
             if self.stability:
                 stability, stable = _stability(point_label, other.result(), weight)
                 sites["stability"] = pd.Series(stability, index=sites.index, dtype=object)
                 sites["stable"] = stable
+        step(progress, "ranking and naming the sites")
         rank_of, site_ids = self._rank(sites)
         ranked = np.full(len(point_label), -1, dtype=np.int64)  # site row of each point
         ranked[point_label >= 0] = rank_of[point_label[point_label >= 0]]
@@ -327,6 +345,39 @@ def find_sites(
         return data.sites(run_id)
     finder = SiteFinder(radius_m, **params).fit(data, networks=networks, evidence=evidence)
     return finder.sites_
+
+
+def compile_kernels() -> None:
+    """Compile the site finder's numba kernels, or load them from numba's cache (once a process).
+
+    A first run on a new install compiles them (20-40 s on 2 cores); :meth:`SiteFinder.fit`
+    calls this as its first reported step, so a progress bar says what the wait is.
+    """
+    global _kernels_ready
+    if _kernels_ready:
+        return
+    rng = np.random.default_rng(0)
+    # a workshop (few accounts, one network), a hub (many unrelated accounts) and scattered
+    # background: every kernel of fit runs on it, with the dtypes of a real run
+    workshop = (25.4394 + rng.normal(0, 2e-4, 300), 119.0103 + rng.normal(0, 2e-4, 300))
+    hub = (29.33 + rng.choice([0.0, 4.5e-4], 600), np.full(600, 120.10))
+    scatter = (22.5 + rng.normal(0, 0.05, 100), 114.0 + rng.normal(0, 0.05, 100))
+    sellers = [f"R{i % 8}" for i in range(300)] + [f"H{i % 120}" for i in range(600)]
+    sellers += [f"B{i % 30}" for i in range(100)]
+    ships = pd.DataFrame(
+        {
+            "shipment_id": [f"W{i}" for i in range(1000)],
+            "seller_id": sellers,
+            "lat": np.concatenate([workshop[0], hub[0], scatter[0]]),
+            "lon": np.concatenate([workshop[1], hub[1], scatter[1]]),
+            "shipped_at": pd.Timestamp("2026-03-02") + pd.to_timedelta(np.arange(1000) % 90, "D"),
+            "brand": "Nike",
+        }
+    )
+    networks = pd.DataFrame({"seller_id": [f"R{i}" for i in range(8)], "network_id": "N0001"})
+    evidence = pd.DataFrame({"seller_id": ["R1"], "verdict": ["counterfeit"], "brand": ["Nike"]})
+    SiteFinder(300).fit(ships, networks=networks, evidence=evidence)
+    _kernels_ready = True
 
 
 def _run_id(params: dict[str, Any], lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> str:

@@ -1,4 +1,9 @@
 /** The widget module's name and version: the labextension's package name and
- * version (package.json), which the Python models name in `_model_module`. */
-export const MODULE_NAME = 'counterfeit-workbench';
-export const MODULE_VERSION = '0.1.0';
+ * version, read from package.json at build time (written there once), which the Python
+ * models name in `_model_module` and `_model_module_version`. */
+declare const require: (path: string) => { name: string; version: string };
+
+const pkg = require('../package.json');
+
+export const MODULE_NAME: string = pkg.name;
+export const MODULE_VERSION: string = pkg.version;
