@@ -254,18 +254,32 @@ def test_ingest_sweeps_scratch_left_by_killed_ingests(
     import tempfile
     import time
 
+    from workbench._case_staging import SCRATCH_MARK, new_scratch
+
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    stale = tmp_path / "workbench-stale"
-    fresh = tmp_path / "workbench-fresh"  # may belong to an ingest running right now
+    # scratch folders as an ingest makes them, left behind when it was killed
+    stale, fresh = new_scratch(), new_scratch()
+    # fresh may belong to an ingest running right now; the others were not made by us:
+    # a user's notes with a look-alike name, and a link to a marked folder elsewhere
+    notes = tmp_path / "workbench-my-notes"
     other = tmp_path / "someone-else"
-    for folder in (stale, fresh, other):
+    elsewhere = tmp_path / "elsewhere"
+    for folder in (notes, other, elsewhere):
         folder.mkdir()
         (folder / "stage.sqlite").write_bytes(b"x")
+    (elsewhere / stale.joinpath(SCRATCH_MARK).name).write_bytes(
+        stale.joinpath(SCRATCH_MARK).read_bytes()
+    )
+    link = tmp_path / (stale.name + "-link")
+    link.symlink_to(elsewhere)
     old = time.time() - 2 * 86_400
-    os.utime(stale, (old, old))
-    os.utime(other, (old, old))
+    for path in (stale, notes, other, elsewhere):
+        os.utime(path, (old, old))
+    os.utime(link, (old, old), follow_symlinks=False)
     case.ingest([demo_intake["sellers"]])
-    assert not stale.exists() and fresh.exists() and other.exists()
+    assert not stale.exists(), "a stale scratch folder of a killed ingest is removed"
+    assert fresh.exists() and notes.exists() and other.exists()
+    assert link.is_symlink() and (elsewhere / "stage.sqlite").exists()
 
 
 def test_a_file_that_is_not_sqlite_is_refused_clearly(tmp_path: Path) -> None:

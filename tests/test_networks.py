@@ -123,6 +123,60 @@ def test_phones_become_e164(raw: str, expected: str) -> None:
     assert normalise(pd.Series(["phone"]), pd.Series([raw])).iloc[0] == expected
 
 
+# foreign numbers keep their country, whatever the international prefix; the Chinese-mobile
+# fast path must not claim an 11-digit number that starts with another country's code
+FOREIGN = [
+    "+1 415 555 0100",
+    "001 415 555 0100",
+    "+44 20 7946 0958",
+    "0044 20 7946 0958",
+    "+49 30 901820",
+    "+81 3-1234-5678",
+    "+33 1 42 68 53 00",
+    "+7 495 123-45-67",
+    "+1 (212) 555-0147",
+]
+
+
+@pytest.mark.parametrize("raw", FOREIGN)
+def test_foreign_numbers_keep_their_country(raw: str) -> None:
+    import phonenumbers
+
+    expected = phonenumbers.format_number(
+        phonenumbers.parse(raw, "CN"), phonenumbers.PhoneNumberFormat.E164
+    )
+    assert not expected.startswith("+86")
+    assert normalise(pd.Series(["phone"]), pd.Series([raw])).iloc[0] == expected
+
+
+# none of these is a phone number; each used to become "+" or "+1" and link accounts
+GARBAGE = ["保密", "private", "ext. 1", "see row 1", "+1 (US) n/a", "call me", "+", "1"]
+
+
+@pytest.mark.parametrize("raw", GARBAGE)
+def test_values_that_are_not_phone_numbers_normalise_to_nothing(raw: str) -> None:
+    assert normalise(pd.Series(["phone"]), pd.Series([raw])).iloc[0] == ""
+
+
+def test_garbage_phones_never_link_unrelated_sellers() -> None:
+    sellers = pd.DataFrame({"seller_id": [f"G{i}" for i in range(len(GARBAGE) + 2)]})
+    rows = [(f"G{i}", "phone", raw) for i, raw in enumerate(GARBAGE)]
+    # the same garbage on two more accounts: still no link
+    rows += [(f"G{len(GARBAGE)}", "phone", "保密"), (f"G{len(GARBAGE) + 1}", "phone", "ext. 1")]
+    ids = pd.DataFrame(rows, columns=["seller_id", "kind", "value"])
+    nets = link_sellers(sellers, ids)
+    assert _groups(nets) == set()
+
+
+def test_a_us_number_and_a_chinese_mobile_with_the_same_digits_do_not_link() -> None:
+    sellers = pd.DataFrame({"seller_id": ["US", "CN"]})
+    ids = pd.DataFrame(
+        [("US", "phone", "+1 415 555 0100"), ("CN", "phone", "+86 141 5555 0100")],
+        columns=["seller_id", "kind", "value"],
+    )
+    assert _groups(link_sellers(sellers, ids)) == set()
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +18,10 @@ from workbench._intake_rules import TABLES
 if TYPE_CHECKING:
     from workbench.intake import IntakeResult
 
-SCRATCH_PREFIX = "workbench-"
+SCRATCH_PREFIX = "workbench-ingest-"
+# the file that marks a scratch folder as ours: only folders holding it are ever swept
+SCRATCH_MARK = ".counterfeit-workbench-scratch"
+_MARK_TEXT = "made by Counterfeit Workbench for one ingest; removed when the ingest ends\n"
 POINT_TABLES = ("shipments", "locations")
 QUARANTINE_STAGED = ("table", "source", "source_sha256", "row_number", "raw", "reason", "message")
 
@@ -47,10 +53,42 @@ def staged_tables(i: int, result: IntakeResult) -> dict[str, Any]:
     return tables
 
 
+def new_scratch() -> Path:
+    """A new folder in the temp directory, marked as ours (the caller removes it)."""
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    (folder / SCRATCH_MARK).write_text(_MARK_TEXT, encoding="utf-8")
+    return folder
+
+
+@contextlib.contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A new scratch folder, marked as ours, removed when the block ends (not when killed)."""
+    folder = new_scratch()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ours(folder: Path) -> bool:
+    """A real folder (not a link) of this user that holds our mark."""
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return False
+    mark = (folder / SCRATCH_MARK).lstat()
+    if not stat.S_ISREG(mark.st_mode) or mark.st_size != len(_MARK_TEXT.encode()):
+        return False
+    return (folder / SCRATCH_MARK).read_text(encoding="utf-8") == _MARK_TEXT
+
+
 def sweep_stale_scratch(max_age_s: float = 86_400) -> None:
-    """Delete scratch folders of ingests killed more than a day ago (SIGKILL skips cleanup)."""
+    """Delete scratch folders of ingests killed more than a day ago (SIGKILL skips cleanup).
+
+    Only folders this package made and marked (:func:`scratch_folder`) are removed; a user's
+    ``workbench-notes`` folder, or a link, is never touched.
+    """
     cutoff = time.time() - max_age_s
     for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
         with contextlib.suppress(OSError):
-            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            if _ours(folder) and folder.lstat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)

@@ -90,9 +90,12 @@ def _phones(raw: Any, region: str) -> np.ndarray:
         pc.utf8_slice_codeunits(digits, 2),
         digits,
     )
-    mobile = pc.and_(
-        pc.match_substring_regex(digits, r"^(86)?1[3-9]\d{9}$"),
-        pc.or_(international, pc.equal(pc.utf8_length(digits), 11)),
+    # written internationally, a Chinese mobile follows the country code 86; written
+    # nationally, it is exactly 11 digits. "+1 415 555 0100" is American, not Chinese.
+    mobile = pc.if_else(
+        international,
+        pc.match_substring_regex(digits, r"^861[3-9]\d{9}$"),
+        pc.match_substring_regex(digits, r"^1[3-9]\d{9}$"),
     )
     e164 = pc.binary_join_element_wise("+86", pc.utf8_slice_codeunits(digits, -11), "")
     out: np.ndarray = (
@@ -109,17 +112,23 @@ def _phones(raw: Any, region: str) -> np.ndarray:
 
 
 def _phone_lookup(values: list[str], region: str) -> dict[str, str]:
-    """E.164 for the values the fast path left (landlines, hotlines, other countries)."""
+    """E.164 for the values the fast path left (landlines, hotlines, other countries).
+
+    A value that is not a valid number ("保密", "ext. 1", a short code) becomes "", like a
+    placeholder: it is kept as written but never links accounts.
+    """
     import phonenumbers
 
     result = {}
     for value in values:
         try:
             number = phonenumbers.parse(value, region)
-            formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         except phonenumbers.NumberParseException:
-            formatted = "+" + "".join(ch for ch in value if ch.isdigit())
-        result[value] = formatted
+            result[value] = ""
+            continue
+        valid = phonenumbers.is_valid_number(number)
+        formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        result[value] = formatted if valid else ""
     return result
 
 
@@ -164,7 +173,8 @@ def normalise(
     region: str = "CN",
     email_rules: Mapping[str, tuple[str, ...]] | None = None,
 ) -> pd.Series:
-    """Normalised identifier values by kind; "" where the value is missing or a placeholder.
+    """Normalised identifier values by kind; "" where the value is missing, a placeholder or
+    not a valid phone number (such values never link accounts).
 
     Phones to E.164 (national numbers read in ``region``), e-mails case-folded with the
     provider rules (``DEFAULT_EMAIL_RULES`` unless ``email_rules`` is given), card, document,

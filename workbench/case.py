@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from workbench._case_io import insert_frame, python_values, read_arrow, read_fra
 from workbench._case_schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
 from workbench._case_staging import (
     QUARANTINE_STAGED,
-    SCRATCH_PREFIX,
+    scratch_folder,
     staged_tables,
     stored_columns,
     sweep_stale_scratch,
@@ -376,8 +375,8 @@ class Case:
         sweep_stale_scratch()
         done: list[tuple[str, dict[str, int], dict[str, Any]]] = []
         with contextlib.ExitStack() as stack:
-            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX))
-            staged = str(Path(scratch) / "stage.sqlite")
+            scratch = stack.enter_context(scratch_folder())
+            staged = str(scratch / "stage.sqlite")
             plans = []
             for i, (table, chunks, final_report) in enumerate(items):
                 columns: list[str] = []
