@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -147,11 +150,11 @@ def test_verify_names_added_and_removed_files_and_a_missing_signature(world, tmp
     bundle = _copy(world.bundles["police"], tmp_path)
     (bundle / "data" / "extra.txt").write_text("planted", encoding="utf-8")
     (bundle / "data" / "evidence.csv").unlink()
-    (bundle / "manifest-sha256.txt.sig").unlink()
+    (bundle / "tagmanifest-sha256.txt.sig").unlink()
     problems = "\n".join(verify_bundle(bundle).problems)
     assert "data/extra.txt: not in manifest-sha256.txt" in problems
     assert "data/evidence.csv: missing" in problems
-    assert "manifest-sha256.txt.sig: missing" in problems
+    assert "tagmanifest-sha256.txt.sig: missing" in problems
 
 
 def test_the_signature_checks_with_openssl_too(world) -> None:
@@ -160,10 +163,136 @@ def test_the_signature_checks_with_openssl_too(world) -> None:
     bundle = world.bundles["police"]
     result = subprocess.run(
         ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "organisation-key.pub.pem",
-         "-rawin", "-in", "manifest-sha256.txt", "-sigfile", "manifest-sha256.txt.sig"],
+         "-rawin", "-in", "tagmanifest-sha256.txt", "-sigfile", "tagmanifest-sha256.txt.sig"],
         cwd=bundle, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0 and "Success" in result.stdout, result.stderr
+
+
+# -- forgeries: what the recipient reads is what was signed ----------------------------------
+def _forge_bag_info(bundle: Path) -> None:
+    """Change who the bundle says it is from, as a forger would."""
+    info = (bundle / "bag-info.txt").read_text(encoding="utf-8")
+    info = re.sub(r"(?m)^External-Identifier: .*$", "External-Identifier: CW-FORGED", info)
+    info = re.sub(r"(?m)^Contact-Email: .*$", "Contact-Email: forger@evil.example", info)
+    (bundle / "bag-info.txt").write_text(info, encoding="utf-8")
+
+
+def _retag(bundle: Path) -> None:
+    """Recompute the tag manifest over the tag files it lists (no key needed for that)."""
+    path = bundle / "tagmanifest-sha256.txt"
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        _, name = line.split("  ", 1)
+        digest = hashlib.sha256((bundle / name).read_bytes()).hexdigest()
+        lines.append(f"{digest}  {name}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def test_forged_bag_info_with_a_recomputed_tag_manifest_fails(world, tmp_path: Path) -> None:
+    bundle = _copy(world.bundles["police"], tmp_path)
+    _forge_bag_info(bundle)
+    _retag(bundle)
+    check = verify_bundle(bundle, key=world.keys / "signing-key.pub.pem")
+    assert not check.ok and not check.signature_ok
+    assert any(p.startswith("tagmanifest-sha256.txt: signature does not match")
+               for p in check.problems), check.problems  # fmt: skip
+    result = CliRunner().invoke(
+        _cli(), ["verify", str(bundle), "--key", str(world.keys / "signing-key.pub.pem")]
+    )
+    assert result.exit_code == 1 and "NOT intact" in result.output
+
+
+def test_forged_bag_info_with_the_tag_manifest_deleted_fails(world, tmp_path: Path) -> None:
+    bundle = _copy(world.bundles["police"], tmp_path)
+    _forge_bag_info(bundle)
+    (bundle / "tagmanifest-sha256.txt").unlink()
+    check = verify_bundle(bundle, key=world.keys / "signing-key.pub.pem")
+    assert not check.ok
+    assert "tagmanifest-sha256.txt: missing (bag-info.txt and the manifest are unsigned)" in (
+        check.problems
+    )
+
+
+def test_a_file_beside_the_tag_files_is_refused(world, tmp_path: Path) -> None:
+    bundle = _copy(world.bundles["police"], tmp_path)
+    (bundle / "README-FIRST.html").write_text("<h1>call this number</h1>", encoding="utf-8")
+    check = verify_bundle(bundle, key=world.keys / "signing-key.pub.pem")
+    assert not check.ok
+    assert "README-FIRST.html: not listed in any manifest (added after signing)" in check.problems
+
+
+def test_a_payload_file_replaced_by_a_link_leaving_the_bag_is_refused(
+    world, tmp_path: Path
+) -> None:
+    bundle = _copy(world.bundles["police"], tmp_path)
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes((bundle / "data" / "sellers.csv").read_bytes())  # same bytes, even
+    (bundle / "data" / "sellers.csv").unlink()
+    (bundle / "data" / "sellers.csv").symlink_to(outside)
+    check = verify_bundle(bundle, key=world.keys / "signing-key.pub.pem")
+    assert not check.ok
+    assert "data/sellers.csv: a symbolic link (refused: a bag holds only files)" in check.problems
+
+
+def test_a_zip_with_two_entries_of_one_name_is_refused(world, tmp_path: Path) -> None:
+    source = world.bundles["zh_zip"]
+    forged = tmp_path / source.name
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(forged, "w") as new:
+        for item in old.infolist():
+            new.writestr(item, old.read(item))
+        top = old.namelist()[0].split("/", 1)[0]
+        # `unzip -n` extracts the first entry of a name, Python's zipfile reads the last
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            new.writestr(f"{top}/data/report.html", "<h1>forged</h1>")
+    check = verify_bundle(forged, key=world.keys / "signing-key.pub.pem")
+    assert not check.ok
+    assert "data/report.html: appears twice in the zip (refused)" in check.problems
+
+
+def test_without_a_key_verify_says_loudly_that_origin_was_not_checked(world) -> None:
+    check = verify_bundle(world.bundles["police"])
+    assert check.ok
+    assert "ORIGIN NOT CHECKED" in str(check)
+    result = CliRunner().invoke(_cli(), ["verify", str(world.bundles["police"])])
+    assert result.exit_code == 0 and "ORIGIN NOT CHECKED" in result.output
+    keyed = CliRunner().invoke(
+        _cli(),
+        ["verify", str(world.bundles["police"]), "--key", str(world.keys / "signing-key.pub.pem")],
+    )
+    assert keyed.exit_code == 0 and "ORIGIN NOT CHECKED" not in keyed.output
+
+
+@pytest.mark.slow
+def test_verifying_a_zip_bomb_entry_stays_within_bounded_memory(world, tmp_path: Path) -> None:
+    source = world.bundles["zh_zip"]
+    bomb = tmp_path / source.name
+    gib = 1 << 30
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            if item.filename.endswith("data/report.html"):  # inflates to 1 GiB
+                with new.open(item.filename, "w", force_zip64=True) as out:
+                    block = b"\0" * (1 << 20)
+                    for _ in range(gib >> 20):
+                        out.write(block)
+            else:
+                new.writestr(item, old.read(item))
+    # the check runs in a child, which reports its own peak memory
+    # (VmHWM: the child's own peak; ru_maxrss would carry the forked pytest's over exec)
+    code = (
+        "import re, sys\n"
+        "from workbench.bundle import verify_bundle\n"
+        "check = verify_bundle(sys.argv[1])\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(check.ok, int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)\n"
+        "print('\\n'.join(check.problems))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(bomb)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    ok, peak_mib = out[0].split()
+    assert ok == "False" and "data/report.html: changed" in "\n".join(out[1:])
+    assert int(peak_mib) < 400, f"verifying took {peak_mib} MiB"
 
 
 # -- the report ------------------------------------------------------------------------

@@ -44,7 +44,7 @@ __all__ = ["PROFILES", "BundleCheck", "export_tip_sheet", "verify_bundle"]
 
 PROFILES = ("police", "partner")
 EXPORT_STEPS = 5  # the steps export_tip_sheet reports to a Progress
-FORMAT = "counterfeit-workbench tip-sheet bundle 1"
+FORMAT = "counterfeit-workbench tip-sheet bundle 2"  # 2: the tag manifest is signed
 SELLER_COLUMNS = (
     "seller_id", "name", "platform", "registered_address", "registered_at", "network_id",
     "at_site", "site_ids",
