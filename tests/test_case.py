@@ -334,3 +334,47 @@ def test_settings_are_stored_and_audited(tmp_path: Path) -> None:
             case.set_setting("bad key;", "x")
     with open_case(tmp_path / "c.gpkg") as case:
         assert case.settings()["organisation"] == "IP Team"
+
+
+def test_a_zero_byte_file_is_not_taken_for_a_case(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from workbench.cli import cli
+
+    path = tmp_path / "empty.gpkg"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty\.gpkg is empty \(0 bytes\): not a case file"):
+        open_case(path, create=False)
+    result = CliRunner().invoke(cli, ["audit", str(path), "--verify"])
+    assert result.exit_code == 1 and "is empty (0 bytes)" in result.output
+    assert "Traceback" not in result.output
+    assert path.stat().st_size == 0  # left as it was, not made into a new case
+
+
+def test_a_full_disk_is_one_clear_error_and_the_case_is_unchanged(
+    demo_intake, tmp_path: Path
+) -> None:
+    from workbench.errors import CaseError
+
+    with open_case(tmp_path / "full.gpkg") as case:
+        pages = case._con.execute("PRAGMA page_count").fetchone()[0]
+        case._con.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk fills up
+        with pytest.raises(CaseError, match=r"no space left .* nothing was written"):
+            case.ingest([demo_intake["shipments"]])
+        assert not case._con.in_transaction
+        case._con.execute("PRAGMA max_page_count = 1073741823")
+        assert len(case.audit()) == 1 and case.table("shipments").empty
+        case.ingest([demo_intake["sellers"]])  # and it goes on working once there is room
+        assert case.verify_audit().ok
+
+
+def test_a_read_only_case_is_one_clear_error(case) -> None:
+    import sqlite3
+
+    from workbench.errors import CaseError
+
+    case._con.close()
+    # what SQLite says when the file or its folder cannot be written
+    case._con = sqlite3.connect(f"file:{case.path}?mode=ro", uri=True, isolation_level=None)
+    with pytest.raises(CaseError, match=r"read-only"):
+        case.set_setting("organisation", "Acme")

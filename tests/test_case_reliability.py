@@ -177,9 +177,12 @@ def content_digest(path: Path) -> str:
 
 def outcome(path: Path, before: CaseState, after: CaseState, action: str) -> str:
     """'before' or 'after' the step, exactly; anything else fails the test."""
-    # a killed step may leave the WAL and its index, nothing else (the scratch is in TMPDIR)
+    # a killed step may leave the WAL and its index, and the audit anchor beside the case
+    # (or its temporary file), nothing else (the scratch is in TMPDIR)
     leftovers = {p.name for p in path.parent.iterdir()} - {path.name}
-    assert leftovers <= {f"{path.name}-wal", f"{path.name}-shm"}, leftovers
+    anchor = f"{path.name}.audit-head.json"
+    allowed = {f"{path.name}-wal", f"{path.name}-shm", anchor, f"{anchor}.tmp"}
+    assert leftovers <= allowed, leftovers
     state = inspect_case(path)
     if state == before:
         return "before"
@@ -218,7 +221,10 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
         case.save_sites(finder)
         site_id = str(finder.sites_["site_id"].iloc[0])  # the review tests need a site
     # closing the last connection checkpoints the WAL: the template is one file to copy
-    assert sorted(p.name for p in path.parent.iterdir()) == ["case.gpkg"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "case.gpkg",
+        "case.gpkg.audit-head.json",
+    ]
     big = demo_frames(seed=11, n_shipments=BIG_INGEST_ROWS)["shipments"]
     assert isinstance(big, pd.DataFrame)
     big["shipped_at"] = pd.to_datetime(big["shipped_at"])  # typed as intake types them

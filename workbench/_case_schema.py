@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from workbench._gpkg import create_core, register
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1_TABLES = """
 CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -143,7 +143,12 @@ def _v3(con: sqlite3.Connection) -> None:
         register(con, table, description, geometry)
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
+def _v4(con: sqlite3.Connection) -> None:
+    """Audit entries record the state (SHA-256) of the tables their step wrote."""
+    con.execute("ALTER TABLE audit ADD COLUMN state TEXT")
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -35,6 +35,7 @@ from workbench._case_staging import (
 )
 from workbench._gpkg import parse_geometry, touch
 from workbench.errors import (
+    CaseError,
     CaseLockedError,
     CaseVersionError,
     InputError,
@@ -90,6 +91,27 @@ def _is_locked(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
+def _storage_error(path: Path, error: sqlite3.OperationalError) -> Exception:
+    """What SQLite's storage errors mean for the user, as one line; others unchanged."""
+    text = str(error)
+    if "disk is full" in text or "disk I/O error" in text:
+        return CaseError(
+            f"case {path}: no space left on the disk that holds it ({text}); nothing was "
+            "written. Free some space and run the step again."
+        )
+    if "readonly" in text or "read-only" in text:
+        return CaseError(
+            f"case {path} is read-only here ({text}): the file or its folder cannot be "
+            "written. Copy the case to a folder you can write to, or ask for write access."
+        )
+    if "unable to open" in text:
+        return CaseError(
+            f"cannot open case {path} ({text}): check that its folder exists and can be "
+            "written (a case keeps its journal beside the file)"
+        )
+    return error
+
+
 class Case:
     """An open case file. Use :func:`open_case` to get one; close it (or use ``with``)."""
 
@@ -98,6 +120,11 @@ class Case:
             raise NotFoundError(f"no case at {path}; open_case(..., create=True) makes one")
         if path.exists() and path.is_dir():
             raise InputError(f"case path {path} is a folder, not a .gpkg file")
+        if not create and path.stat().st_size == 0:
+            raise InputError(
+                f"{path} is empty (0 bytes): not a case file; was it copied or downloaded "
+                "completely?"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.actor = actor or audit_log.current_actor()
@@ -111,7 +138,7 @@ class Case:
             self._con.close()
             if _is_locked(error):
                 raise self._locked() from error
-            raise
+            raise _storage_error(path, error) from error
         except sqlite3.DatabaseError as error:  # e.g. "file is not a database"
             self._con.close()
             raise InputError(f"{path} is not a case file (not SQLite: {error})") from error
@@ -134,13 +161,17 @@ class Case:
         except sqlite3.OperationalError as error:
             if _is_locked(error):
                 raise self._locked() from error
-            raise
+            raise _storage_error(self.path, error) from error
         try:
             yield self._con
             self._con.execute("COMMIT")
-        except BaseException:
-            self._con.execute("ROLLBACK")
+        except BaseException as error:
+            if self._con.in_transaction:  # SQLite may have rolled back already (a full disk)
+                self._con.execute("ROLLBACK")
+            if isinstance(error, sqlite3.OperationalError) and not _is_locked(error):
+                raise _storage_error(self.path, error) from error
             raise
+        audit_log.write_anchor(self._con, self.path)  # the latest entry, kept beside the case
 
     def _prepare_schema(self) -> None:
         version = schema_version(self._con)
@@ -166,6 +197,7 @@ class Case:
                     actor=self.actor,
                     action=action,
                     parameters={"from_schema": version, "to_schema": SCHEMA_VERSION},
+                    wrote=audit_log.STATE_TABLES,  # the baseline every later step builds on
                 )
 
     def close(self) -> None:
@@ -323,8 +355,9 @@ class Case:
         return self.table("audit")
 
     def verify_audit(self) -> audit_log.AuditCheck:
-        """Recompute the audit hash chain; names the first broken entry."""
-        return audit_log.verify(self._con)
+        """Recompute the audit hash chain, the tables' recorded state and the anchor beside
+        the case (see :mod:`workbench.audit` for exactly what this proves)."""
+        return audit_log.verify(self._con, self.path)
 
     # -- writing -------------------------------------------------------------------------
     def ingest(self, results: Iterable[IntakeResult]) -> dict[str, dict[str, int]]:
@@ -390,15 +423,18 @@ class Case:
             self._con.execute("ATTACH DATABASE ? AS stage", (staged,))
             stack.callback(self._con.execute, "DETACH DATABASE stage")
             with self._write() as con:
-                seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit").fetchone()[0]
+                written = sorted({p[1] for p in plans} | {"quarantine"})
+                audit_log.check_unchanged(con, written)
+                seq = audit_log.next_seq(con)
                 counts = [self._store(con, *plan, seq) for plan in plans]
-                touch(con, sorted({p[1] for p in plans} | {"quarantine"}))
+                touch(con, written)
                 audit_log.append(
                     con,
                     actor=self.actor,
                     action="ingest",
                     parameters={"tables": {p[1]: c for p, c in zip(plans, counts, strict=True)}},
                     inputs=[{k: p[3].get(k) for k in _AUDITED_REPORT} for p in plans],
+                    wrote=written,
                 )
             done = [(p[1], c, p[3]) for p, c in zip(plans, counts, strict=True)]
         return done
@@ -458,6 +494,7 @@ class Case:
         """Replace the stored networks with a new linking result; returns its audit entry."""
         membership, links = networks.membership, networks.links
         with self._write() as con:
+            audit_log.check_unchanged(con, ["networks", "network_links"])
             con.execute("DELETE FROM networks")
             con.execute("DELETE FROM network_links")
             insert_frame(
@@ -474,6 +511,7 @@ class Case:
                 actor=self.actor,
                 action="link sellers",
                 parameters={**networks.parameters, "n_networks": len(networks.summary)},
+                wrote=["networks", "network_links"],
             )
 
     def save_sites(self, finder: SiteFinder) -> str:
@@ -488,14 +526,13 @@ class Case:
                 "n_excluded": finder.n_excluded_,
                 "excluded": finder.excluded_,
             }
-            seq = audit_log.append(
-                con,
-                actor=self.actor,
-                action="find sites",
-                parameters={"run_id": run_id, **params, "reused": bool(exists)},
-            )
+            entry = {"run_id": run_id, **params, "reused": bool(exists)}
             if exists:
+                audit_log.append(con, actor=self.actor, action="find sites", parameters=entry)
                 return run_id
+            written = ["runs", "sites", "site_areas", "site_points", "site_activity"]
+            audit_log.check_unchanged(con, written)
+            seq = audit_log.next_seq(con)
             con.execute(
                 "INSERT INTO runs (run_id, kind, created_at, actor, parameters, n_sites, "
                 "audit_seq) VALUES (?, 'sites', strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?, ?, ?, ?)",
@@ -512,7 +549,10 @@ class Case:
             )
             cols = ["run_id", "site_id", "week", "n_shipments", "value_cny"]
             insert_frame(con, "site_activity", cols, [python_values(act[c]) for c in cols])
-            touch(con, ["runs", "sites", "site_areas", "site_points", "site_activity"])
+            touch(con, written)
+            audit_log.append(
+                con, actor=self.actor, action="find sites", parameters=entry, wrote=written
+            )
         return run_id
 
     def find_sites(
@@ -563,17 +603,20 @@ class Case:
             if not known:
                 raise NotFoundError(f"site_id={site_id!r} is not in run {run}")
             reviewer = by or self.actor
-            seq = audit_log.append(
-                con,
-                actor=reviewer,
-                action="review",
-                parameters={"run_id": run, "site_id": site_id, "status": status, "note": note},
-            )
-            at = con.execute("SELECT at FROM audit WHERE seq = ?", (seq,)).fetchone()[0]
+            audit_log.check_unchanged(con, ["reviews"])
+            seq, at = audit_log.next_seq(con), audit_log.now()
             con.execute(
                 "INSERT INTO reviews (run_id, site_id, status, note, by, at, audit_seq) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run, site_id, status, note, reviewer, at, seq),
+            )
+            audit_log.append(
+                con,
+                actor=reviewer,
+                action="review",
+                parameters={"run_id": run, "site_id": site_id, "status": status, "note": note},
+                at=at,
+                wrote=["reviews"],
             )
         return {
             "run_id": run,
@@ -596,12 +639,14 @@ class Case:
         if not key or not key.replace("_", "").replace("-", "").isalnum():
             raise InputError(f"setting key={key!r}: use letters, digits, '-' and '_' only")
         with self._write() as con:
+            audit_log.check_unchanged(con, ["settings"])
             con.execute(
                 "INSERT OR REPLACE INTO workbench_meta VALUES (?, ?)", (f"setting:{key}", value)
             )
             audit_log.append(
-                con, actor=self.actor, action="set setting", parameters={key: value}, inputs=[]
-            )
+                con, actor=self.actor, action="set setting", parameters={key: value},
+                wrote=["settings"],
+            )  # fmt: skip
 
     def log(
         self, action: str, parameters: dict[str, Any], inputs: Iterable[dict[str, Any]] = ()

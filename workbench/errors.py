@@ -10,7 +10,8 @@ from the built-in exception a caller would expect, so ``except ValueError`` keep
     ├── NotFoundError (KeyError)         a named site, seller or template does not exist
     ├── CaseError (RuntimeError)         the case file cannot be used as asked
     │   ├── CaseLockedError              another process is writing the case
-    │   └── CaseVersionError             the case was written by a newer workbench
+    │   ├── CaseVersionError             the case was written by a newer workbench
+    │   └── TamperedError                a table changed outside the workbench
     └── MissingDependencyError (ImportError)   an optional package is not installed
 
 Messages name the argument or field, what was expected, what was received, and what to do.
@@ -27,6 +28,7 @@ __all__ = [
     "MissingColumnsError",
     "MissingDependencyError",
     "NotFoundError",
+    "TamperedError",
     "WorkbenchError",
 ]
 
@@ -78,3 +80,8 @@ class CaseLockedError(CaseError):
 
 class CaseVersionError(CaseError):
     """The case was written by a newer workbench than this one."""
+
+
+class TamperedError(CaseError):
+    """A table no longer holds what the audit log recorded: it was changed outside the
+    workbench, so no step builds on it until someone has looked."""

@@ -1,0 +1,123 @@
+"""The audit log vouches for the case's content, not only for itself.
+
+Each audited step records the SHA-256 of every table it wrote; verify recomputes them from the
+tables, and the latest entry is anchored in a file beside the case, so direct edits with
+sqlite3 and a truncated log are caught.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import workbench
+from workbench.case import open_case
+from workbench.cli import cli
+from workbench.errors import TamperedError
+from workbench.intake import load_table
+
+TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A case after ingest, find sites and a review: 5 audit entries."""
+    root = tmp_path_factory.mktemp("audit")
+    demo = workbench.generate_demo(root / "data", n_shipments=3_000, n_background_sellers=50)
+    with open_case(root / "case.gpkg", actor="analyst") as case:
+        case.ingest([load_table(getattr(demo, t), t) for t in TABLES])
+        case.find_sites(300)
+        case.review("S001", status="confirmed", note="test buy", by="lead")
+    return root
+
+
+@pytest.fixture
+def case_path(pristine: Path, tmp_path: Path) -> Path:
+    for name in ("case.gpkg", "case.gpkg.audit-head.json"):
+        shutil.copy(pristine / name, tmp_path / name)
+    return tmp_path / "case.gpkg"
+
+
+def _verify(path: Path):
+    with open_case(path, create=False) as case:
+        return case.verify_audit()
+
+
+def test_a_fresh_case_verifies_and_says_what_was_proven(case_path: Path) -> None:
+    check = _verify(case_path)
+    assert check.ok, str(check)
+    text = str(check)
+    assert "5 entries" in text and "tables match" in text and "anchor" in text
+    head = json.loads(case_path.with_name("case.gpkg.audit-head.json").read_text("utf-8"))
+    assert head["seq"] == 5 and len(head["hash"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("table", "statement"),
+    [
+        ("sellers", "UPDATE sellers SET name = 'Innocent Shop' WHERE fid = 1"),
+        ("shipments", "UPDATE shipments SET lat = lat + 0.01 WHERE fid = 7"),
+        ("shipments", "DELETE FROM shipments WHERE fid = 9"),
+        ("evidence", "UPDATE evidence SET verdict = 'genuine'"),
+        ("reviews", "UPDATE reviews SET status = 'rejected'"),
+        (
+            "identifiers",
+            "INSERT INTO identifiers (seller_id, kind, value) VALUES ('x', 'phone', '1')",
+        ),
+    ],
+)
+def test_a_direct_edit_of_a_table_is_caught(case_path: Path, table: str, statement: str) -> None:
+    with sqlite3.connect(case_path) as con:
+        con.execute(statement)
+    check = _verify(case_path)
+    assert not check.ok
+    assert any(p.startswith(f"{table}: its content differs") for p in check.problems), str(check)
+    result = CliRunner().invoke(cli, ["audit", str(case_path), "--verify"])
+    assert result.exit_code == 1 and table in result.output
+
+
+def test_deleting_the_last_entries_is_caught_by_the_anchor(case_path: Path) -> None:
+    # a forger removes the review and its audit entry: the chain itself still links up
+    with sqlite3.connect(case_path) as con:
+        con.execute("DELETE FROM reviews")
+        con.execute("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)")
+    check = _verify(case_path)
+    assert not check.ok
+    assert any("entry 5" in p and "missing" in p for p in check.problems), str(check)
+
+
+def test_without_the_anchor_verify_says_truncation_is_not_checked(case_path: Path) -> None:
+    case_path.with_name("case.gpkg.audit-head.json").unlink()
+    check = _verify(case_path)
+    assert check.ok
+    assert "truncation" in str(check) and "not checked" in str(check)
+
+
+def test_a_step_refuses_to_build_on_a_table_changed_outside_the_workbench(
+    case_path: Path,
+) -> None:
+    with sqlite3.connect(case_path) as con:
+        con.execute("UPDATE reviews SET note = 'planted'")
+    with (
+        open_case(case_path, create=False) as case,
+        pytest.raises(TamperedError, match=r"reviews was changed outside the workbench"),
+    ):
+        case.review("S001", status="rejected", note="second look", by="lead")
+    # nothing was written: the log still ends at entry 5
+    with sqlite3.connect(case_path) as con:
+        assert con.execute("SELECT max(seq) FROM audit").fetchone()[0] == 5
+
+
+def test_legitimate_steps_keep_the_case_verifiable(case_path: Path) -> None:
+    with open_case(case_path, create=False) as case:
+        case.review("S001", status="needs-work", note="second look", by="lead")
+        case.set_setting("organisation", "Acme")
+        case.find_sites(250)
+        check = case.verify_audit()
+    assert check.ok, str(check)
+    assert "9 entries" in str(check)  # 5, a review, a setting, linking and a site run
