@@ -313,7 +313,9 @@ def test_a_file_default_coordinate_system(tmp_path: Path) -> None:
     text = f"shipment_id,seller_id,lat,lon\nW1,S1,{glat:.7f},{glon:.7f}\n"
     result = load_shipments(write(tmp_path, text))
     assert haversine_m(result.frame["lat"].iloc[0], result.frame["lon"].iloc[0], *PUTIAN) > 300
-    result = load_shipments(write(tmp_path, text), mapping={"shipments": {"coord_system": "gcj02"}})
+    result = load_shipments(
+        write(tmp_path, text), mapping={"shipments": {"default_coord_system": "gcj02"}}
+    )
     assert haversine_m(result.frame["lat"].iloc[0], result.frame["lon"].iloc[0], *PUTIAN) < 1
 
 

@@ -6,7 +6,7 @@ A mapping is YAML or JSON (or the same as a dict)::
       encoding: gb18030        # optional: otherwise detected
       delimiter: ","           # optional: otherwise detected
       sheet: 运单              # XLSX sheet or GeoPackage layer (default: the first)
-      coord_system: gcj02      # the file's datum when there is no per-row column
+      default_coord_system: gcj02  # the file's datum where no per-row system is given
       country: CN              # where the points must be (repairs swapped axes)
       dayfirst: true           # 01/03/2026 is 1 March (only needed when a file is ambiguous)
       columns:
@@ -16,8 +16,12 @@ A mapping is YAML or JSON (or the same as a dict)::
         lon: 经度
         coord_system: 坐标系    # a per-row system column
 
-A section may also be the ``columns`` mapping alone (``shipments: {shipment_id: 运单号}``).
-Unknown keys and fields are errors that list the valid ones.
+A section may also be the ``columns`` mapping alone (``shipments: {shipment_id: 运单号,
+coord_system: 坐标系}``): a section with no ``columns`` key whose keys are all fields is read
+that way, so every field, ``coord_system`` included, can be mapped in the flat form. (Before
+``default_coord_system`` existed the file default was spelled ``coord_system``; that spelling
+is still read as the default in a section that has ``columns``.) Unknown keys and fields, and
+values of the wrong kind, are errors that name the key and list what is valid.
 """
 
 from __future__ import annotations
@@ -32,7 +36,10 @@ from typing import Any
 from workbench._intake_rules import TABLES
 from workbench.errors import InputError, InvalidFileError
 
-OPTIONS = ("encoding", "delimiter", "sheet", "coord_system", "country", "dayfirst", "columns")
+OPTIONS = (
+    "encoding", "delimiter", "sheet", "default_coord_system", "country", "dayfirst", "columns",
+)  # fmt: skip
+_LEGACY_OPTIONS = {"coord_system": "default_coord_system"}  # read in structured sections
 
 
 @dataclass(frozen=True)
@@ -51,19 +58,42 @@ class TableMapping:
 MappingLike = Mapping[str, Any] | TableMapping | str | os.PathLike[str] | None
 
 
+MAX_MAPPING_BYTES = 1 << 20
+
+
+def _yaml(text: str) -> Any:
+    """YAML without aliases: a few bytes of nested ``*alias`` expand to gigabytes."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed in a mapping file", mark
+                )
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliases)  # noqa: S506 - a SafeLoader without aliases
+
+
 def read_mapping_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The raw content of a YAML or JSON mapping file."""
     file = Path(path)
     if not file.is_file():
         raise InvalidFileError(f"{file}: no such mapping file")
-    text = file.read_text(encoding="utf-8-sig")
+    if file.stat().st_size > MAX_MAPPING_BYTES:
+        raise InvalidFileError(
+            f"{file}: {file.stat().st_size:,} bytes; a mapping file is at most "
+            f"{MAX_MAPPING_BYTES:,} bytes (one short section per table)"
+        )
     try:
-        if file.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
+        text = file.read_text(encoding="utf-8-sig")
+        data = json.loads(text) if file.suffix.lower() == ".json" else _yaml(text)
+    except UnicodeDecodeError as exc:
+        raise InvalidFileError(
+            f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
     except (ValueError, Exception) as exc:  # yaml.YAMLError and json errors
         raise InvalidFileError(f"{file}: not valid YAML/JSON ({exc})") from exc
     if not isinstance(data, dict):
@@ -95,32 +125,97 @@ def _section(section: Mapping[str, Any], table: str, where: str) -> TableMapping
     spec = TABLES[table]
     if not isinstance(section, Mapping):
         raise InputError(f"{where}: section {table!r} must be a mapping of fields to columns")
-    # option names win over field names (coord_system is both): a flat section has none
-    if not set(section) & set(OPTIONS) and set(section) <= set(spec.fields):
+    # flat: no "columns" and every key a field (coord_system included: a per-row column)
+    if "columns" not in section and set(section) <= set(spec.fields):
         section = {"columns": section}
+    legacy = next((k for k in _LEGACY_OPTIONS if k in section), None)
+    section = {_LEGACY_OPTIONS.get(str(k), str(k)): v for k, v in section.items()}
     unknown = sorted(set(section) - set(OPTIONS))
     if unknown:
         raise InputError(
             f"{where}: unknown key(s) {unknown} in section {table!r}; keys: {', '.join(OPTIONS)}"
         )
-    columns = dict(section.get("columns") or {})
-    bad_fields = sorted(set(columns) - set(spec.fields))
-    if bad_fields:
-        raise InputError(
-            f"{where}: {table} has no field(s) {bad_fields}; fields: {', '.join(spec.fields)}"
-        )
+    key = f"{where}: {table}"
+    columns = _columns(section.get("columns"), spec.fields, key)
     dayfirst = section.get("dayfirst")
     if dayfirst is not None and not isinstance(dayfirst, bool):
-        raise InputError(f"{where}: {table}.dayfirst must be true or false, got {dayfirst!r}")
+        raise InputError(f"{key}.dayfirst must be true or false, got {dayfirst!r}")
     return TableMapping(
-        columns={str(k): str(v) for k, v in columns.items()},
-        encoding=section.get("encoding"),
-        delimiter=section.get("delimiter"),
-        sheet=None if section.get("sheet") is None else str(section.get("sheet")),
-        coord_system=section.get("coord_system"),
-        country=section.get("country"),
+        columns=columns,
+        encoding=_encoding(section.get("encoding"), key),
+        delimiter=_delimiter(section.get("delimiter"), key),
+        sheet=_text(section.get("sheet"), f"{key}.sheet", "a sheet name"),
+        coord_system=_system(
+            section.get("default_coord_system"), f"{key}.{legacy or 'default_coord_system'}"
+        ),
+        country=_text(section.get("country"), f"{key}.country", "a country code such as CN"),
         dayfirst=dayfirst,
     )
+
+
+def _text(value: Any, key: str, what: str) -> str | None:
+    """A scalar option as text (None when absent); lists and mappings are errors."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InputError(f"{key}: expected {what}, got {value!r}")
+    return str(value)
+
+
+def _columns(value: Any, fields: tuple[str, ...], key: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"{key}.columns: expected field: column pairs, got {value!r}")
+    bad_fields = sorted(set(map(str, value)) - set(fields))
+    if bad_fields:
+        raise InputError(f"{key} has no field(s) {bad_fields}; fields: {', '.join(fields)}")
+    return {str(k): str(_text(v, f"{key}.columns.{k}", "a column name")) for k, v in value.items()}
+
+
+def _encoding(value: Any, key: str) -> str | None:
+    import codecs
+
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(
+            f"{key}.encoding: expected the name of a text encoding (gb18030, utf-8, ...), "
+            f"got {value!r}"
+        )
+    try:
+        info = codecs.lookup(value)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise InputError(
+            f"{key}.encoding: {value!r} is not a text encoding; use e.g. gb18030, gbk, utf-8, "
+            "utf-16, big5, or leave it out to detect it"
+        )
+    return value
+
+
+def _delimiter(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 1 or value in '\r\n"':
+        raise InputError(
+            f"{key}.delimiter: expected one character such as ',', ';', '|' or a tab, got {value!r}"
+        )
+    return value
+
+
+def _system(value: Any, key: str) -> str | None:
+    from workbench.coords import SYSTEMS, canonical_system
+
+    if value is None:
+        return None
+    expected = f"expected one of {', '.join(SYSTEMS)} (or a name for one, such as GCJ-02)"
+    if not isinstance(value, str):
+        raise InputError(f"{key}: {expected}, got {value!r}")
+    if not str(canonical_system(value)):
+        raise InputError(f"{key}: {value!r} is not a known system; {expected}")
+    return value
 
 
 def resolve_columns(

@@ -327,7 +327,9 @@ def read_table_chunks(
     if suffix == ".parquet":
         yield from _parquet_chunks(path, info, chunk_rows)
     elif suffix == ".xlsx":
-        yield from _xlsx_chunks(path, info, sheet, chunk_rows)
+        from workbench._intake_xlsx import xlsx_chunks
+
+        yield from xlsx_chunks(path, info, sheet, chunk_rows)
     elif suffix in {".geojson", ".json", ".gpkg"}:
         yield from _vector_chunks(path, info, sheet, chunk_rows)
     else:
@@ -352,6 +354,34 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _utf8(
+    column: pa.Array, name: str, rows: np.ndarray, bad: np.ndarray, rejected: list[dict[str, Any]]
+) -> pa.Array:
+    """A binary column as text; rows whose bytes are not UTF-8 are marked ``bad`` and rejected."""
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(column, pa.string())
+    except pa.ArrowInvalid:
+        pass
+    values = column.to_pylist()
+    text: list[str | None] = []
+    for i, value in enumerate(values):
+        try:
+            text.append(None if value is None else value.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            text.append(None)
+            if not bad[i]:
+                bad[i] = True
+                rejected.append({
+                    "row_number": int(rows[i]),
+                    "raw": json.dumps({name: value.hex()}),
+                    "message": f"column {name!r}: not UTF-8 text ({error.reason} at byte "
+                    f"{error.start}); the bytes are kept here in hex",
+                })  # fmt: skip
+    return pa.array(text, type=pa.string())
+
+
 def _parquet_chunks(path: Path, info: FileInfo, chunk_rows: int) -> Iterator[RawChunk]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -363,19 +393,30 @@ def _parquet_chunks(path: Path, info: FileInfo, chunk_rows: int) -> Iterator[Raw
         raise InvalidFileError(f"{path}: not a readable Parquet file ({exc})") from exc
     info.columns = list(source.schema_arrow.names)
     check_header(path, info.columns)
+    for column in source.schema_arrow:
+        if pa.types.is_nested(column.type):
+            raise InvalidFileError(
+                f"{path}: column {column.name!r} is {column.type}; each cell must be one value "
+                "(text, number or date): export lists and records as text"
+            )
     start = 2
     yielded = False
     for batch in source.iter_batches(batch_size=chunk_rows):
         cols = {}
+        rows = np.arange(start, start + batch.num_rows, dtype=np.int64)
+        bad = np.zeros(batch.num_rows, dtype=bool)
+        rejected: list[dict[str, Any]] = []
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             if pa.types.is_floating(column.type):
                 cols[name] = _as_text(pd.DataFrame({name: column.to_pandas()}))[name]
                 continue
+            if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+                column = _utf8(column, name, rows, bad, rejected)
             text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
             cols[name] = pd.Series(pc.fill_null(text, ""), dtype="string[pyarrow]")
         frame = pd.DataFrame(cols)
-        yield RawChunk(frame, np.arange(start, start + len(frame), dtype=np.int64))
-        start += len(frame)
+        yield RawChunk(frame[~bad].reset_index(drop=True), rows[~bad], rejected)
+        start += batch.num_rows
         yielded = True
     if not yielded:
         yield RawChunk(
@@ -384,72 +425,7 @@ def _parquet_chunks(path: Path, info: FileInfo, chunk_rows: int) -> Iterator[Raw
         )
 
 
-def _xlsx_chunks(
-    path: Path, info: FileInfo, sheet: str | None, chunk_rows: int
-) -> Iterator[RawChunk]:
-    import openpyxl
-
-    info.format = "xlsx"
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # zipfile, XML and openpyxl errors
-        raise InvalidFileError(f"{path}: not a readable XLSX workbook ({exc})") from exc
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise InvalidFileError(
-                f"{path}: no sheet {sheet!r}; sheets: {', '.join(book.sheetnames)}"
-            )
-        ws = book[sheet] if sheet is not None else book.worksheets[0]
-        info.encoding = f"sheet {ws.title}"
-        rows = ws.iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None:
-            raise InvalidFileError(f"{path}: sheet {ws.title!r} is empty; expected a header row")
-        header = [str(h).strip() if h is not None else "" for h in first]
-        while header and not header[-1]:
-            header.pop()
-        check_header(path, header)
-        info.columns = header
-        width = len(header)
-        buffer: list[list[str]] = []
-        numbers: list[int] = []
-        rejected: list[dict[str, Any]] = []
-        for number, row in enumerate(rows, start=2):
-            cells = [_cell_text(v) for v in row]
-            if not any(cells):
-                continue  # spreadsheets pad with empty rows
-            extra = [c for c in cells[width:] if c]
-            if extra:
-                rejected.append(
-                    {
-                        "row_number": number,
-                        "raw": json.dumps(cells, ensure_ascii=False),
-                        "message": f"has values beyond the header's {width} columns",
-                    }
-                )
-                continue
-            buffer.append((cells + [""] * width)[:width])
-            numbers.append(number)
-            if len(buffer) >= chunk_rows:
-                yield _list_chunk(header, buffer, numbers, rejected)
-                buffer, numbers, rejected = [], [], []
-        yield _list_chunk(header, buffer, numbers, rejected)
-    finally:
-        book.close()
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value).removesuffix(".0")
-    if hasattr(value, "isoformat"):
-        text: str = value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
-        return text.removesuffix(" 00:00:00")
-    return str(value)
-
-
-def _list_chunk(
+def list_chunk(
     header: list[str], rows: list[list[str]], numbers: list[int], rejected: list[dict[str, Any]]
 ) -> RawChunk:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]

@@ -294,7 +294,7 @@ _PARTNER_COLUMNS = {
 }
 PARTNER_MAPPING = """# How the partner's export maps onto the workbench's shipments table.
 shipments:
-  coord_system: gcj02      # when the 坐标系 cell is empty
+  default_coord_system: gcj02  # when the 坐标系 cell is empty
   country: CN
   columns:
     shipment_id: 快递单号
