@@ -158,6 +158,29 @@ def test_drawn_polygon_selects_sellers_and_waybills_inside(world: Any) -> None:
     assert explorer.selection is None and seen[-1] is None
 
 
+def test_a_self_crossing_drawing_is_bounded_work(world: Any) -> None:
+    import time
+
+    import numpy as np
+
+    explorer, _ = _explorer(world)
+    site = world.case.sites(world.run).iloc[0]
+    rng = np.random.default_rng(3)
+    # 10,000 random corners cross each other millions of times: repairing that took minutes
+    ring = np.c_[site["lon"] + rng.random(10_000) / 50, site["lat"] + rng.random(10_000) / 50]
+    started = time.monotonic()
+    _from_page(explorer, {"type": "draw", "shape": "polygon", "coordinates": ring.tolist()})
+    assert time.monotonic() - started < 5
+    assert explorer.selection is None
+    assert "crosses itself" in explorer.message.value
+    # a small bow-tie (one crossing) is still repaired and selects what it covers
+    lon, lat = float(site["lon"]), float(site["lat"])
+    d = 0.01
+    bow = [[lon - d, lat - d], [lon + d, lat + d], [lon + d, lat - d], [lon - d, lat + d]]
+    _from_page(explorer, {"type": "draw", "shape": "polygon", "coordinates": bow})
+    assert explorer.selection is not None and len(explorer.selection.shipments) > 0
+
+
 def test_a_reloaded_page_gets_the_current_state_again(world: Any) -> None:
     explorer, page = _explorer(world)
     _from_page(explorer, {"type": "ready"})

@@ -46,7 +46,7 @@ from workbench._explorer_widgets import MapFrame, SiteTable
 from workbench._mapdata import PointSummary
 from workbench._mapindex import Filters
 from workbench._mapjs import render_page
-from workbench.errors import WorkbenchError
+from workbench.errors import InputError, WorkbenchError
 from workbench.maps import MapLayers, compose
 from workbench.progress import Progress
 
@@ -286,7 +286,11 @@ class Explorer(w.VBox):
             shape = point_shape(event["lat"], event["lon"], self._cell)
             self.selection = select(self.data, self.sites, shape, self._mask, source="point")
         elif kind == "draw":
-            self.select_polygon(event["coordinates"])
+            try:
+                self.select_polygon(event["coordinates"])
+            except InputError as error:  # a shape that cannot be used: say why, keep going
+                self.selection = None
+                self._say(str(error), error=True)
         elif kind == "draw-clear":
             self.selection = None
         elif kind == "view":
