@@ -378,3 +378,13 @@ def test_a_read_only_case_is_one_clear_error(case) -> None:
     case._con = sqlite3.connect(f"file:{case.path}?mode=ro", uri=True, isolation_level=None)
     with pytest.raises(CaseError, match=r"read-only"):
         case.set_setting("organisation", "Acme")
+
+
+def test_re_ingesting_a_file_keeps_its_quarantine_rows_once(case, demo_intake) -> None:
+    before = case.quarantine()
+    assert len(before) > 0  # the demo's planted defects
+    case.ingest([demo_intake["shipments"]])
+    case.ingest([demo_intake["shipments"]])
+    after = case.quarantine()
+    assert len(after) == len(before)
+    assert sorted(after["row_number"]) == sorted(before["row_number"])

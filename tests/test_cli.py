@@ -122,3 +122,57 @@ def test_networks_command_links_and_reports(tmp_path: Path) -> None:
     # the hub's courier hotline is infrastructure, on ~300 accounts
     assert report["infrastructure"][0]["n_accounts"] >= 250
     assert report["networks"][0]["strength"] == "strong"
+
+
+def test_sites_on_a_case_without_shipments_says_so(tmp_path: Path) -> None:
+    from workbench.case import open_case
+
+    open_case(tmp_path / "empty.gpkg").close()
+    result = CliRunner().invoke(cli, ["sites", str(tmp_path / "empty.gpkg")])
+    assert result.exit_code == 1
+    assert "has no shipments yet; ingest a shipments file first" in result.output
+
+
+ESCAPE = "\x1b]0;pwned\x07\x1b[2J"  # sets the terminal's title, clears the screen
+BIDI = "\u202eexe.gnp"
+
+
+def test_terminal_escapes_in_data_never_reach_the_terminal(tmp_path: Path) -> None:
+    import pandas as pd
+
+    import workbench
+
+    demo = workbench.generate_demo(tmp_path / "data", n_shipments=3_000, n_background_sellers=50)
+    sellers = pd.read_csv(demo.sellers, dtype=str, keep_default_na=False)
+    sellers.loc[:5, "name"] = [f"Shop {ESCAPE}", f"Shop {BIDI}"] * 3
+    sellers.to_csv(demo.sellers, index=False)
+    ships = pd.read_csv(demo.shipments, dtype=str, keep_default_na=False)
+    ships.loc[:500, "brand"] = f"Nike{ESCAPE}"
+    ships.loc[501, "lat"] = f"bad{ESCAPE}"  # quarantined, its raw row and message shown
+    ships.to_csv(demo.shipments, index=False)
+    case = str(tmp_path / "case.gpkg")
+    runner = CliRunner()
+    outputs = []
+    for args in (
+        ["ingest", case, "--sellers", str(demo.sellers), "--shipments", str(demo.shipments),
+         "--identifiers", str(demo.identifiers), "--evidence", str(demo.evidence)],
+        ["sites", case],
+        ["sites", case, "--json"],
+        ["review", case, "S001", "--status", "confirmed", "--note", f"ok {ESCAPE}{BIDI}",
+         "--by", f"lead{ESCAPE}"],
+        ["quarantine", case],
+        ["quarantine", case, "--json"],
+        ["networks", case],
+        ["audit", case],
+        ["audit", case, "--json"],
+        ["run", str(demo.folder), "--out", str(tmp_path / "out")],
+    ):  # fmt: skip
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, (args, result.output)
+        outputs.append(result.output)
+    text = "\n".join(outputs)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\u001b" in text and "\\u202e" in text  # shown, escaped
+    import json
+
+    assert json.loads(outputs[2])["sites"]  # escaped JSON is still JSON

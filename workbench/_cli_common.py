@@ -1,4 +1,6 @@
-"""What every command-line module shares: one-line errors instead of tracebacks."""
+"""What every command-line module shares: one-line errors instead of tracebacks, and output
+that cannot drive the terminal (data with escape sequences or bidi overrides is shown as
+``\\uXXXX`` escapes, which are also valid inside JSON strings)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,28 @@ from workbench.errors import WorkbenchError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def printable(text: str) -> str:
+    """``text`` with every control, format (bidi) and unassigned character as a \\u escape;
+    new lines and tabs are kept."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch in "\n\t" or ch.isprintable():
+            out.append(ch)
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")
+        else:  # as a UTF-16 surrogate pair, so JSON readers decode it
+            code = ord(ch) - 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+    return "".join(out)
+
+
+def echo(text: object = "", *, err: bool = False) -> None:
+    """``click.echo`` of :func:`printable` text: every line of command output goes here."""
+    click.echo(printable(str(text)), err=err)
+
+
 def friendly(func: F) -> F:
     """Turn workbench errors into a one-line message and exit status 1, never a traceback."""
 
@@ -21,6 +45,6 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (WorkbenchError, OSError) as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(printable(str(exc))) from exc
 
     return wrapper  # type: ignore[return-value]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from workbench._cli_common import friendly
+from workbench._cli_common import echo, friendly
 
 __all__ = ["register"]
 
@@ -93,7 +93,7 @@ def tipsheet(
             keys_dir=keys_dir,
             progress=progress,
         )
-    click.echo(f"tip sheet written to {path}")
+    echo(f"tip sheet written to {path}")
 
 
 @click.group("keys")
@@ -110,9 +110,9 @@ def keys_init(keys_dir: Path | None, force: bool) -> None:
     from workbench.keys import PUBLIC_KEY, init_keys, load_keys
 
     folder = init_keys(keys_dir, force=force)
-    click.echo(f"keys written to {folder} (owner-only permissions)")
-    click.echo(f"public key: {folder / PUBLIC_KEY}")
-    click.echo(f"fingerprint: {load_keys(folder).fingerprint}")
+    echo(f"keys written to {folder} (owner-only permissions)")
+    echo(f"public key: {folder / PUBLIC_KEY}")
+    echo(f"fingerprint: {load_keys(folder).fingerprint}")
 
 
 @keys.command("show")
@@ -123,9 +123,9 @@ def keys_show(keys_dir: Path | None) -> None:
     from workbench.keys import PUBLIC_KEY, load_keys
 
     loaded = load_keys(keys_dir)
-    click.echo(f"folder: {loaded.directory}")
-    click.echo(f"public key: {loaded.directory / PUBLIC_KEY}")
-    click.echo(f"fingerprint: {loaded.fingerprint}")
+    echo(f"folder: {loaded.directory}")
+    echo(f"public key: {loaded.directory / PUBLIC_KEY}")
+    echo(f"fingerprint: {loaded.fingerprint}")
 
 
 @click.command("verify")
@@ -142,7 +142,7 @@ def verify(bundle: Path, key: Path | None) -> None:
     from workbench.bundle import verify_bundle
 
     check = verify_bundle(bundle, key=key)
-    click.echo(str(check))
+    echo(str(check))
     if not check.ok:
         sys.exit(1)
 

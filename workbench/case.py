@@ -476,6 +476,11 @@ class Case:
             (seq,),
         )
         after = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+        # the quarantine holds each file's rejects once: those of its latest ingest
+        con.execute(
+            'DELETE FROM quarantine WHERE "table" = ? AND source_sha256 = ?',
+            (table, report.get("sha256")),
+        )
         if n_quarantined:
             q = ", ".join(f'"{c}"' for c in QUARANTINE_STAGED)
             con.execute(
@@ -570,6 +575,11 @@ class Case:
         from workbench.networks import link_sellers
         from workbench.sites import SiteFinder
 
+        if not self._con.execute("SELECT 1 FROM shipments LIMIT 1").fetchone():
+            raise NotFoundError(
+                f"case {self.path} has no shipments yet; ingest a shipments file first "
+                "(workbench ingest CASE --shipments FILE)"
+            )
         step(progress, "linking sellers through shared identifiers")
         networks = link_sellers(
             self.table("sellers"), self.table("identifiers"), max_accounts=max_accounts

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from workbench._cli_common import friendly
+from workbench._cli_common import echo, friendly, printable
 from workbench.progress import Progress, set_quiet
 
 
@@ -41,12 +41,12 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
     from workbench.investigation import run_investigation, run_steps
 
     data = generate_demo(outdir / "data", seed=seed, n_shipments=n_shipments, defects=True)
-    click.echo(f"Demo data written to {data.folder} (seed {seed}, {n_shipments:,} waybills)")
+    echo(f"Demo data written to {data.folder} (seed {seed}, {n_shipments:,} waybills)")
     with Progress("Demo investigation", run_steps(case=True)) as progress:
         result = run_investigation(
             data.folder, outdir, top=top, case=outdir / "case.gpkg", progress=progress
         )
-    click.echo(result.describe())
+    echo(result.describe())
 
 
 @cli.command()
@@ -76,7 +76,7 @@ def run(data_dir: Path, out: Path, radius_m: float, top: int, case_path: Path | 
         result = run_investigation(
             data_dir, out, radius_m=radius_m, top=top, case=case_path, progress=progress
         )
-    click.echo(result.describe())
+    echo(result.describe())
 
 
 @cli.command()
@@ -85,7 +85,7 @@ def templates() -> None:
     from workbench.templates import list_templates
 
     for info in list_templates():
-        click.echo(f"{info.name}\t{info.title}")
+        echo(f"{info.name}\t{info.title}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -113,13 +113,8 @@ def main() -> None:
 _TABLE_OPTIONS = ("sellers", "identifiers", "shipments", "evidence", "locations")
 
 
-def _printable(text: str) -> str:
-    """Data text safe for a terminal: control and bidi characters shown as escapes."""
-    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
-
-
 def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 @cli.command()
@@ -158,7 +153,7 @@ def ingest(
         _echo_json(reports)
         return
     for r in reports:
-        click.echo(
+        echo(
             f"{r['table']:<12} {r['rows_read']:>9,} read  {r['new']:>9,} new  "
             f"{r['replaced_or_already_present']:>9,} replaced/present  "
             f"{r['quarantined']:>6,} quarantined  {r['rows_repaired']:>6,} repaired  "
@@ -167,7 +162,7 @@ def ingest(
         for label, counts in (("quarantined", "quarantine_reasons"), ("repaired", "repairs")):
             if r[counts]:
                 listed = ", ".join(f"{k} {v:,}" for k, v in r[counts].items())
-                click.echo(f"{'':<12} {label}: {listed}")
+                echo(f"{'':<12} {label}: {listed}")
 
 
 @cli.command()
@@ -186,11 +181,11 @@ def quarantine(case_path: str, table: str | None, reason: str | None, as_json: b
         _echo_json(rows.to_dict(orient="records"))
         return
     if rows.empty:
-        click.echo("no quarantined rows")
+        echo("no quarantined rows")
     for row in rows.itertuples():
-        click.echo(
+        echo(
             f"{row.table:<11} {Path(str(row.source)).name}:{row.row_number:<8} "
-            f"{row.reason:<22} {_printable(str(row.message))[:200]}"
+            f"{row.reason:<22} {printable(str(row.message))[:200]}"
         )
 
 
@@ -252,8 +247,8 @@ def sites_command(
     if as_json:
         _echo_json({"run_id": run_id, "sites": sites[columns].head(top).to_dict("records")})
         return
-    click.echo(f"run {run_id}: {len(sites)} candidate sites")
-    click.echo(sites[columns].head(top).to_string(index=False))
+    echo(f"run {run_id}: {len(sites)} candidate sites")
+    echo(sites[columns].head(top).to_string(index=False))
 
 
 @cli.command()
@@ -272,7 +267,7 @@ def review(
 
     with open_case(case_path, create=False) as case:
         decision = case.review(site_id, status=status, note=note, by=by, run_id=run_id)
-    click.echo(
+    echo(
         f"{decision['site_id']} in run {decision['run_id']}: {decision['status']} "
         f"by {decision['by']} at {decision['at']}"
     )
@@ -290,7 +285,7 @@ def audit(case_path: str, verify: bool, as_json: bool) -> None:
     with open_case(case_path, create=False) as case:
         if verify:
             check = case.verify_audit()
-            click.echo(str(check))
+            echo(str(check))
             if not check.ok:
                 sys.exit(1)
             return
@@ -299,7 +294,7 @@ def audit(case_path: str, verify: bool, as_json: bool) -> None:
         _echo_json(log.to_dict("records"))
         return
     for row in log.itertuples():
-        click.echo(f"{row.seq:>5}  {row.at}  {row.actor:<16} {row.action:<14} {row.parameters}")
+        echo(f"{row.seq:>5}  {row.at}  {row.actor:<16} {row.action:<14} {row.parameters}")
 
 
 @cli.command()
@@ -355,11 +350,11 @@ def networks(
             }
         )
         return
-    click.echo(
+    echo(
         f"{len(nets.summary)} networks; identifiers on more than "
         f"{nets.parameters['max_accounts']} accounts are infrastructure "
         f"({nets.parameters['max_accounts_from']}): {len(nets.infrastructure)} found"
     )
-    click.echo(nets.summary.to_string(index=False))
+    echo(nets.summary.to_string(index=False))
     if export_path is not None:
-        click.echo(f"graph written to {export_path}")
+        echo(f"graph written to {export_path}")
