@@ -193,3 +193,81 @@ def test_a_flat_section_maps_the_per_row_coord_system_column(tmp_path: Path) -> 
     flat = {"shipment_id": "运单号", "seller_id": "店铺", "coord_system": "坐标"}
     result = load_table(path, "shipments", mapping={"shipments": flat})
     assert result.frame["coord_system"].tolist() == ["gcj02", "wgs84"]
+
+
+# -- text files ------------------------------------------------------------------------------
+def test_utf32_files_are_read_as_utf32(tmp_path: Path) -> None:
+    path = tmp_path / "sellers.csv"
+    path.write_bytes("seller_id,name\nS1,莆田鞋厂\n".encode("utf-32"))  # with its BOM
+    result = load_table(path, "sellers")
+    assert result.report["encoding"].startswith("utf-32")
+    assert result.frame["name"].tolist() == ["莆田鞋厂"]
+
+
+def test_a_header_over_64_kb_is_read_whole(tmp_path: Path) -> None:
+    extra = [f"extra_column_{i:05d}" for i in range(5000)]  # ~90 KB of header
+    path = tmp_path / "sellers.csv"
+    path.write_text(
+        ",".join(["seller_id", "name", *extra]) + "\n" + ",".join(["S1", "Shop", *extra]) + "\n",
+        encoding="utf-8",
+    )
+    result = load_table(path, "sellers")
+    assert result.frame["seller_id"].tolist() == ["S1"] and len(result.quarantine) == 0
+
+
+def test_a_huge_header_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "sellers.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write("seller_id,name," + "x" * (3 << 20) + "\nS1,Shop,\n")
+    with pytest.raises(InvalidFileError, match=r"sellers\.csv: the header row is longer than"):
+        load_table(path, "sellers")
+
+
+def test_a_huge_value_is_refused_naming_its_row_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "sellers.csv"
+    with path.open("w", encoding="utf-8") as out:
+        out.write("seller_id,name,platform\nS1,Shop 1,tmall\nS2,Shop 2,tmall\n")
+        out.write("S3," + "y" * (8 << 20) + ",tmall\nS4,Shop 4,tmall\n")
+    with pytest.raises(
+        InvalidFileError, match=r"sellers\.csv: row 4, field 'name': a value longer than"
+    ):
+        load_table(path, "sellers")
+
+
+def test_an_unterminated_quote_is_reported_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "sellers.csv"
+    path.write_text(
+        'seller_id,name,platform\nS1,"Shop 1,tmall\nS2,Shop 2,tmall\nS3,Shop 3,tmall\n'
+        'S4,"Shop, 4",tmall\nS5,Shop 5,tmall\n',
+        encoding="utf-8",
+    )
+    result = load_table(path, "sellers")
+    (row,) = result.quarantine.itertuples()
+    assert row.row_number == 2
+    assert "unterminated quote" in row.message and "4 lines" in row.message
+    assert "S2" in row.raw and "S3" in row.raw  # the swallowed rows are kept, in the raw text
+
+
+def test_gb18030_four_byte_characters_are_valid_gb18030(tmp_path: Path) -> None:
+    path = tmp_path / "sellers.csv"
+    text = "店铺ID,店铺名称\nS1,莆田鞋厂\nS2,\u202e莆田鞋业\nS3,福建省莆田市荔城区鞋厂\n"
+    path.write_bytes(text.encode("gb18030"))
+    assert "\u202e".encode("gb18030") == b"\x81\x36\xa7\x31"  # a four-byte sequence
+    result = load_table(path, "sellers")
+    assert result.report["encoding"] == "gb18030"
+    assert result.frame["name"].tolist() == ["莆田鞋厂", "\u202e莆田鞋业", "福建省莆田市荔城区鞋厂"]
+
+
+def test_a_small_gb18030_file_whose_only_wide_characters_are_four_byte(tmp_path: Path) -> None:
+    path = tmp_path / "sellers.csv"
+    # a right-to-left override and an emoji: both four-byte GB18030, neither in GB2312
+    path.write_bytes("seller_id,name\nS1,\u202eShop\nS2,Nike \U0001f45f\n".encode("gb18030"))
+    result = load_table(path, "sellers")
+    assert result.frame["name"].tolist() == ["\u202eShop", "Nike \U0001f45f"]
+
+
+def test_latin1_is_still_not_taken_for_gb18030(tmp_path: Path) -> None:
+    path = tmp_path / "sellers.csv"
+    path.write_bytes("seller_id,name\nS1,Café Crème Brûlée\nS2,Señor Zapato\n".encode("latin-1"))
+    with pytest.raises(InvalidFileError, match="not valid UTF-8"):
+        load_table(path, "sellers")

@@ -11,7 +11,7 @@ and the file's line when no quoted value spans lines).
 
 from __future__ import annotations
 
-import codecs
+import contextlib
 import csv
 import io
 import json
@@ -24,11 +24,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from workbench._intake_encoding import detect_encoding
 from workbench.errors import InvalidFileError
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".xlsx", ".geojson", ".json", ".gpkg")
 _SAMPLE_BYTES = 1 << 16
+MAX_HEADER_CHARS = 1 << 20  # a header row longer than this is not a header
+_BLOCK_BYTES = 1 << 22  # Arrow reads CSV in blocks; one value must fit in one
 _DELIMITERS = (",", "\t", ";", "|")
 
 
@@ -50,79 +53,6 @@ class FileInfo:
     delimiter: str = ""
     columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def detect_encoding(path: Path, declared: str | None = None) -> str:
-    """The text encoding of a file: BOM first, then strict UTF-8, then GB18030 (GBK).
-
-    The whole file is checked in blocks (a bad byte late in a file is found). A file that
-    is neither, or whose GB18030 decoding looks like mojibake, is an error that says how to
-    declare the encoding in the mapping.
-    """
-    if declared:
-        try:
-            codecs.lookup(declared)
-        except LookupError as exc:
-            raise InvalidFileError(f"{path}: unknown encoding {declared!r} in the mapping") from exc
-        return declared
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    bad_at = _first_undecodable(path, "utf-8")
-    if bad_at is None:
-        return "utf-8"
-    if _first_undecodable(path, "gb18030") is None and _looks_chinese(path):
-        return "gb18030"
-    line = _line_of_offset(path, bad_at)
-    raise InvalidFileError(
-        f"{path}: line {line} is not valid UTF-8, and the file does not read as GB18030/GBK "
-        "either; re-export it as UTF-8, or name its encoding in the mapping "
-        "(for example `encoding: big5`)"
-    )
-
-
-def _first_undecodable(path: Path, encoding: str) -> int | None:
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError as exc:
-                return offset + exc.start
-            offset += len(block)
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return offset
-    return None
-
-
-def _looks_chinese(path: Path) -> bool:
-    """GB18030 decodes almost any bytes: accept it only when the text is common Chinese."""
-    with open(path, "rb") as fh:
-        text = fh.read(1 << 20).decode("gb18030", errors="ignore")
-    wide = [ch for ch in text if ord(ch) > 0x7F]
-    if not wide:
-        return True
-    common = sum(1 for ch in wide if _in_gb2312(ch))
-    return common / len(wide) >= 0.9
-
-
-def _in_gb2312(ch: str) -> bool:
-    try:
-        ch.encode("gb2312")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _line_of_offset(path: Path, offset: int) -> int:
-    with open(path, "rb") as fh:
-        return fh.read(offset).count(b"\n") + 1
 
 
 def sniff_delimiter(sample: str, declared: str | None = None) -> str:
@@ -148,14 +78,61 @@ def sniff_delimiter(sample: str, declared: str | None = None) -> str:
 
 
 def _header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str], str]:
+    """The header row, read whole (up to MAX_HEADER_CHARS), and the delimiter."""
     with open(path, encoding=encoding, errors="replace", newline="") as fh:
-        sample = fh.read(_SAMPLE_BYTES)
+        sample = fh.read(MAX_HEADER_CHARS + _SAMPLE_BYTES)
     if not sample.strip():
         raise InvalidFileError(f"{path}: the file is empty; expected a header row")
-    delim = sniff_delimiter(sample, delimiter)
-    header = next(csv.reader(io.StringIO(sample), delimiter=delim))
+    end = _record_end(sample)
+    if end is None or end > MAX_HEADER_CHARS:
+        raise InvalidFileError(
+            f"{path}: the header row is longer than {MAX_HEADER_CHARS >> 20} MiB; is this a "
+            "CSV export with one header line?"
+        )
+    delim = sniff_delimiter(sample[: end + _SAMPLE_BYTES], delimiter)
+    with _field_limit(MAX_HEADER_CHARS):
+        header = next(csv.reader(io.StringIO(sample[:end]), delimiter=delim))
     header = [h.strip().lstrip("\ufeff") for h in header]
     return header, delim
+
+
+def _record_end(text: str) -> int | None:
+    """Where the first record of ``text`` ends (after its line break), None if it does not."""
+    start = 0
+    while (newline := text.find("\n", start)) >= 0:
+        if text.count('"', 0, newline) % 2 == 0:  # not inside a quoted value
+            return newline + 1
+        start = newline + 1
+    return len(text) if len(text) < MAX_HEADER_CHARS else None
+
+
+@contextlib.contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    """csv's field size limit (process-wide) raised for one read, then put back."""
+    before = csv.field_size_limit()
+    csv.field_size_limit(max(before, limit))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
+def _huge_field(
+    path: Path, encoding: str, delimiter: str, header: list[str], limit: int
+) -> tuple[int, str] | None:
+    """(row, field) of the first record with a value over ``limit`` characters."""
+    row, record = 0, ""  # row: records read, the header being record 1
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        while line := fh.readline(limit + 1):
+            record += line
+            if len(record) > limit:
+                with _field_limit(limit + 1):
+                    fields = next(csv.reader([record[:limit]], delimiter=delimiter), [""])
+                index = len(fields) - 1
+                return row + 1, header[index] if index < len(header) else f"column {index + 1}"
+            if record.endswith("\n") and record.count('"') % 2 == 0:
+                row, record = row + 1, ""
+    return None
 
 
 def check_header(path: Path, header: list[str]) -> None:
@@ -186,15 +163,17 @@ def read_csv_chunks(
     rejected: list[dict[str, Any]] = []
 
     def on_invalid(row: Any) -> str:
-        rejected.append(
-            {
-                "row_number": int(row.number) if row.number is not None else -1,
-                "raw": row.text,
-                "message": (
-                    f"has {row.actual_columns} fields where the header has {row.expected_columns}"
-                ),
-            }
-        )
+        text = str(row.text)
+        lines = text.rstrip("\r\n").count("\n") + 1
+        message = f"has {row.actual_columns} fields where the header has {row.expected_columns}"
+        if lines > 1 and text.count('"') % 2 == 1:
+            message = (
+                f'has an unterminated quote ("): {lines} lines were read as this one record, '
+                "so the rows after it are inside it (see raw); close the quote and ingest the "
+                "file again"
+            )
+        number = int(row.number) if row.number is not None else -1
+        rejected.append({"row_number": number, "raw": text, "message": message})
         return "skip"
 
     arrow_encoding = "utf8" if info.encoding in {"utf-8", "utf-8-sig"} else info.encoding
@@ -222,6 +201,14 @@ def read_csv_chunks(
                 chunk.rejected = _claim(rejected, chunk.row_number, pending)
                 yield chunk
     except (pa.ArrowInvalid, UnicodeError) as exc:
+        if "straddl" in str(exc):  # one value larger than a block
+            found = _huge_field(path, info.encoding, info.delimiter, header, _BLOCK_BYTES)
+            if found is not None:
+                raise InvalidFileError(
+                    f"{path}: row {found[0]}, field {found[1]!r}: a value longer than "
+                    f"{_BLOCK_BYTES >> 20} MiB; a field holds at most that (is a quote "
+                    "missing, or is this column a file dump?)"
+                ) from exc
         raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
     if pending or rejected or seen == 0:
         chunk, _ = _take(pending, max(pending_rows, 1), header)
@@ -302,7 +289,7 @@ def _open_csv(
             column_names=[f"c{i}" for i in range(len(header))],
             skip_rows=1,
             use_threads=False,
-            block_size=1 << 22,
+            block_size=_BLOCK_BYTES,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=info.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
