@@ -271,3 +271,58 @@ def test_latin1_is_still_not_taken_for_gb18030(tmp_path: Path) -> None:
     path.write_bytes("seller_id,name\nS1,Café Crème Brûlée\nS2,Señor Zapato\n".encode("latin-1"))
     with pytest.raises(InvalidFileError, match="not valid UTF-8"):
         load_table(path, "sellers")
+
+
+# -- timestamps with an offset: the instant is kept, the local date is China's (UTC+8) ---------
+def _ships_csv(tmp_path: Path, stamps: list[str]) -> Path:
+    path = tmp_path / "ships.csv"
+    rows = [f"W{i},S1,25.4,119.0,{s}" for i, s in enumerate(stamps)]
+    path.write_text("shipment_id,seller_id,lat,lon,shipped_at\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_iso_8601_timestamps_with_offsets_keep_their_instant(tmp_path: Path) -> None:
+    stamps = [
+        "2026-03-01T10:00:00+08:00",  # already China time
+        "2026-03-01T02:00:00Z",  # the same instant in UTC
+        "2026-03-01T20:30:00.250Z",  # UTC evening: the next day in China
+        "2026-03-01T10:00:00.5",  # fractional seconds, no offset: taken as written
+        "2026-03-01 09:00:00-05:00",  # New York morning: 22:00 in China
+    ]
+    result = load_table(_ships_csv(tmp_path, stamps), "shipments")
+    assert len(result.quarantine) == 0, result.quarantine["message"].tolist()
+    assert [str(t) for t in result.frame["shipped_at"]] == [
+        "2026-03-01 10:00:00",
+        "2026-03-01 10:00:00",
+        "2026-03-02 04:30:00",
+        "2026-03-01 10:00:00",
+        "2026-03-01 22:00:00",
+    ]
+
+
+def test_a_mapping_can_name_the_local_time_zone(tmp_path: Path) -> None:
+    path = _ships_csv(tmp_path, ["2026-03-01T20:30:00Z"])
+    result = load_table(path, "shipments", mapping={"shipments": {"timezone": "Europe/London"}})
+    assert str(result.frame["shipped_at"].iloc[0]) == "2026-03-01 20:30:00"
+    with pytest.raises(InputError, match=r"shipments\.timezone: 'Mars/Olympus' is not"):
+        load_table(path, "shipments", mapping={"shipments": {"timezone": "Mars/Olympus"}})
+
+
+def test_timezone_aware_parquet_timestamps_keep_their_instant(tmp_path: Path) -> None:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = pd.to_datetime(["2026-03-01T02:00:00Z", "2026-03-01T20:30:00Z"], utc=True)
+    table = pa.table({
+        "shipment_id": ["W1", "W2"], "seller_id": ["S1", "S1"], "lat": [25.4, 25.4],
+        "lon": [119.0, 119.0], "shipped_at": pa.array(stamps, type=pa.timestamp("us", "UTC")),
+    })  # fmt: skip
+    path = tmp_path / "ships.parquet"
+    pq.write_table(table, path)
+    result = load_table(path, "shipments")
+    assert len(result.quarantine) == 0, result.quarantine["message"].tolist()
+    assert [str(t) for t in result.frame["shipped_at"]] == [
+        "2026-03-01 10:00:00",
+        "2026-03-02 04:30:00",
+    ]

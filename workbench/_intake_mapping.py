@@ -9,6 +9,7 @@ A mapping is YAML or JSON (or the same as a dict)::
       default_coord_system: gcj02  # the file's datum where no per-row system is given
       country: CN              # where the points must be (repairs swapped axes)
       dayfirst: true           # 01/03/2026 is 1 March (only needed when a file is ambiguous)
+      timezone: Asia/Shanghai  # local time of times written with an offset (the default)
       columns:
         shipment_id: 运单号
         seller_id: 店铺ID
@@ -37,7 +38,8 @@ from workbench._intake_rules import TABLES
 from workbench.errors import InputError, InvalidFileError
 
 OPTIONS = (
-    "encoding", "delimiter", "sheet", "default_coord_system", "country", "dayfirst", "columns",
+    "encoding", "delimiter", "sheet", "default_coord_system", "country", "dayfirst", "timezone",
+    "columns",
 )  # fmt: skip
 _LEGACY_OPTIONS = {"coord_system": "default_coord_system"}  # read in structured sections
 
@@ -53,6 +55,7 @@ class TableMapping:
     coord_system: str | None = None
     country: str | None = None
     dayfirst: bool | None = None
+    timezone: str | None = None
 
 
 MappingLike = Mapping[str, Any] | TableMapping | str | os.PathLike[str] | None
@@ -150,7 +153,24 @@ def _section(section: Mapping[str, Any], table: str, where: str) -> TableMapping
         ),
         country=_text(section.get("country"), f"{key}.country", "a country code such as CN"),
         dayfirst=dayfirst,
+        timezone=_zone(section.get("timezone"), key),
     )
+
+
+def _zone(value: Any, key: str) -> str | None:
+    import zoneinfo
+
+    text = _text(value, f"{key}.timezone", "a time zone name such as Asia/Shanghai")
+    if text is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise InputError(
+            f"{key}.timezone: {text!r} is not a time zone; use a name such as Asia/Shanghai, "
+            "Asia/Hong_Kong or Europe/London"
+        ) from exc
+    return text
 
 
 def _text(value: Any, key: str, what: str) -> str | None:

@@ -261,18 +261,34 @@ _DATE_FORMATS = (
 )
 
 
-def parse_dates(text: pd.Series, column: str, dayfirst: bool | None, out: Verdicts) -> pd.Series:
+LOCAL_ZONE = "Asia/Shanghai"  # China Standard Time (UTC+8, no daylight saving)
+_ISO = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+_OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def parse_dates(
+    text: pd.Series,
+    column: str,
+    dayfirst: bool | None,
+    out: Verdicts,
+    zone: str = LOCAL_ZONE,
+) -> pd.Series:
     """Dates in the usual export formats; a file may mix them.
 
     ISO and year-first forms (2026-03-01, 2026/3/1, 2026.03.01, 20260301, 2026年3月1日) are
     unambiguous. Day-month-year forms (01/03/2026) follow ``dayfirst`` from the mapping; if
     the mapping says nothing, the file decides when any value has a day above 12, and the
     rows stay quarantined as ``ambiguous_date`` when it cannot.
+
+    ISO 8601 times with an offset (``2026-03-01T02:00:00Z``, ``...+08:00``) name an instant:
+    it is kept, and stored as the local time in ``zone`` (the mapping's ``timezone``, China
+    Standard Time by default), so a waybill's date is its local date where it shipped. Times
+    without an offset are taken as local already; fractions of a second are dropped.
     """
     values = pc.utf8_trim_whitespace(arrow(text))
     present = np.asarray(pc.not_equal(values, ""), dtype=bool)
-    result = pa.nulls(len(values), pa.timestamp("s"))
-    iso_like = np.zeros(len(values), dtype=bool)
+    result = _iso_instants(values, present, zone)
+    iso_like = np.asarray(pc.is_valid(result), dtype=bool)
     for fmt in _DATE_FORMATS:
         todo = present & ~np.asarray(pc.is_valid(result), dtype=bool)
         if not todo.any():
@@ -298,6 +314,31 @@ def parse_dates(text: pd.Series, column: str, dayfirst: bool | None, out: Verdic
     out.fail(unparsed, "bad_date", describe(column, text, "is not a date"))
     out.repaired(iso_like & ~unparsed, f"{column}_reformatted")
     return dates
+
+
+def _iso_instants(values: pa.Array, present: np.ndarray, zone: str) -> pa.Array:
+    """ISO 8601 date-times with fractions or an offset, as local times in ``zone``."""
+    result = pa.nulls(len(values), pa.timestamp("s"))
+    iso = np.asarray(pc.match_substring_regex(values, _ISO), dtype=bool) & present
+    fancy = iso & (
+        np.asarray(pc.match_substring_regex(values, _OFFSET), dtype=bool)
+        | np.asarray(pc.match_substring(values, "."), dtype=bool)
+    )
+    if not fancy.any():
+        return result
+    rows = np.flatnonzero(fancy)
+    written = pd.Series(pc.take(values, pa.array(rows)).to_pylist(), dtype=object)
+    offset = written.str.contains(_OFFSET, regex=True).to_numpy(bool)
+    local = pd.Series(pd.NaT, index=written.index, dtype="datetime64[ns]")
+    if offset.any():
+        aware = pd.to_datetime(written[offset], format="ISO8601", utc=True, errors="coerce")
+        local[offset] = aware.dt.tz_convert(zone).dt.tz_localize(None)
+    if (~offset).any():
+        local[~offset] = pd.to_datetime(written[~offset], format="ISO8601", errors="coerce")
+    seconds = local.dt.floor("s").astype("datetime64[s]")
+    full = pd.Series(pd.NaT, index=range(len(values)), dtype="datetime64[s]")
+    full.iloc[rows] = seconds.to_numpy()
+    return pa.array(full, type=pa.timestamp("s"))
 
 
 def _same_day(values: pa.Array, parsed: pa.Array) -> np.ndarray:
@@ -354,14 +395,18 @@ def check_required(raw: pd.DataFrame, spec: TableSpec, out: Verdicts) -> None:
 
 
 def check_typed(
-    raw: pd.DataFrame, spec: TableSpec, out: Verdicts, dayfirst: bool | None
+    raw: pd.DataFrame,
+    spec: TableSpec,
+    out: Verdicts,
+    dayfirst: bool | None,
+    zone: str | None = None,
 ) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     for column, kind in spec.types.items():
         if column not in raw.columns or kind in {"lat", "lon"}:
             continue
         if kind == "date":
-            parsed[column] = parse_dates(raw[column], column, dayfirst, out)
+            parsed[column] = parse_dates(raw[column], column, dayfirst, out, zone or LOCAL_ZONE)
             continue
         text = trimmed(raw[column])
         present = (text != "").to_numpy()

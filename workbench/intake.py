@@ -234,7 +234,7 @@ class IntakeStream:
                     geocode=self.geocode,
                 )
             )
-        parsed.update(check_typed(raw, spec, out, self.mapping.dayfirst))
+        parsed.update(check_typed(raw, spec, out, self.mapping.dayfirst, self.mapping.timezone))
         parsed.update(check_choices(raw, spec, out))
         for column in spec.ids:
             if column in raw.columns:
