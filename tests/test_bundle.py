@@ -312,6 +312,15 @@ def test_hostile_names_render_as_text_in_html_and_pdf(world) -> None:
     assert "Public Security Bureau of Putian" in text and "25.44" in text
 
 
+def test_the_pdf_is_archival_pdf_a_3b_with_every_font_embedded(world) -> None:
+    pdf = world.bundles["police"] / "data" / "report.pdf"
+    meta = subprocess.run(["pdfinfo", "-meta", str(pdf)], capture_output=True, text=True).stdout
+    assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta, meta[-2000:]
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+    rows = fonts.splitlines()[2:]  # under the header and its rule
+    assert rows and all(row.split()[-5] == "yes" for row in rows), fonts  # the "emb" column
+
+
 def test_zh_cn_pdf_text_extracts_as_chinese(world, tmp_path: Path) -> None:
     with zipfile.ZipFile(world.bundles["zh_zip"]) as archive:
         top = world.bundles["zh_zip"].stem

@@ -16,7 +16,7 @@ import pytest
 import shapely
 
 from workbench._export_ftm import ftm_entities
-from workbench._export_geo import write_gpkg, write_kml
+from workbench._export_geo import write_geojson, write_gpkg, write_kml
 from workbench._export_report import jurisdiction, shared_identifiers, shown
 from workbench._export_tables import neutralise, safe_table, write_csv
 from workbench.errors import InputError, NotFoundError
@@ -324,3 +324,40 @@ def test_pseudonyms_are_stable_per_key_and_differ_between_keys() -> None:
     assert pseudonym("+8613800138000", a) == pseudonym("+8613800138000", a)
     assert pseudonym("+8613800138000", a) != pseudonym("+8613800138000", b)
     assert re.fullmatch(r"P-[A-Z2-7]{20}", pseudonym("x", a))
+
+
+def _rings_follow_rfc7946(collection: dict, *, polygons_expected: bool = True) -> None:
+    import shapely.geometry
+
+    polygons = [
+        shapely.geometry.shape(f["geometry"])
+        for f in collection["features"]
+        if f["geometry"] and f["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+    ]
+    assert bool(polygons) == polygons_expected
+    for shape in polygons:
+        for polygon in getattr(shape, "geoms", [shape]):
+            assert polygon.exterior.is_ccw, "RFC 7946: outer rings counter-clockwise"
+            assert all(not ring.is_ccw for ring in polygon.interiors), "holes clockwise"
+
+
+def test_geojson_follows_rfc7946(tmp_path: Path, hostile_sites: pd.DataFrame) -> None:
+    clockwise = shapely.Polygon(
+        [(119.0, 25.4), (119.0, 25.41), (119.01, 25.41), (119.01, 25.4)],
+        holes=[[(119.002, 25.402), (119.004, 25.402), (119.004, 25.404), (119.002, 25.404)]],
+    )
+    assert not clockwise.exterior.is_ccw
+    sites = hostile_sites.assign(hull=[clockwise, None])
+    collection = json.loads(write_geojson(sites, tmp_path / "sites.geojson").read_text("utf-8"))
+    assert "crs" not in collection  # RFC 7946 §4: no crs member, WGS-84 lon/lat only
+    _rings_follow_rfc7946(collection)
+
+
+def test_the_runs_sites_geojson_follows_rfc7946(tmp_path: Path) -> None:
+    import workbench
+
+    demo = workbench.generate_demo(tmp_path / "data", n_shipments=20_000)
+    workbench.run_investigation(demo.folder, tmp_path / "out")
+    collection = json.loads((tmp_path / "out" / "sites.geojson").read_text("utf-8"))
+    assert "crs" not in collection
+    _rings_follow_rfc7946(collection, polygons_expected=False)  # the run's file: points

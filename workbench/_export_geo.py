@@ -66,9 +66,10 @@ def _site_properties(row: pd.Series, fields: Sequence[str]) -> dict[str, Any]:
 
 
 def _rounded(geometry: shapely.Geometry) -> dict[str, Any]:
-    mapping: dict[str, Any] = shapely.geometry.mapping(
-        shapely.set_precision(geometry, 10**-_DECIMALS)
-    )
+    """GeoJSON of ``geometry`` at the export precision, rings wound as RFC 7946 §3.1.6 asks
+    (outer rings counter-clockwise, holes clockwise)."""
+    rounded = shapely.set_precision(geometry, 10**-_DECIMALS)
+    mapping: dict[str, Any] = shapely.geometry.mapping(shapely.orient_polygons(rounded))
     return json.loads(json.dumps(mapping))  # tuples to lists
 
 

@@ -271,7 +271,8 @@ def run_investigation(
     nets.membership.merge(
         nets.summary[["network_id", "kinds"]], on="network_id", how="left"
     ).to_csv(outputs["networks"], index=False, encoding="utf-8-sig")
-    _sites_for_file(sites).to_file(outputs["sites"], driver="GeoJSON")
+    # RFC 7946: no crs member, outer rings counter-clockwise (GDAL's RFC7946 mode)
+    _sites_for_file(sites).to_file(outputs["sites"], driver="GeoJSON", RFC7946="YES")
     site_map(
         ships, sites, sellers=inv.sellers, networks=nets.membership, locations=inv.locations
     ).to_html(outputs["map"])

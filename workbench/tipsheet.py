@@ -219,7 +219,8 @@ def _data_only_fetcher() -> Any:
 
 
 def render_pdf(html: str, path: str | os.PathLike[str] | None = None) -> bytes:
-    """The tip sheet HTML as PDF (WeasyPrint; fonts from the system, e.g. Noto Sans CJK)."""
+    """The tip sheet HTML as archival PDF/A-3b (WeasyPrint; fonts from the system, e.g.
+    Noto Sans CJK, embedded)."""
     try:
         import weasyprint
     except (ImportError, OSError) as error:
@@ -227,7 +228,9 @@ def render_pdf(html: str, path: str | os.PathLike[str] | None = None) -> bytes:
             "PDF tip sheets need WeasyPrint and its system libraries (pango): "
             f"pip install weasyprint; on Debian apt-get install libpango-1.0-0 ({error})"
         ) from error
-    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=_data_only_fetcher()).write_pdf()
+    # PDF/A-3b: the archival profile (fonts embedded, colour profile, XMP identification)
+    document = weasyprint.HTML(string=html, url_fetcher=_data_only_fetcher())
+    pdf: bytes = document.write_pdf(pdf_variant="pdf/a-3b")
     if path is not None:
         Path(path).write_bytes(pdf)
     return pdf
