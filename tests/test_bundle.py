@@ -342,13 +342,35 @@ def test_report_cites_review_run_sources_and_evidence(world) -> None:
 
 
 # -- the data files ----------------------------------------------------------------------
-def test_csv_files_are_excel_safe(world) -> None:
+def test_csv_files_hold_the_exact_data_for_machines(world) -> None:
     path = world.bundles["police"] / "data" / "sellers.csv"
-    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        names = {row["name"] for row in csv.DictReader(handle)}
-    assert "'" + FORMULA in names and FORMULA not in names
-    assert LONG in names and RTL in names  # the data files keep the full value
+    assert not path.read_bytes().startswith(b"\xef\xbb\xbf")  # plain UTF-8 for databases
+    names = set(pd.read_csv(path, dtype=str, keep_default_na=False)["name"])
+    assert FORMULA in names and "'" + FORMULA not in names  # exact, no apostrophe added
+    assert LONG in names and RTL in names
+    phones = pd.read_csv(world.bundles["police"] / "data" / "identifiers.csv", dtype=str)
+    e164 = phones.loc[phones["kind"] == "phone", "value_norm"].dropna()
+    assert len(e164) and e164.str.startswith("+").all()  # "+86...", not "'+86..."
+
+
+def test_the_spreadsheet_shows_every_cell_as_text_never_a_formula(world) -> None:
+    import openpyxl
+
+    path = world.bundles["police"] / "data" / "tables.xlsx"
+    book = openpyxl.load_workbook(path)  # not read-only: formulas would show as such
+    assert book.sheetnames == ["sellers", "identifiers", "shipments", "evidence"]
+    sheet = book["sellers"]
+    header = [c.value for c in sheet[1]]
+    names = [row[header.index("name")] for row in sheet.iter_rows(min_row=2)]
+    assert {c.data_type for c in names} == {"s"}  # text, never "f" (formula)
+    assert FORMULA in {c.value for c in names} and RTL in {c.value for c in names}
+    phones = book["identifiers"]
+    kinds = [c.value for c in phones[1]]
+    values = [r[kinds.index("value_norm")] for r in phones.iter_rows(min_row=2)
+              if r[kinds.index("kind")].value == "phone"]  # fmt: skip
+    assert values and all(c.data_type == "s" and c.value.startswith("+") for c in values)
+    report = (world.bundles["police"] / "data" / "report.html").read_text("utf-8")
+    assert "tables.xlsx" in report and "exact data" in report  # the README says which is which
 
 
 def test_kml_and_geopackage_read_back_with_gdal(world) -> None:

@@ -18,7 +18,7 @@ import shapely
 from workbench._export_ftm import ftm_entities
 from workbench._export_geo import write_geojson, write_gpkg, write_kml
 from workbench._export_report import jurisdiction, shared_identifiers, shown
-from workbench._export_tables import neutralise, safe_table, write_csv
+from workbench._export_tables import exact_table, write_csv, write_xlsx
 from workbench.errors import InputError, NotFoundError
 from workbench.i18n import LANGS, catalogue, placeholders, translator
 from workbench.keys import init_keys, load_keys, pseudonym
@@ -106,41 +106,53 @@ def test_shared_identifiers_group_spellings_and_accounts() -> None:
     assert shared.loc["phone", "spellings"] == ["0086-13800138000", "138 0013 8000"]
 
 
-# -- spreadsheets ------------------------------------------------------------------------
-@pytest.mark.parametrize("payload", HOSTILE)
-def test_formula_payloads_are_neutralised(payload: str) -> None:
-    assert neutralise(payload) == "'" + payload
-
-
-def test_csv_is_utf8_with_bom_and_neutralises_only_text(tmp_path: Path) -> None:
+# -- spreadsheets and exact tables ---------------------------------------------------------
+def test_csv_is_exact_utf8_for_machines(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {
             "name": [*HOSTILE, "普通店铺", "Nike"],
-            "value_cny": [-5.0] * len(HOSTILE) + [12.5, 0.0],  # numbers stay numbers
+            "value_cny": [-5.0] * len(HOSTILE) + [12.5, 0.0],
             "brands": [["=evil", "Nike"]] * (len(HOSTILE) + 2),
         }
     )
     path = write_csv(frame, tmp_path / "t.csv")
     raw = path.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    assert not raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    for row, payload in zip(rows, HOSTILE, strict=False):
-        assert row["name"] == "'" + payload
-        assert row["value_cny"] == "-5.0"
-    assert rows[-2]["name"] == "普通店铺" and rows[-1]["brands"] == "'=evil;Nike"
-    assert all(not FORMULA(cell) for row in rows for cell in row.values())
+    assert [r["name"] for r in rows] == [*HOSTILE, "普通店铺", "Nike"]  # exactly as stored
+    assert rows[0]["value_cny"] == "-5.0" and rows[-1]["brands"] == "=evil;Nike"
 
 
-def FORMULA(cell: str) -> bool:
-    return bool(cell) and cell[0] in "=+@\t\r\uff1d\uff0b\uff20" and not cell.startswith("'")
+def test_xlsx_cells_are_text_as_written_and_numbers_stay_numbers(tmp_path: Path) -> None:
+    import openpyxl
+
+    frame = pd.DataFrame(
+        {
+            "name": [*HOSTILE, "bell\x07 and tab", "L" * 40_000],
+            "value_cny": [-5.0] * len(HOSTILE) + [12.5, 0.0],
+            "date": pd.to_datetime(["2026-05-01"] * (len(HOSTILE) + 2)),
+        }
+    )
+    path = write_xlsx({"sellers": frame}, tmp_path / "t.xlsx")
+    sheet = openpyxl.load_workbook(path)["sellers"]
+    names = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert all(c.data_type == "s" for c in names)  # never "f": a formula cannot run
+    # as written (XML reads a carriage return as a line break: the CSV keeps it exact)
+    assert [c.value for c in names[: len(HOSTILE)]] == [h.replace("\r", "\n") for h in HOSTILE]
+    assert names[len(HOSTILE)].value == "bell\ufffd and tab"  # XML cannot hold a bell
+    assert len(names[-1].value) == 32_767 and names[-1].value.endswith("[cut: see the CSV]")
+    values = [row[1] for row in sheet.iter_rows(min_row=2)]
+    assert values[0].value == -5.0 and values[0].data_type == "n"  # a number, not text
+    assert sheet["C2"].value == "2026-05-01"
+    assert sheet.freeze_panes == "A2"
 
 
-def test_safe_table_keeps_dates_readable() -> None:
+def test_exact_table_keeps_dates_readable() -> None:
     frame = pd.DataFrame(
         {"date": pd.to_datetime(["2026-05-01", "2026-05-02T10:30"], format="ISO8601")}
     )
-    assert list(safe_table(frame)["date"]) == ["2026-05-01", "2026-05-02T10:30:00"]
+    assert list(exact_table(frame)["date"]) == ["2026-05-01", "2026-05-02T10:30:00"]
 
 
 # -- KML and GeoPackage ------------------------------------------------------------------

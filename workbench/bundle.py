@@ -30,7 +30,7 @@ from workbench._export_case import CaseExtract, actor_token, extract, pseudonymi
 from workbench._export_ftm import ftm_entities, write_ftm
 from workbench._export_geo import SITE_FIELDS, jsonable, write_geojson, write_gpkg, write_kml
 from workbench._export_report import jurisdiction
-from workbench._export_tables import write_csv
+from workbench._export_tables import write_csv, write_xlsx
 from workbench.errors import InputError
 from workbench.i18n import Translator, translator
 from workbench.keys import OrganisationKeys, load_keys
@@ -79,6 +79,7 @@ def _contents(tr: Translator, pdf: bool, maps: list[str]) -> list[dict[str, str]
         ("data/sites.geojson", "sites_geojson"),
         ("data/sites.kml", "sites_kml"),
         ("data/case.gpkg", "case_gpkg"),
+        ("data/tables.xlsx", "tables_xlsx"),
         ("data/sellers.csv", "sellers_csv"),
         ("data/identifiers.csv", "identifiers_csv"),
         ("data/shipments.csv", "shipments_csv"),
@@ -89,6 +90,7 @@ def _contents(tr: Translator, pdf: bool, maps: list[str]) -> list[dict[str, str]
         ("data/bundle.json", "bundle_json"),
         *[(f"data/{m}", "maps") for m in maps],
         ("manifest-sha256.txt", "manifest"),
+        ("tagmanifest-sha256.txt", "tagmanifest"),
         (SIGNATURE, "signature"),
         (PUBLIC_KEY, "public_key"),
     ]
@@ -213,10 +215,19 @@ def _write_payload(
         data.sites, folder / "sites.kml", title=reference, names=names, descriptions=descriptions
     )
     write_gpkg(folder / "case.gpkg", _gpkg_layers(data, profile))
-    write_csv(data.sellers, folder / "sellers.csv", _columns(SELLER_COLUMNS, profile))
-    write_csv(data.identifiers, folder / "identifiers.csv", _columns(IDENTIFIER_COLUMNS, profile))
-    write_csv(data.shipments, folder / "shipments.csv", SHIPMENT_COLUMNS)
-    write_csv(data.evidence, folder / "evidence.csv", EVIDENCE_COLUMNS)
+    tables = {  # exact CSV for machines, one workbook of text cells for people
+        "sellers": (data.sellers, _columns(SELLER_COLUMNS, profile)),
+        "identifiers": (data.identifiers, _columns(IDENTIFIER_COLUMNS, profile)),
+        "shipments": (data.shipments, SHIPMENT_COLUMNS),
+        "evidence": (data.evidence, EVIDENCE_COLUMNS),
+    }
+    for name, (frame, columns) in tables.items():
+        write_csv(frame, folder / f"{name}.csv", columns)
+    write_xlsx(
+        {name: frame for name, (frame, _) in tables.items()},
+        folder / "tables.xlsx",
+        {name: columns for name, (_, columns) in tables.items()},
+    )
     entities = ftm_entities(data.sellers, data.identifiers, data.sites, profile=profile)
     write_ftm(entities, folder / "entities.ftm.json")
     with (folder / "audit.jsonl").open("w", encoding="utf-8", newline="\n") as handle:
