@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.case import open_case
-from workbench.demo import demo_frames
-from workbench.intake import IntakeResult
+from workbench.case._case import open_case
+from workbench.demo._generate import demo_frames
+from workbench.intake._table import IntakeResult
 
 
 def shipments_result(rows: int) -> IntakeResult:

@@ -1,4 +1,4 @@
-"""Time the density kernels (workbench._density) against scikit-learn's DBSCAN on demo data.
+"""Time the density kernels (workbench.sites._density) against scikit-learn's DBSCAN on demo data.
 
     python benchmarks/bench_density.py [--sizes 100000 1000000] [--json out.json]
 
@@ -10,7 +10,7 @@ and ``background_weight``, with its peak memory. Up to ``--sklearn-max`` waybill
 scikit-learn's DBSCAN then clusters the RAW points (one row per waybill) in another
 process, under a memory limit and a timeout; when it is stopped, the reason is recorded.
 scikit-learn is also run on the weighted unique points (``sample_weight``, what
-``workbench.sites`` did), up to ``--weighted-max`` waybills. The labels are compared: core
+``workbench.sites._finder`` did), up to ``--weighted-max`` waybills. The labels are compared: core
 waybills must be the same and fall into the same partition; the share of waybills with
 the same label after matching each scikit-learn cluster to ours (border points within
 reach of two clusters may legitimately differ).
@@ -114,7 +114,7 @@ def _collapse(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def _kernel_worker(folder: Path, out: Path, jitter_m: float) -> dict[str, Any]:
     start = time.perf_counter()
-    from workbench import _density
+    from workbench.sites import _density
 
     res: dict[str, Any] = {"import_s": round(time.perf_counter() - start, 4)}
     lat, lon = _read(folder, jitter_m)
@@ -166,10 +166,10 @@ def _kernel_worker(folder: Path, out: Path, jitter_m: float) -> dict[str, Any]:
 
 def _sklearn_worker(folder: Path, out: Path, weighted: bool, jitter_m: float) -> dict[str, Any]:
     """scikit-learn's DBSCAN on the raw waybills, or (``weighted``) on the unique points
-    with ``sample_weight`` as ``workbench.sites`` did; labels saved per waybill."""
+    with ``sample_weight`` as ``workbench.sites._finder`` did; labels saved per waybill."""
     from sklearn.cluster import DBSCAN
 
-    from workbench._density import EARTH_RADIUS_M
+    from workbench.sites._density import EARTH_RADIUS_M
 
     lat, lon = _read(folder, jitter_m)
     prefix = "skw" if weighted else "sk"
@@ -204,7 +204,7 @@ def _sklearn_worker(folder: Path, out: Path, weighted: bool, jitter_m: float) ->
 def _startup_worker() -> dict[str, Any]:
     """A fresh process: import cost and the first (cached) call of the kernels."""
     start = time.perf_counter()
-    from workbench import _density
+    from workbench.sites import _density
 
     imported = time.perf_counter()
     _density.dbscan([0.0, 0.0], [0.0, 1e-4], [1.0, 1.0], RADIUS_M, 2)
@@ -325,7 +325,7 @@ def run(
 def _print(results: list[dict[str, Any]], startup: dict[str, Any]) -> None:
     print(
         f"fresh process: import numba {startup.get('import_numba_s')} s; "
-        f"import workbench._density {startup.get('import_density_s')} s; first dbscan "
+        f"import workbench.sites._density {startup.get('import_density_s')} s; first dbscan "
         f"(numba import + cached kernels) {startup.get('first_dbscan_s')} s; second "
         f"{startup.get('second_dbscan_s')} s; loading the other kernels (preload) "
         f"{startup.get('preload_rest_s')} s"

@@ -30,9 +30,9 @@ from typing import Any
 import playwright.sync_api as pw
 
 import workbench
-from workbench.case import open_case
-from workbench.explorer import explore
-from workbench.intake import load_table
+from workbench.case._case import open_case
+from workbench.explorer._screen import explore
+from workbench.intake._table import load_table
 
 CHROMIUM = "/usr/bin/chromium"
 TABLES = ("sellers", "identifiers", "shipments", "locations", "evidence")

@@ -23,7 +23,7 @@ import workbench
 
 CHILD = """
 import json, resource, sys, time
-from workbench.case import open_case
+from workbench.case._case import open_case
 path, case_path = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
 with open_case(case_path) as case:

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from workbench.networks import link_sellers
+from workbench.networks._link import link_sellers
 
 
 def synthetic(n_sellers: int, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, int]:

@@ -30,7 +30,7 @@ import workbench
 CHILD = """
 import json, resource, sys, time
 import pandas as pd, pyarrow.parquet as pq
-from workbench.sites import SiteFinder
+from workbench.sites._finder import SiteFinder
 def peak_mb():
     try:
         with open("/proc/self/status") as status:  # this process image only (Linux)

@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from workbench.bundle import export_tip_sheet, verify_bundle
-from workbench.case import Case, open_case
-from workbench.demo import generate_demo
-from workbench.intake import load_table
-from workbench.keys import init_keys
+from workbench.case._case import Case, open_case
+from workbench.demo._generate import generate_demo
+from workbench.export._bundle import export_tip_sheet, verify_bundle
+from workbench.export._keys import init_keys
+from workbench.intake._table import load_table
 
 TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")
 

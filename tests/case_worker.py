@@ -24,9 +24,9 @@ from typing import Any
 
 import pandas as pd
 
-import workbench.case
-from workbench.case import Case, open_case
-from workbench.intake import IntakeResult
+import workbench.case._case
+from workbench.case._case import Case, open_case
+from workbench.intake._table import IntakeResult
 
 
 class Markers:
@@ -79,13 +79,13 @@ def prepare(case: Case, args: argparse.Namespace) -> Any:
     if args.step == "ingest":
         return [shipments_result(args.data)]
     if args.step == "networks":
-        from workbench.networks import link_sellers
+        from workbench.networks._link import link_sellers
 
         return link_sellers(
             case.table("sellers"), case.table("identifiers"), max_accounts=args.max_accounts
         )
     if args.step == "sites":
-        from workbench.sites import SiteFinder  # scikit-learn: imported only when needed
+        from workbench.sites._finder import SiteFinder  # scikit-learn: imported only when needed
 
         return SiteFinder(radius_m=args.radius_m).fit(
             case.table("shipments"),
@@ -129,14 +129,14 @@ def main() -> None:
     args = parser.parse_args()
 
     mark = Markers(args.pause_at, args.pause_s)
-    real_stage = workbench.case.stage
+    real_stage = workbench.case._case.stage
 
     def stage(path: str, tables: dict[str, Any], **kwargs: Any) -> None:
         mark("staging")
         real_stage(path, tables, **kwargs)
         mark("staged")
 
-    workbench.case.stage = stage
+    workbench.case._case.stage = stage
     with open_case(args.case, actor=args.actor, timeout_s=args.timeout_s) as case:
         prepared = prepare(case, args)
         case._con.set_trace_callback(mark.trace)

@@ -16,10 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 import workbench
-from workbench.case import open_case
-from workbench.cli import cli
+from workbench.case._case import open_case
+from workbench.cli._main import cli
 from workbench.errors import TamperedError
-from workbench.intake import load_table
+from workbench.intake._table import load_table
 
 TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")
 

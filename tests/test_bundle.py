@@ -23,12 +23,12 @@ from click.testing import CliRunner
 from test_tipsheet_parts import validate_ftm
 
 import workbench
-from workbench._cli_export import register
-from workbench.bundle import export_tip_sheet, verify_bundle
-from workbench.case import open_case
+from workbench.case._case import open_case
+from workbench.cli._export import register
 from workbench.errors import InputError
-from workbench.intake import load_table
-from workbench.keys import init_keys
+from workbench.export._bundle import export_tip_sheet, verify_bundle
+from workbench.export._keys import init_keys
+from workbench.intake._table import load_table
 
 TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")
 RTL = "\u202eexe.gnp"  # shows as "png.exe" unless the override is made visible
@@ -281,7 +281,7 @@ def test_verifying_a_zip_bomb_entry_stays_within_bounded_memory(world, tmp_path:
     # (VmHWM: the child's own peak; ru_maxrss would carry the forked pytest's over exec)
     code = (
         "import re, sys\n"
-        "from workbench.bundle import verify_bundle\n"
+        "from workbench.export._bundle import verify_bundle\n"
         "check = verify_bundle(sys.argv[1])\n"
         "status = open('/proc/self/status').read()\n"
         "print(check.ok, int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)\n"
@@ -482,7 +482,7 @@ def test_an_unconfirmed_site_needs_an_override_that_is_recorded(world) -> None:
 
 
 def test_a_crash_leaves_no_bundle_and_no_audit_entry(world, tmp_path: Path, monkeypatch) -> None:
-    import workbench.bundle as bundle_module
+    import workbench.export._bundle as bundle_module
 
     def crash(*args, **kwargs):
         raise RuntimeError("power cut while writing the PDF")

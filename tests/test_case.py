@@ -12,12 +12,12 @@ import pyogrio
 import pytest
 
 import workbench
-from workbench._case_schema import SCHEMA_VERSION
-from workbench.case import open_case
+from workbench.case._case import open_case
+from workbench.case._schema import SCHEMA_VERSION
 from workbench.errors import CaseVersionError, InputError, NotFoundError
-from workbench.intake import load_table
-from workbench.networks import link_sellers
-from workbench.sites import SiteFinder
+from workbench.intake._table import load_table
+from workbench.networks._link import link_sellers
+from workbench.sites._finder import SiteFinder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")
@@ -233,12 +233,12 @@ def test_unknown_table(case) -> None:
 
 
 def test_big_table_reads_in_a_child_match_the_in_process_reader(case, monkeypatch) -> None:
-    from workbench._case_io import read_arrow
+    from workbench.case._io import read_arrow
 
     sql = "SELECT shipment_id, lat, shipped_at, items FROM shipments ORDER BY fid"
     assert read_arrow(str(case.path), sql) is not None  # the child reader works here
     in_process = case.table("shipments")  # 8,000 rows: below the child threshold
-    monkeypatch.setattr("workbench.case._CHILD_READ_ROWS", 0)
+    monkeypatch.setattr("workbench.case._case._CHILD_READ_ROWS", 0)
     through_child = case.table("shipments")
     pd.testing.assert_frame_equal(
         pd.DataFrame(through_child.drop(columns="geometry")),
@@ -254,7 +254,7 @@ def test_ingest_sweeps_scratch_left_by_killed_ingests(
     import tempfile
     import time
 
-    from workbench._case_staging import SCRATCH_MARK, new_scratch
+    from workbench.case._staging import SCRATCH_MARK, new_scratch
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     # scratch folders as an ingest makes them, left behind when it was killed
@@ -304,7 +304,7 @@ def test_a_foreign_geopackage_is_not_taken_over(tmp_path: Path) -> None:
 def test_link_sellers_on_a_case_stores_and_explains(case) -> None:
     from workbench.networks import explain_link, link_sellers
 
-    nets = link_sellers(case)  # reads the case's tables, stores the result
+    nets = case.link_sellers()  # reads the case's tables, stores the result
     top = nets.summary.iloc[0]
     assert {"area", "brands", "n_counterfeit", "first_seen"} <= set(nets.summary.columns)
     members = nets.membership.loc[
@@ -312,9 +312,14 @@ def test_link_sellers_on_a_case_stores_and_explains(case) -> None:
     ].tolist()
     stored = case.networks()
     assert stored.network_of(members[0]) == top["network_id"]
-    chain = explain_link(case, members[0], members[-1])
+    chain = explain_link(case.networks(), members[0], members[-1])
     assert chain.startswith(members[0]) and chain.endswith(members[-1])
     assert case.audit()["action"].iloc[-1] == "link sellers"
+    # the algorithms take frames: a case is pointed to its own methods
+    with pytest.raises(InputError, match=r"case\.link_sellers"):
+        link_sellers(case)
+    with pytest.raises(InputError, match=r"case\.networks\(\)"):
+        explain_link(case, members[0], members[-1])
 
 
 def test_networks_before_linking_say_what_to_do(case) -> None:
@@ -339,7 +344,7 @@ def test_settings_are_stored_and_audited(tmp_path: Path) -> None:
 def test_a_zero_byte_file_is_not_taken_for_a_case(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from workbench.cli import cli
+    from workbench.cli._main import cli
 
     path = tmp_path / "empty.gpkg"
     path.write_bytes(b"")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from workbench.cli import cli
+from workbench.cli._main import cli
 
 
 def test_demo_runs_end_to_end_and_prints_outputs(tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_networks_command_links_and_reports(tmp_path: Path) -> None:
 
 
 def test_sites_on_a_case_without_shipments_says_so(tmp_path: Path) -> None:
-    from workbench.case import open_case
+    from workbench.case._case import open_case
 
     open_case(tmp_path / "empty.gpkg").close()
     result = CliRunner().invoke(cli, ["sites", str(tmp_path / "empty.gpkg")])

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import workbench
-from workbench._intake_rules import TABLES
-from workbench.demo import DemoData, demo_frames, generate_demo
+from workbench.demo._generate import DemoData, demo_frames, generate_demo
 from workbench.errors import InputError
+from workbench.schema import TABLES
 
 SMALL = {"n_shipments": 5_000, "n_background_sellers": 200}
 COLUMNS = {
@@ -350,7 +350,7 @@ def test_package_exports_lazily() -> None:
 
 
 def test_defects_land_in_the_quarantine_with_their_reasons(tmp_path: Path) -> None:
-    from workbench.intake import load_shipments
+    from workbench.intake._table import load_shipments
 
     demo = generate_demo(tmp_path / "d", defects=True, **SMALL)
     truth = json.loads(demo.truth.read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""The grid-indexed weighted DBSCAN on the sphere (workbench._density).
+"""The grid-indexed weighted DBSCAN on the sphere (workbench.sites._density).
 
 Every clustering is checked against scikit-learn's DBSCAN (haversine, sample_weight) or a
 brute-force reference (all pairwise haversine distances, connected components), both
@@ -19,8 +19,8 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 
-from workbench import _density
-from workbench._density import EARTH_RADIUS_M, background_weight, dbscan, neighbour_weight
+from workbench.sites import _density
+from workbench.sites._density import EARTH_RADIUS_M, background_weight, dbscan, neighbour_weight
 
 METRES_PER_DEGREE = EARTH_RADIUS_M * np.pi / 180  # along a meridian, or the equator
 
@@ -449,7 +449,7 @@ def test_docstring_examples() -> None:
 
 
 def test_importing_does_not_import_numba() -> None:
-    code = "import sys, workbench._density; print('numba' in sys.modules)"
+    code = "import sys, workbench.sites._density; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -458,7 +458,7 @@ def test_compiled_kernels_are_cached_on_disk() -> None:
     # a second process loads every kernel from numba's cache instead of compiling it
     code = (
         "import json\n"
-        "from workbench import _density, _density_jit\n"
+        "from workbench.sites import _density, _density_jit\n"
         "import numpy as np, pandas as pd\n"
         "from numba import types\n"
         "_density.preload()\n"

@@ -18,11 +18,11 @@ import pytest
 import shapely
 
 import workbench
-from workbench._mapindex import Filters
-from workbench.case import open_case
-from workbench.explorer import Explorer, explore
-from workbench.intake import load_table
-from workbench.keys import init_keys
+from workbench.case._case import open_case
+from workbench.explorer._screen import Explorer, explore
+from workbench.export._keys import init_keys
+from workbench.intake._table import load_table
+from workbench.maps._index import Filters
 
 TABLES = ("sellers", "identifiers", "shipments", "locations", "evidence")
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench._explorer_widgets import (
+from workbench.explorer._widgets import (
     MAX_VERTICES,
     MapFrame,
     SiteTable,
@@ -142,7 +142,7 @@ def test_valid_events_reach_every_callback_invalid_ones_none(
     frame.on_event(first.append)
     frame.on_event(second.append)
 
-    with caplog.at_level(logging.DEBUG, logger="workbench._explorer_widgets"):
+    with caplog.at_level(logging.DEBUG, logger="workbench.explorer._widgets"):
         from_frontend(frame, {"type": "site-click", "site_id": "S1", "html": "<script>"})
         from_frontend(frame, {"type": "site-click", "site_id": 1})
         from_frontend(frame, {"type": "open-file", "path": "/etc/passwd"})

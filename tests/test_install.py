@@ -83,7 +83,7 @@ def test_wheel_carries_labextension_server_config_and_templates(tmp_path: Path) 
 
 def test_one_version_everywhere() -> None:
     import workbench
-    from workbench._explorer_widgets import MODULE_VERSION
+    from workbench.explorer._widgets import MODULE_VERSION
 
     built = json.loads((REPO / "workbench" / "labextension" / "package.json").read_text("utf-8"))
     assert workbench.__version__ == VERSION

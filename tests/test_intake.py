@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from workbench.errors import InvalidFileError, MissingColumnsError
-from workbench.intake import load_sellers, load_shipments, load_table
+from workbench.intake._table import load_sellers, load_shipments, load_table
 
 HEADER = "shipment_id,seller_id,lat,lon,shipped_at,items,value_cny,coord_system\n"
 # one good row, then one row per reason code; the comment names the expected reason

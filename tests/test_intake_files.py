@@ -15,10 +15,9 @@ import pandas as pd
 import pytest
 
 from workbench import generate_demo
-from workbench._site_geometry import haversine_m
-from workbench.coords import wgs84_to_bd09, wgs84_to_gcj02
+from workbench.coords import haversine_m, wgs84_to_bd09, wgs84_to_gcj02
 from workbench.errors import InputError, InvalidFileError, MissingColumnsError
-from workbench.intake import load_sellers, load_shipments, load_table, stream_table
+from workbench.intake._table import load_sellers, load_shipments, load_table, stream_table
 
 PUTIAN = (25.4394, 119.0103)
 

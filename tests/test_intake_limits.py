@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from workbench.errors import InputError, InvalidFileError
-from workbench.intake import load_table
+from workbench.intake._table import load_table
 
 HEADER = ["seller_id", "name", "platform", "registered_address"]
 
@@ -84,7 +84,7 @@ def test_a_one_gib_xlsx_cell_is_refused_within_bounded_memory(tmp_path: Path) ->
     path = _bomb_xlsx(tmp_path / "sellers.xlsx", 1 << 30)
     code = (
         "import re, sys\n"
-        "from workbench.intake import load_table\n"
+        "from workbench.intake._table import load_table\n"
         "try:\n"
         "    load_table(sys.argv[1], 'sellers')\n"
         "except Exception as error:\n"

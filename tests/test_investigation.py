@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import workbench
-from workbench._site_geometry import haversine_m
+from workbench.coords import haversine_m
 from workbench.errors import InputError
-from workbench.networks import normalise
+from workbench.networks._link import normalise
 
 CDN_OR_TILES = re.compile(
     r"https?://[^\"'\s)]*(cdn|unpkg|jsdelivr|cdnjs|bootstrapcdn|jquery|tile|openstreetmap|"
@@ -127,8 +127,8 @@ def test_missing_optional_tables_are_empty_with_canonical_columns(tmp_path: Path
 
 
 def test_tip_sheet_export_is_audited_in_the_case(tmp_path: Path) -> None:
-    from workbench.case import open_case
-    from workbench.intake import sha256_file
+    from workbench.case._case import open_case
+    from workbench.intake._table import sha256_file
 
     demo = workbench.generate_demo(tmp_path / "data", n_shipments=5_000, n_background_sellers=100)
     result = workbench.run_investigation(demo.folder, tmp_path / "out", case=tmp_path / "c.gpkg")

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import Polygon
 
-from workbench import _mapdata
 from workbench.errors import InputError, MissingColumnsError
-from workbench.maps import MapView, site_map
+from workbench.maps import _data as _mapdata
+from workbench.maps._page import MapView, site_map
 
 REPO = Path(__file__).resolve().parents[1]
-VENDOR = REPO / "workbench" / "static" / "vendor"
+VENDOR = REPO / "workbench" / "maps" / "static" / "vendor"
 
 IMG = "<img src=x onerror=alert(1)>"
 TEMPLATE = "${alert(1)}"
@@ -230,7 +230,7 @@ def test_script_json_escapes() -> None:
 
 def test_tooltips_are_built_with_text_content(page: str) -> None:
     # tooltips are DOM nodes filled with textContent; no HTML string is ever built from data
-    runtime = (REPO / "workbench" / "static" / "map.js").read_text(encoding="utf-8")
+    runtime = (REPO / "workbench" / "maps" / "static" / "map.js").read_text(encoding="utf-8")
     assert "textContent" in runtime
     assert "innerHTML" not in runtime
     assert "innerHTML" not in page_script(page) and "bindPopup" not in page_script(page)

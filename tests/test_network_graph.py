@@ -16,13 +16,13 @@ from matplotlib import _pylab_helpers
 from matplotlib.figure import Figure
 
 from workbench.errors import InputError, MissingColumnsError, NotFoundError
-from workbench.network_graph import (
+from workbench.networks._graph import (
     all_networks_graph,
     draw_network,
     export_network,
     network_graph,
 )
-from workbench.networks import Networks, link_sellers
+from workbench.networks._link import Networks, link_sellers
 
 PHONE = "identifier:phone:+8613800138000"  # '+86 138 0013 8000' and '0086-13800138000'
 CARD = "identifier:bank_card:6222021234567890"  # '6222 0212 3456 7890' and with dashes
@@ -252,7 +252,7 @@ def test_draw_network_is_deterministic_and_draws_into_given_axes(toy_nets: Netwo
 
 def test_import_does_not_load_matplotlib_or_networkx() -> None:
     code = (
-        "import sys, workbench.network_graph; "
+        "import sys, workbench.networks._graph; "
         "print(sorted(m for m in ('matplotlib', 'networkx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

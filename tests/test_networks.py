@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from workbench.errors import InputError, MissingColumnsError
-from workbench.networks import explain_link, link_sellers, normalise
+from workbench.networks._link import explain_link, link_sellers, normalise
 
 
 @pytest.mark.parametrize(

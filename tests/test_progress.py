@@ -16,13 +16,13 @@ import pytest
 
 import workbench
 from workbench import progress as progress_module
-from workbench.bundle import EXPORT_STEPS, export_tip_sheet
-from workbench.case import FIND_SITES_STEPS, open_case
-from workbench.intake import load_table
+from workbench.case._case import FIND_SITES_STEPS, open_case
+from workbench.export._bundle import EXPORT_STEPS, export_tip_sheet
+from workbench.export._keys import init_keys
+from workbench.intake._table import load_table
 from workbench.investigation import run_investigation, run_steps
-from workbench.keys import init_keys
 from workbench.progress import Progress, is_quiet, set_quiet
-from workbench.sites import FIT_STEPS, SiteFinder
+from workbench.sites._finder import FIT_STEPS, SiteFinder
 
 TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")
 

@@ -1,7 +1,7 @@
 """The template routes of the Jupyter server extension, against a real in-process server.
 
 The templates folder is pointed at a tmp folder through the tornado setting
-``workbench_templates_dir`` (see ``workbench._server``), so these tests never depend on
+``workbench_templates_dir`` (see ``workbench.lab._server``), so these tests never depend on
 the notebooks the package ships.
 """
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench._site_geometry import haversine_m, weighted_medoid, weighted_quantile
+from workbench.coords import haversine_m
 from workbench.errors import InputError, MissingColumnsError
-from workbench.sites import SCORE_WEIGHTS, SiteFinder, find_sites
+from workbench.sites._describe import _medoid, geometry
+from workbench.sites._finder import SCORE_WEIGHTS, SiteFinder, find_sites
 
 
 def test_fit_returns_self_and_sets_fitted_attributes(toy_shipments) -> None:
@@ -83,12 +84,19 @@ def test_medoid_is_a_real_point_not_a_centroid() -> None:
     # would be the middle; the weighted medoid must be one of the heavy points
     lat = np.array([25.0, 25.001, 25.002])
     lon = np.array([119.0, 119.0, 119.0])
-    assert weighted_medoid(lat, lon, np.array([10.0, 1.0, 12.0])) == 2
+    assert _medoid(lat, lon, np.array([10.0, 1.0, 12.0])) == 2
 
 
-def test_weighted_quantile() -> None:
-    # weights 1, 1, 8: 90% of the weight is reached only at the last value
-    assert weighted_quantile(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 8.0]), 0.9) == 3.0
+def test_the_radius_holds_the_covered_share_of_the_weight() -> None:
+    # weights 8, 1, 1 at 0, 111 and 222 m from the medoid: 90% of the weight is reached
+    # only with the second point, so the radius is its distance (rounded up to 0.1 m)
+    lat = np.array([25.0, 25.001, 25.002])
+    lon = np.array([119.0, 119.0, 119.0])
+    site = geometry(lat, lon, np.array([8.0, 1.0, 1.0]), np.zeros(3, dtype=np.int64), 1, 0.9)
+    assert site["medoid"].iloc[0] == 0
+    assert site["radius_m"].iloc[0] == pytest.approx(
+        haversine_m(25.0, 119.0, 25.001, 119.0), abs=0.1
+    )
 
 
 @pytest.mark.parametrize(
@@ -133,8 +141,8 @@ def test_evidence_is_weighted_by_the_operators_share_of_waybills(
 # -- the fast paths (threads, dense tables, categorical codes) agree with the plain ones -----
 @pytest.fixture(scope="module")
 def demo_case() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    from workbench.demo import demo_frames
-    from workbench.networks import link_sellers
+    from workbench.demo._generate import demo_frames
+    from workbench.networks._link import link_sellers
 
     frames = demo_frames(n_shipments=40_000, n_background_sellers=300)
     nets = link_sellers(frames["sellers"], frames["identifiers"]).membership
@@ -160,7 +168,7 @@ def _assert_same(a: SiteFinder, b: SiteFinder) -> None:
 
 
 def test_threads_give_the_same_sites(demo_case, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workbench import _site_waybills
+    from workbench.sites import _waybills as _site_waybills
 
     one = _fitted(demo_case[0], demo_case)
     assert len(one.sites_) > 10
@@ -170,7 +178,7 @@ def test_threads_give_the_same_sites(demo_case, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_hashed_tables_give_the_same_sites(demo_case, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workbench import _site_tally
+    from workbench.sites import _tally as _site_tally
 
     dense = _fitted(demo_case[0], demo_case)
     monkeypatch.setattr(_site_tally, "DENSE_CELLS", 0)  # brands, weeks, levels hashed
@@ -197,7 +205,7 @@ def test_waybills_without_a_seller_count_but_are_nobodys(
 
 
 def test_importing_sites_does_not_import_numba() -> None:
-    code = "import sys, workbench.sites; print('numba' in sys.modules)"
+    code = "import sys, workbench.sites._finder; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -208,8 +216,8 @@ def test_site_kernels_load_from_the_cache_in_one_version() -> None:
     code = (
         "import json\n"
         "import numpy as np, pandas as pd\n"
-        "from workbench import _site_geometry_jit, _site_jit\n"
-        "from workbench.sites import SiteFinder\n"
+        "from workbench.sites import _geometry_jit as _site_geometry_jit, _jit as _site_jit\n"
+        "from workbench.sites._finder import SiteFinder\n"
         "rng = np.random.default_rng(0)\n"
         "n = 3000\n"
         "ships = pd.DataFrame({'seller_id': [f'S{i % 7}' for i in range(n)],\n"

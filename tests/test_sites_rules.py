@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench._site_geometry import EARTH_RADIUS_M, haversine_m
-from workbench.demo import demo_frames
+from workbench.coords import EARTH_RADIUS_M, haversine_m
+from workbench.demo._generate import demo_frames
 from workbench.errors import InputError
-from workbench.networks import link_sellers
-from workbench.sites import SiteFinder
+from workbench.networks._link import link_sellers
+from workbench.sites._finder import SiteFinder
 
 M_PER_DEG = np.pi * EARTH_RADIUS_M / 180
 

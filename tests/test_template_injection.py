@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 import workbench
-from workbench.bundle import export_tip_sheet
-from workbench.case import open_case
-from workbench.intake import load_table
-from workbench.keys import init_keys
+from workbench.case._case import open_case
+from workbench.export._bundle import export_tip_sheet
+from workbench.export._keys import init_keys
+from workbench.intake._table import load_table
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-import workbench.templates as templates_module
+import workbench.lab.templates as templates_module
 from workbench.errors import InvalidFileError, NotFoundError
-from workbench.templates import TemplateInfo, list_templates, read_template, templates_dir
+from workbench.lab.templates import TemplateInfo, list_templates, read_template, templates_dir
 
 
 def write_notebook(

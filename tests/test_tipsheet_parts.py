@@ -15,15 +15,15 @@ import pyogrio
 import pytest
 import shapely
 
-from workbench._export_ftm import ftm_entities
-from workbench._export_geo import write_geojson, write_gpkg, write_kml
-from workbench._export_report import jurisdiction, shared_identifiers, shown
-from workbench._export_tables import exact_table, write_csv, write_xlsx
 from workbench.errors import InputError, NotFoundError
-from workbench.i18n import LANGS, catalogue, placeholders, translator
-from workbench.keys import init_keys, load_keys, pseudonym
+from workbench.export._ftm import ftm_entities
+from workbench.export._geo import write_geojson, write_gpkg, write_kml
+from workbench.export._i18n import LANGS, catalogue, placeholders, translator
+from workbench.export._keys import init_keys, load_keys, pseudonym
+from workbench.export._report import jurisdiction_names, shared_identifiers, shown
+from workbench.export._tables import exact_table, write_csv, write_xlsx
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "workbench" / "report_templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "workbench" / "export" / "report_html"
 HOSTILE = [
     '=HYPERLINK("http://evil.example/x","click")',
     "+1+cmd|' /C calc'!A0",
@@ -82,13 +82,13 @@ def test_jurisdiction_in_both_languages_and_the_police_area() -> None:
         "prefecture": "Putian", "prefecture_zh": "莆田市", "district": "Licheng",
         "district_zh": "荔城区", "place": "Putian", "place_zh": "莆田",
     }  # fmt: skip
-    place = jurisdiction(site)
+    place = jurisdiction_names(site)
     assert place["en"] == "Licheng, Putian, Fujian, China"
     assert place["zh"] == "中国福建省莆田市荔城区"
     assert (place["area_en"], place["area_zh"]) == ("Putian", "莆田市")
     # without prefecture columns (older cases) the nearest place stands in
     old = {k: v for k, v in site.items() if not k.startswith(("prefecture", "district"))}
-    assert jurisdiction(old)["zh"] == "中国福建省莆田"
+    assert jurisdiction_names(old)["zh"] == "中国福建省莆田"
 
 
 def test_shared_identifiers_group_spellings_and_accounts() -> None:

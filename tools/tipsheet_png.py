@@ -15,11 +15,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from workbench.bundle import export_tip_sheet
-from workbench.case import open_case
-from workbench.demo import generate_demo
-from workbench.intake import load_table
-from workbench.keys import init_keys
+from workbench.case._case import open_case
+from workbench.demo._generate import generate_demo
+from workbench.export._bundle import export_tip_sheet
+from workbench.export._keys import init_keys
+from workbench.intake._table import load_table
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "images" / "tipsheet-pdf.png"
 TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")

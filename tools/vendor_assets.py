@@ -6,7 +6,7 @@ Run from the repository root with the machine's npm on PATH::
 
 It runs ``npm pack`` for the pinned packages in a temporary folder (through npm's configured
 registry, nothing else touches the network), unpacks the tarballs and rewrites
-``workbench/static/vendor/``:
+``workbench/maps/static/vendor/``:
 
 * ``leaflet/leaflet.js``, ``leaflet/leaflet.css``, ``leaflet/LICENSE`` from ``leaflet``;
   the source-map comment is dropped and the CSS images are inlined as ``data:`` URIs, so the
@@ -36,7 +36,7 @@ LEAFLET = "leaflet@1.9.4"
 WORLD_ATLAS = "world-atlas@2.0.2"
 LEAFLET_DRAW = "leaflet-draw@1.0.4"
 ROOT = Path(__file__).resolve().parent.parent
-VENDOR = ROOT / "workbench" / "static" / "vendor"
+VENDOR = ROOT / "workbench" / "maps" / "static" / "vendor"
 
 Position = list[float]
 Ring = list[Position]

@@ -20,101 +20,65 @@ try:  # written once, in extension/package.json; the build copies it into the me
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
-# public name -> module that defines it
+# public name -> the subpackage (or shared module) that provides it, grouped as the package is
 _PUBLIC: dict[str, str] = {
-    "generate_demo": "workbench.demo",
-    "DemoData": "workbench.demo",
-    "load_sellers": "workbench.intake",
-    "load_identifiers": "workbench.intake",
-    "load_shipments": "workbench.intake",
-    "load_evidence": "workbench.intake",
-    "load_locations": "workbench.intake",
-    "IntakeResult": "workbench.intake",
-    "load_table": "workbench.intake",
-    "stream_table": "workbench.intake",
-    "geocode_addresses": "workbench.geocode",
-    "CachedGeocoder": "workbench.geocode",
-    "to_wgs84": "workbench.coords",
-    "gcj02_to_wgs84": "workbench.coords",
-    "bd09_to_wgs84": "workbench.coords",
-    "link_sellers": "workbench.networks",
-    "explain_link": "workbench.networks",
-    "Networks": "workbench.networks",
-    "SiteFinder": "workbench.sites",
-    "find_sites": "workbench.sites",
-    "jurisdiction": "workbench.gazetteer",
-    "site_map": "workbench.maps",
-    "MapView": "workbench.maps",
-    "explore": "workbench.explorer",
-    "Explorer": "workbench.explorer",
-    "Selection": "workbench._explorer_data",
-    "tip_sheet_context": "workbench.tipsheet",
-    "render_tip_sheet": "workbench.tipsheet",
-    "export_tip_sheet": "workbench.bundle",
-    "verify_bundle": "workbench.bundle",
-    "init_keys": "workbench.keys",
-    "Investigation": "workbench.investigation",
-    "load_investigation": "workbench.investigation",
-    "run_investigation": "workbench.investigation",
-    "write_tip_sheets": "workbench.investigation",
-    "open_case": "workbench.case",
-    "describe_networks": "workbench.networks",
-    "network_graph": "workbench.network_graph",
-    "draw_network": "workbench.network_graph",
-    "export_network": "workbench.network_graph",
-    "Case": "workbench.case",
+    **dict.fromkeys(("to_wgs84", "gcj02_to_wgs84", "bd09_to_wgs84"), "workbench.coords"),
+    **dict.fromkeys(("jurisdiction",), "workbench.gazetteer"),
+    **dict.fromkeys(("geocode_addresses", "CachedGeocoder"), "workbench.geocode"),
+    **dict.fromkeys(
+        (
+            "load_table",
+            "stream_table",
+            "IntakeResult",
+            "load_sellers",
+            "load_identifiers",
+            "load_shipments",
+            "load_evidence",
+            "load_locations",
+        ),
+        "workbench.intake",
+    ),
+    **dict.fromkeys(
+        (
+            "link_sellers",
+            "explain_link",
+            "Networks",
+            "describe_networks",
+            "network_graph",
+            "draw_network",
+            "export_network",
+        ),
+        "workbench.networks",
+    ),
+    **dict.fromkeys(("SiteFinder", "find_sites"), "workbench.sites"),
+    **dict.fromkeys(("generate_demo", "DemoData"), "workbench.demo"),
+    **dict.fromkeys(("open_case", "Case"), "workbench.case"),
+    **dict.fromkeys(
+        ("export_tip_sheet", "verify_bundle", "init_keys", "tip_sheet_context", "render_tip_sheet"),
+        "workbench.export",
+    ),
+    **dict.fromkeys(("site_map", "MapView"), "workbench.maps"),
+    **dict.fromkeys(("explore", "Explorer", "Selection"), "workbench.explorer"),
+    **dict.fromkeys(
+        ("Investigation", "load_investigation", "run_investigation", "write_tip_sheets"),
+        "workbench.investigation",
+    ),
 }
 
-__all__ = [
-    "CachedGeocoder",
-    "Case",
-    "DemoData",
-    "Explorer",
-    "IntakeResult",
-    "Investigation",
-    "MapView",
-    "Networks",
-    "Selection",
-    "SiteFinder",
-    "__version__",
-    "bd09_to_wgs84",
-    "describe_networks",
-    "draw_network",
-    "explain_link",
-    "explore",
-    "export_network",
-    "export_tip_sheet",
-    "find_sites",
-    "gcj02_to_wgs84",
-    "generate_demo",
-    "geocode_addresses",
-    "init_keys",
-    "jurisdiction",
-    "link_sellers",
-    "load_evidence",
-    "load_identifiers",
-    "load_investigation",
-    "load_locations",
-    "load_sellers",
-    "load_shipments",
-    "load_table",
-    "network_graph",
-    "open_case",
-    "render_tip_sheet",
-    "run_investigation",
-    "site_map",
-    "stream_table",
-    "tip_sheet_context",
-    "to_wgs84",
-    "verify_bundle",
-    "write_tip_sheets",
-]
+__all__ = ["__version__", *sorted(_PUBLIC)]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from workbench.bundle import export_tip_sheet, verify_bundle
     from workbench.case import Case, open_case
     from workbench.coords import bd09_to_wgs84, gcj02_to_wgs84, to_wgs84
     from workbench.demo import DemoData, generate_demo
+    from workbench.explorer import Explorer, Selection, explore
+    from workbench.export import (
+        export_tip_sheet,
+        init_keys,
+        render_tip_sheet,
+        tip_sheet_context,
+        verify_bundle,
+    )
     from workbench.gazetteer import jurisdiction
     from workbench.geocode import CachedGeocoder, geocode_addresses
     from workbench.intake import (
@@ -133,12 +97,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         run_investigation,
         write_tip_sheets,
     )
-    from workbench.keys import init_keys
     from workbench.maps import MapView, site_map
-    from workbench.network_graph import draw_network, export_network, network_graph
-    from workbench.networks import Networks, describe_networks, explain_link, link_sellers
+    from workbench.networks import (
+        Networks,
+        describe_networks,
+        draw_network,
+        explain_link,
+        export_network,
+        link_sellers,
+        network_graph,
+    )
     from workbench.sites import SiteFinder, find_sites
-    from workbench.tipsheet import render_tip_sheet, tip_sheet_context
 
 
 def __getattr__(name: str) -> Any:
@@ -161,4 +130,4 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """The Jupyter server extension that lists and copies investigation templates."""
-    return [{"module": "workbench._server"}]
+    return [{"module": "workbench.lab._server"}]

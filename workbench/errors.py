@@ -15,9 +15,13 @@ from the built-in exception a caller would expect, so ``except ValueError`` keep
     └── MissingDependencyError (ImportError)   an optional package is not installed
 
 Messages name the argument or field, what was expected, what was received, and what to do.
+:func:`require_columns` is the one check that a frame has the columns a step needs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "CaseError",
@@ -30,6 +34,7 @@ __all__ = [
     "NotFoundError",
     "TamperedError",
     "WorkbenchError",
+    "require_columns",
 ]
 
 
@@ -85,3 +90,17 @@ class CaseVersionError(CaseError):
 class TamperedError(CaseError):
     """A table no longer holds what the audit log recorded: it was changed outside the
     workbench, so no step builds on it until someone has looked."""
+
+
+def require_columns(frame: Any, table: str, required: Iterable[str]) -> None:
+    """Raise :class:`MissingColumnsError` naming what ``frame`` (a table) lacks of ``required``.
+
+    >>> import pandas as pd
+    >>> require_columns(pd.DataFrame({"seller_id": []}), "sellers", ["seller_id"])
+    """
+    columns = getattr(frame, "columns", None)
+    if columns is None:
+        raise InputError(f"{table}: expected a table (a DataFrame), got {type(frame).__name__}")
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise MissingColumnsError(table, missing, [str(c) for c in columns])

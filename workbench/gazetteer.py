@@ -43,6 +43,8 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from workbench.coords import EARTH_RADIUS_M
+
 __all__ = ["ATTRIBUTION", "Jurisdiction", "divisions", "jurisdiction", "jurisdictions"]
 
 ATTRIBUTION = (
@@ -51,7 +53,7 @@ ATTRIBUTION = (
     "Division names and codes: National Bureau of Statistics of China."
 )
 _DATA = Path(__file__).parent / "data"
-_EARTH_RADIUS_KM = 6371.0088
+_EARTH_RADIUS_KM = EARTH_RADIUS_M / 1000
 _NEIGHBOURS = 4  # nearest places examined per point to find one in the point's province
 _INFER_COUNTY_KM = 8.0
 _INFER_PREFECTURE_KM = 30.0

@@ -18,17 +18,16 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from workbench._intake_rules import TABLES
-from workbench.case import Case, open_case
+from workbench.case._case import Case, open_case
 from workbench.errors import InputError
-from workbench.intake import QUARANTINE_COLUMNS, IntakeResult, load_table, sha256_file
-from workbench.networks import Networks, link_sellers
+from workbench.export._tipsheet import tip_sheet_context, write_reports
+from workbench.intake._table import QUARANTINE_COLUMNS, IntakeResult, load_table, sha256_file
+from workbench.networks._link import Networks, link_sellers
 from workbench.progress import Progress, step
-from workbench.sites import FIT_STEPS, SiteFinder
-from workbench.tipsheet import tip_sheet_context, write_reports
+from workbench.schema import TABLE_NAMES, TABLES
+from workbench.sites._finder import FIT_STEPS, SiteFinder
 
 __all__ = [
-    "TABLE_ORDER",
     "Investigation",
     "RunResult",
     "assign_sites",
@@ -37,7 +36,6 @@ __all__ = [
     "write_tip_sheets",
 ]
 
-TABLE_ORDER = ("sellers", "identifiers", "shipments", "evidence", "locations")
 _REQUIRED = ("sellers", "shipments")
 _SUFFIXES = (".csv", ".parquet", ".tsv", ".txt")
 
@@ -89,7 +87,7 @@ def load_investigation(
     if not root.is_dir():
         raise InputError(f"{root}: not a folder; expected a folder of export files")
     inv = Investigation(root, {})
-    for table in TABLE_ORDER:
+    for table in TABLE_NAMES:
         path = _find(root, table)
         if path is None:
             if table in _REQUIRED:
@@ -179,7 +177,7 @@ def write_tip_sheets(
     """Write a draft tip sheet (HTML, for reading on screen) of each site in ``site_ids``.
 
     Returns the report paths; the signed bundle for the police is
-    :func:`workbench.bundle.export_tip_sheet`. ``reviews`` (from ``Case.reviews(run_id=...)``)
+    :func:`workbench.export.export_tip_sheet`. ``reviews`` (from ``Case.reviews(run_id=...)``)
     adds each site's review history; with ``case`` the export is recorded in its audit log
     with the SHA-256 of every file written.
     """
@@ -242,7 +240,7 @@ def run_investigation(
     sheets carry the sites' review history. ``progress`` is told each step as it starts
     (:func:`run_steps` of them).
     """
-    from workbench.maps import site_map  # a view: imported only when a run draws its map
+    from workbench.maps._page import site_map  # a view: imported only when a run draws its map
 
     step(progress, "loading the exports")
     inv = source if isinstance(source, Investigation) else load_investigation(source)

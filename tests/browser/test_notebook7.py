@@ -30,7 +30,7 @@ MAP_FRAME = f"{PANEL} .workbench-mapframe iframe"
 SITE_TABLE = f"{PANEL} table.workbench-site-table"
 EXPLORER_CELL = """\
 import workbench
-from workbench.intake import load_table
+from workbench.intake._table import load_table
 demo = workbench.generate_demo("demo-data", n_shipments=8000, n_background_sellers=200)
 case = workbench.open_case("nb7.gpkg", actor="nb7-test")
 case.ingest([load_table(getattr(demo, t), t)

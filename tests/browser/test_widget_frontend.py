@@ -63,7 +63,7 @@ PAGE = """<!doctype html>
 
 MAP_CELL = f"""\
 from IPython.display import display
-from workbench._explorer_widgets import MapFrame
+from workbench.explorer._widgets import MapFrame
 
 PAGE = {PAGE!r}
 events = []
@@ -74,7 +74,7 @@ display(frame)  # a second view of the same model
 """
 
 TABLE_CELL = f"""\
-from workbench._explorer_widgets import SiteTable
+from workbench.explorer._widgets import SiteTable
 
 table = SiteTable(
     columns=[

@@ -1,0 +1,707 @@
+"""The case: one investigation in one GeoPackage file, shared by notebook, CLI and exports.
+
+A case holds the canonical tables, the quarantine, seller networks, clustering runs and
+their sites, review decisions and the hash-chained audit log. Every step writes inside one
+SQLite transaction (a process killed mid-step leaves the case as it was), writes from
+several processes take turns, and QGIS, ArcGIS or ``ogrinfo`` open the file as layers.
+
+>>> case = open_case("putian-2026.gpkg")                     # doctest: +SKIP
+>>> case.ingest([load_shipments("shipments.csv")])            # doctest: +SKIP
+>>> case.review("S001", status="confirmed", note="test buy 14 matched")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from workbench.case import audit as audit_log
+from workbench.case._gpkg import parse_geometry, touch
+from workbench.case._io import insert_frame, python_values, read_arrow, read_frame, stage, typed
+from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
+from workbench.case._staging import (
+    QUARANTINE_STAGED,
+    scratch_folder,
+    staged_tables,
+    stored_columns,
+    sweep_stale_scratch,
+)
+from workbench.errors import (
+    CaseError,
+    CaseLockedError,
+    CaseVersionError,
+    InputError,
+    NotFoundError,
+)
+from workbench.progress import Progress, step
+from workbench.schema import KEY_COLUMNS, REVIEW_STATUSES
+
+if TYPE_CHECKING:
+    from workbench.intake._table import IntakeResult
+    from workbench.networks._link import Networks
+    from workbench.sites._finder import SiteFinder
+
+__all__ = ["Case", "open_case", "resolve_case_path"]
+
+FIND_SITES_STEPS = 3 + 8  # Case.find_sites's own steps plus SiteFinder.fit's (FIT_STEPS)
+_AUDITED_REPORT = (
+    "table",
+    "source",
+    "sha256",
+    "format",
+    "encoding",
+    "rows_read",
+    "rows_stored",
+    "rows_quarantined",
+    "quarantine_reasons",
+    "rows_repaired",
+    "repairs",
+)
+_CHILD_READ_ROWS = 50_000  # below this, starting a reader process costs more than it saves
+
+
+def resolve_case_path(
+    name: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
+) -> Path:
+    """The case file for ``name``: ``.gpkg`` added if missing, kept inside ``root`` if given."""
+    path = Path(name)
+    if path.suffix == "":
+        path = path.with_suffix(".gpkg")
+    if path.suffix.lower() != ".gpkg":
+        raise InputError(f"case {str(name)!r}: a case file ends in .gpkg, not {path.suffix!r}")
+    if root is None:
+        return path
+    base = Path(root).resolve()
+    target = (base / path).resolve()
+    if not target.is_relative_to(base):
+        raise InputError(f"case {str(name)!r} would lie outside the cases folder {base}")
+    return target
+
+
+def _is_locked(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def _storage_error(path: Path, error: sqlite3.OperationalError) -> Exception:
+    """What SQLite's storage errors mean for the user, as one line; others unchanged."""
+    text = str(error)
+    if "disk is full" in text or "disk I/O error" in text:
+        return CaseError(
+            f"case {path}: no space left on the disk that holds it ({text}); nothing was "
+            "written. Free some space and run the step again."
+        )
+    if "readonly" in text or "read-only" in text:
+        return CaseError(
+            f"case {path} is read-only here ({text}): the file or its folder cannot be "
+            "written. Copy the case to a folder you can write to, or ask for write access."
+        )
+    if "unable to open" in text:
+        return CaseError(
+            f"cannot open case {path} ({text}): check that its folder exists and can be "
+            "written (a case keeps its journal beside the file)"
+        )
+    return error
+
+
+class Case:
+    """An open case file. Use :func:`open_case` to get one; close it (or use ``with``)."""
+
+    def __init__(self, path: Path, *, actor: str | None, timeout_s: float, create: bool) -> None:
+        if not create and not path.exists():
+            raise NotFoundError(f"no case at {path}; open_case(..., create=True) makes one")
+        if path.exists() and path.is_dir():
+            raise InputError(f"case path {path} is a folder, not a .gpkg file")
+        if not create and path.stat().st_size == 0:
+            raise InputError(
+                f"{path} is empty (0 bytes): not a case file; was it copied or downloaded "
+                "completely?"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.actor = actor or audit_log.current_actor()
+        self._timeout_s = timeout_s
+        self._con = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+        try:
+            self._con.execute("PRAGMA journal_mode = WAL")
+            self._con.execute("PRAGMA synchronous = NORMAL")
+            self._prepare_schema()
+        except sqlite3.OperationalError as error:
+            self._con.close()
+            if _is_locked(error):
+                raise self._locked() from error
+            raise _storage_error(path, error) from error
+        except sqlite3.DatabaseError as error:  # e.g. "file is not a database"
+            self._con.close()
+            raise InputError(f"{path} is not a case file (not SQLite: {error})") from error
+        except Exception:
+            self._con.close()
+            raise
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _locked(self) -> CaseLockedError:
+        return CaseLockedError(
+            f"case {self.path} is being written by another process (waited "
+            f"{self._timeout_s:g} s); try again when it has finished"
+        )
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything inside lands together or not at all."""
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            if _is_locked(error):
+                raise self._locked() from error
+            raise _storage_error(self.path, error) from error
+        try:
+            yield self._con
+            self._con.execute("COMMIT")
+        except BaseException as error:
+            if self._con.in_transaction:  # SQLite may have rolled back already (a full disk)
+                self._con.execute("ROLLBACK")
+            if isinstance(error, sqlite3.OperationalError) and not _is_locked(error):
+                raise _storage_error(self.path, error) from error
+            raise
+        audit_log.write_anchor(self._con, self.path)  # the latest entry, kept beside the case
+
+    def _prepare_schema(self) -> None:
+        version = schema_version(self._con)
+        if version > SCHEMA_VERSION:
+            raise CaseVersionError(
+                f"case {self.path} uses schema {version}; this workbench reads up to "
+                f"{SCHEMA_VERSION}. Upgrade counterfeit-workbench to open it."
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self._write() as con:
+            version = schema_version(con)  # another process may have done it meanwhile
+            if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise InputError(
+                    f"{self.path} has tables but is not a workbench case; open_case makes a "
+                    "new case in a new file, it does not take over another tool's database"
+                )
+            if version < SCHEMA_VERSION:
+                migrate(con, version)
+                action = "create case" if version == 0 else "migrate case"
+                audit_log.append(
+                    con,
+                    actor=self.actor,
+                    action=action,
+                    parameters={"from_schema": version, "to_schema": SCHEMA_VERSION},
+                    wrote=audit_log.STATE_TABLES,  # the baseline every later step builds on
+                )
+
+    def close(self) -> None:
+        """Close the file (a closed case cannot be used any more)."""
+        self._con.close()
+
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Case {self.path} schema {self.schema_version}>"
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self._con)
+
+    # -- reading -------------------------------------------------------------------------
+    def table(self, name: str) -> pd.DataFrame:
+        """A table as a frame; shipments, locations and sites as GeoDataFrames (EPSG:4326)."""
+        if name not in LAYERS:
+            raise NotFoundError(f"no table {name!r} in a case; tables: {', '.join(LAYERS)}")
+        columns = [
+            row[1]
+            for row in self._con.execute(f'PRAGMA table_info("{name}")')
+            if row[1] not in {"fid", "geom"}
+        ]
+        listed = ", ".join(f'"{c}"' for c in columns)
+        order = "seq" if name == "audit" else "fid"
+        sql = f'SELECT {listed} FROM "{name}" ORDER BY {order}'  # noqa: S608
+        rows = self._con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # noqa: S608
+        # big tables: Arrow through ADBC in a child process, ~4x faster than sqlite3 rows
+        arrow = read_arrow(str(self.path), sql) if rows >= _CHILD_READ_ROWS else None
+        frame = typed(arrow) if arrow is not None else read_frame(self._con, sql)
+        if LAYERS[name][1] == "POINT":
+            geometry = gpd.points_from_xy(frame["lon"], frame["lat"])
+            return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+        return frame
+
+    def runs(self) -> pd.DataFrame:
+        """Every clustering run, oldest first, with its parameters."""
+        runs = self.table("runs")
+        runs["parameters"] = runs["parameters"].map(json.loads)
+        return runs
+
+    def latest_run(self) -> str:
+        row = self._con.execute("SELECT run_id FROM runs ORDER BY fid DESC LIMIT 1").fetchone()
+        if row is None:
+            raise NotFoundError(f"case {self.path} has no clustering run yet; find sites first")
+        return str(row[0])
+
+    def sites(self, run_id: str | None = None) -> gpd.GeoDataFrame:
+        """Sites of a run (default: the latest) with hull and latest review ``status``."""
+        run = run_id or self.latest_run()
+        frame = read_frame(
+            self._con,
+            "SELECT s.*, a.geom AS hull FROM sites s LEFT JOIN site_areas a "
+            "ON a.run_id = s.run_id AND a.site_id = s.site_id WHERE s.run_id = ? ORDER BY rank",
+            (run,),
+        )
+        if frame.empty and run_id is not None:
+            raise NotFoundError(f"run_id={run_id!r} is not in this case; see case.runs()")
+        frame = frame.drop(columns=["fid", "geom"])
+        frame["hull"] = frame["hull"].map(parse_geometry)
+        for column in ("sellers", "networks", "brands", "score_parts", "stability", "precision"):
+            frame[column] = frame[column].map(lambda v: json.loads(v) if isinstance(v, str) else {})
+        frame["stable"] = frame["stable"].map(lambda v: None if pd.isna(v) else bool(v))
+        latest = self.reviews(run_id=run).groupby("site_id").tail(1).set_index("site_id")
+        status = dict(zip(latest.index, latest["status"], strict=True))
+        frame["status"] = [status.get(site, "unreviewed") for site in frame["site_id"]]
+        return gpd.GeoDataFrame(
+            frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
+        )
+
+    def site_shipments(self, site_id: str, run_id: str | None = None) -> gpd.GeoDataFrame:
+        """The waybills of one site: those at the site's points when the run was made.
+
+        Waybills ingested after the run are not included, and only points precise enough
+        to take part in clustering count.
+        """
+        run = run_id or self.latest_run()
+        found = self._con.execute(
+            "SELECT r.audit_seq FROM runs r JOIN sites s ON s.run_id = r.run_id "
+            "WHERE r.run_id = ? AND s.site_id = ?",
+            (run, site_id),
+        ).fetchone()
+        if found is None:
+            raise NotFoundError(f"site_id={site_id!r} is not in run {run}; see case.sites()")
+        from workbench.sites._finder import PRECISE_ENOUGH
+
+        columns = [
+            row[1]
+            for row in self._con.execute('PRAGMA table_info("shipments")')
+            if row[1] not in {"fid", "geom"}
+        ]
+        listed = ", ".join(f's."{c}"' for c in columns)
+        levels = ", ".join("?" for _ in PRECISE_ENOUGH)
+        frame = read_frame(
+            self._con,
+            f"SELECT {listed} FROM site_points p JOIN shipments s "  # noqa: S608
+            "ON round((s.lat + 90.0) * 1e7) = round((p.lat + 90.0) * 1e7) "  # 1e-7 degree keys
+            "AND round((s.lon + 180.0) * 1e7) = round((p.lon + 180.0) * 1e7) "
+            f"WHERE p.run_id = ? AND p.site_id = ? AND s.ingest_seq < ? "
+            f"AND s.precision IN ({levels}) ORDER BY s.fid",
+            (run, site_id, int(found[0]), *PRECISE_ENOUGH),
+        )
+        return gpd.GeoDataFrame(
+            frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
+        )
+
+    def site_activity(self, run_id: str | None = None) -> pd.DataFrame:
+        """Waybills and declared value per site and week (Monday) of a run."""
+        run = run_id or self.latest_run()
+        frame = read_frame(
+            self._con,
+            "SELECT site_id, week, n_shipments, value_cny FROM site_activity "
+            "WHERE run_id = ? ORDER BY site_id, week",
+            (run,),
+        )
+        frame["week"] = pd.to_datetime(frame["week"])
+        return frame
+
+    def reviews(self, site_id: str | None = None, *, run_id: str | None = None) -> pd.DataFrame:
+        """Review history, oldest first; nothing is ever overwritten."""
+        frame = self.table("reviews")
+        if run_id is not None:
+            frame = frame[frame["run_id"] == run_id]
+        if site_id is not None:
+            frame = frame[frame["site_id"] == site_id]
+        return frame.reset_index(drop=True)
+
+    def networks(self) -> Networks:
+        """The stored seller networks (from the last linking), with their summary."""
+        from workbench.networks._link import Networks, describe_networks
+
+        membership = pd.DataFrame(self.table("networks"))
+        if membership.empty:
+            raise NotFoundError(f"case {self.path} has no networks yet; link sellers first")
+        links = pd.DataFrame(self.table("network_links"))
+        log = self.audit()
+        last = log[log["action"] == "link sellers"].iloc[-1]
+        return Networks(
+            membership=membership,
+            summary=describe_networks(membership, links),
+            links=links,
+            infrastructure=pd.DataFrame(columns=["kind", "value_norm", "n_accounts", "value"]),
+            parameters=json.loads(last["parameters"]),
+            unknown_sellers=pd.DataFrame(columns=["seller_id", "kind", "value"]),
+        )
+
+    def audit(self) -> pd.DataFrame:
+        """The audit log, oldest first."""
+        return self.table("audit")
+
+    def verify_audit(self) -> audit_log.AuditCheck:
+        """Recompute the audit hash chain, the tables' recorded state and the anchor beside
+        the case (see :mod:`workbench.case.audit` for exactly what this proves)."""
+        return audit_log.verify(self._con, self.path)
+
+    # -- writing -------------------------------------------------------------------------
+    def ingest(self, results: Iterable[IntakeResult]) -> dict[str, dict[str, int]]:
+        """Store intake results (clean rows and quarantine) in one transaction.
+
+        Rows whose key (seller_id, shipment_id, evidence_id) is already in the case replace
+        it; identical identifier and location rows are kept once. Returns counts per table.
+        The rows are first bulk-written to a scratch file outside the case; the case itself
+        changes only in the final transaction, so a crash at any point leaves it as it was.
+        """
+        items = [(r.table, [r], lambda r=r: r.report) for r in results]
+        return {table: c for table, c, _ in self._ingest(items)}
+
+    def ingest_files(
+        self,
+        files: Mapping[str, str | os.PathLike[str]],
+        *,
+        mapping: Any = None,
+        chunk_rows: int | None = None,
+        progress: bool | None = None,
+        geocode: Any = None,
+    ) -> list[dict[str, Any]]:
+        """Stream export files (``{"shipments": path, ...}``) into the case in chunks.
+
+        Memory stays proportional to a chunk, so files larger than memory load. ``mapping``
+        is a mapping file or dict covering the tables. Returns each file's intake report
+        with what the case did with its rows; the whole ingest is one transaction.
+        """
+        from workbench.intake._table import CHUNK_ROWS, stream_table
+
+        streams = [
+            stream_table(
+                path,
+                table,
+                mapping=mapping,
+                chunk_rows=chunk_rows or CHUNK_ROWS,
+                progress=progress,
+                geocode=geocode,
+            )
+            for table, path in files.items()
+        ]
+        items = [(s.table, s, lambda s=s: s.report) for s in streams]
+        return [{**report, **counts} for _, counts, report in self._ingest(items)]
+
+    def _ingest(
+        self, items: Sequence[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]]
+    ) -> list[tuple[str, dict[str, int], dict[str, Any]]]:
+        sweep_stale_scratch()
+        done: list[tuple[str, dict[str, int], dict[str, Any]]] = []
+        with contextlib.ExitStack() as stack:
+            scratch = stack.enter_context(scratch_folder())
+            staged = str(scratch / "stage.sqlite")
+            plans = []
+            for i, (table, chunks, final_report) in enumerate(items):
+                columns: list[str] = []
+                n_clean = n_quarantined = 0
+                for chunk in chunks:
+                    columns = columns or stored_columns(chunk)
+                    stage(staged, staged_tables(i, chunk), mode="create_append")
+                    n_clean += len(chunk.frame)
+                    n_quarantined += len(chunk.quarantine)
+                plans.append((i, table, columns, final_report(), n_clean, n_quarantined))
+            self._con.execute("ATTACH DATABASE ? AS stage", (staged,))
+            stack.callback(self._con.execute, "DETACH DATABASE stage")
+            with self._write() as con:
+                written = sorted({p[1] for p in plans} | {"quarantine"})
+                audit_log.check_unchanged(con, written)
+                seq = audit_log.next_seq(con)
+                counts = [self._store(con, *plan, seq) for plan in plans]
+                touch(con, written)
+                audit_log.append(
+                    con,
+                    actor=self.actor,
+                    action="ingest",
+                    parameters={"tables": {p[1]: c for p, c in zip(plans, counts, strict=True)}},
+                    inputs=[{k: p[3].get(k) for k in _AUDITED_REPORT} for p in plans],
+                    wrote=written,
+                )
+            done = [(p[1], c, p[3]) for p, c in zip(plans, counts, strict=True)]
+        return done
+
+    def quarantine(self, table: str | None = None, reason: str | None = None) -> pd.DataFrame:
+        """Rejected rows with file, row number, raw row, reason and message, oldest first."""
+        frame = self.table("quarantine")
+        if table is not None:
+            frame = frame[frame["table"] == table]
+        if reason is not None:
+            frame = frame[frame["reason"] == reason]
+        return frame.reset_index(drop=True)
+
+    def _store(
+        self,
+        con: sqlite3.Connection,
+        i: int,
+        table: str,
+        columns: list[str],
+        report: dict[str, Any],
+        n_clean: int,
+        n_quarantined: int,
+        seq: int,
+    ) -> dict[str, int]:
+        before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+        key = KEY_COLUMNS.get(table)
+        if key:
+            updates = ", ".join(
+                f'"{c}" = excluded."{c}"' for c in [*columns, "ingest_seq"] if c != key
+            )
+            conflict = f'ON CONFLICT("{key}") DO UPDATE SET {updates}'
+        else:
+            conflict = "ON CONFLICT DO NOTHING"
+        names = ", ".join(f'"{c}"' for c in columns)
+        # WHERE true: SQLite's rule for an upsert on INSERT ... SELECT
+        con.execute(
+            f'INSERT INTO "{table}" ({names}, ingest_seq) SELECT {names}, ? '  # noqa: S608
+            f"FROM stage.data_{i} WHERE true {conflict}",
+            (seq,),
+        )
+        after = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+        # the quarantine holds each file's rejects once: those of its latest ingest
+        con.execute(
+            'DELETE FROM quarantine WHERE "table" = ? AND source_sha256 = ?',
+            (table, report.get("sha256")),
+        )
+        if n_quarantined:
+            q = ", ".join(f'"{c}"' for c in QUARANTINE_STAGED)
+            con.execute(
+                f"INSERT INTO quarantine ({q}, ingest_seq) SELECT {q}, ? FROM stage.quarantine_{i}",  # noqa: S608
+                (seq,),
+            )
+        new = int(after - before)
+        return {
+            "rows_read": int(report["rows_read"]),
+            "new": new,
+            "replaced_or_already_present": n_clean - new,
+            "quarantined": n_quarantined,
+        }
+
+    def save_networks(self, networks: Networks) -> int:
+        """Replace the stored networks with a new linking result; returns its audit entry."""
+        membership, links = networks.membership, networks.links
+        with self._write() as con:
+            audit_log.check_unchanged(con, ["networks", "network_links"])
+            con.execute("DELETE FROM networks")
+            con.execute("DELETE FROM network_links")
+            insert_frame(
+                con,
+                "networks",
+                list(membership.columns),
+                [python_values(membership[c]) for c in membership.columns],
+            )
+            cols = ["network_id", "seller_id", "kind", "value", "value_norm"]
+            insert_frame(con, "network_links", cols, [python_values(links[c]) for c in cols])
+            touch(con, ["networks", "network_links"])
+            return audit_log.append(
+                con,
+                actor=self.actor,
+                action="link sellers",
+                parameters={**networks.parameters, "n_networks": len(networks.summary)},
+                wrote=["networks", "network_links"],
+            )
+
+    def save_sites(self, finder: SiteFinder) -> str:
+        """Store a clustering run and its sites; an identical earlier run is reused."""
+        from workbench.case._sites import site_rows
+
+        run_id = str(finder.run_id_)
+        with self._write() as con:
+            exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            params = {
+                **finder.get_params(),
+                "n_excluded": finder.n_excluded_,
+                "excluded": finder.excluded_,
+            }
+            entry = {"run_id": run_id, **params, "reused": bool(exists)}
+            if exists:
+                audit_log.append(con, actor=self.actor, action="find sites", parameters=entry)
+                return run_id
+            written = ["runs", "sites", "site_areas", "site_points", "site_activity"]
+            audit_log.check_unchanged(con, written)
+            seq = audit_log.next_seq(con)
+            con.execute(
+                "INSERT INTO runs (run_id, kind, created_at, actor, parameters, n_sites, "
+                "audit_seq) VALUES (?, 'sites', strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?, ?, ?, ?)",
+                (run_id, self.actor, json.dumps(params), len(finder.sites_), seq),
+            )
+            points, areas = site_rows(finder.sites_)
+            insert_frame(con, "sites", list(points), list(points.values()))
+            insert_frame(con, "site_areas", list(areas), list(areas.values()))
+            pts = finder.site_points_.assign(run_id=run_id)
+            cols = ["run_id", "site_id", "lat", "lon", "n_shipments"]
+            insert_frame(con, "site_points", cols, [python_values(pts[c]) for c in cols])
+            act = finder.activity_.assign(
+                run_id=run_id, week=finder.activity_["week"].dt.strftime("%Y-%m-%d")
+            )
+            cols = ["run_id", "site_id", "week", "n_shipments", "value_cny"]
+            insert_frame(con, "site_activity", cols, [python_values(act[c]) for c in cols])
+            touch(con, written)
+            audit_log.append(
+                con, actor=self.actor, action="find sites", parameters=entry, wrote=written
+            )
+        return run_id
+
+    def link_sellers(self, **params: Any) -> Networks:
+        """Link the case's accounts into networks, store them and return them.
+
+        ``params`` go to :func:`workbench.networks.link_sellers` (``max_accounts``,
+        ``allow_list``, ``include_weak``, ...); the summary gets volumes, brands and verdicts
+        from the case's shipments and evidence.
+        """
+        from workbench.networks._link import link_sellers
+
+        networks = link_sellers(
+            self.table("sellers"),
+            self.table("identifiers"),
+            shipments=self.table("shipments"),
+            evidence=self.table("evidence"),
+            **params,
+        )
+        self.save_networks(networks)
+        return networks
+
+    def find_sites(
+        self,
+        radius_m: float = 300.0,
+        *,
+        max_accounts: int | None = None,
+        progress: Progress | None = None,
+        **params: Any,
+    ) -> str:
+        """Link sellers, cluster the case's shipments and store both; returns the run id.
+
+        ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
+        """
+        from workbench.networks._link import link_sellers
+        from workbench.sites._finder import SiteFinder
+
+        if not self._con.execute("SELECT 1 FROM shipments LIMIT 1").fetchone():
+            raise NotFoundError(
+                f"case {self.path} has no shipments yet; ingest a shipments file first "
+                "(workbench ingest CASE --shipments FILE)"
+            )
+        step(progress, "linking sellers through shared identifiers")
+        networks = link_sellers(
+            self.table("sellers"), self.table("identifiers"), max_accounts=max_accounts
+        )
+        self.save_networks(networks)
+        step(progress, "reading the shipments")
+        shipments, evidence = self.table("shipments"), self.table("evidence")
+        finder = SiteFinder(radius_m, **params).fit(
+            shipments, networks=networks.membership, evidence=evidence, progress=progress
+        )
+        step(progress, "storing the run")
+        return self.save_sites(finder)
+
+    def review(
+        self,
+        site_id: str,
+        *,
+        status: str,
+        note: str = "",
+        by: str | None = None,
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a review decision on a site; earlier decisions are kept as history."""
+        if status not in REVIEW_STATUSES:
+            raise InputError(f"status={status!r}; expected one of {', '.join(REVIEW_STATUSES)}")
+        run = run_id or self.latest_run()
+        with self._write() as con:
+            known = con.execute(
+                "SELECT 1 FROM sites WHERE run_id = ? AND site_id = ?", (run, site_id)
+            ).fetchone()
+            if not known:
+                raise NotFoundError(f"site_id={site_id!r} is not in run {run}")
+            reviewer = by or self.actor
+            audit_log.check_unchanged(con, ["reviews"])
+            seq, at = audit_log.next_seq(con), audit_log.now()
+            con.execute(
+                "INSERT INTO reviews (run_id, site_id, status, note, by, at, audit_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run, site_id, status, note, reviewer, at, seq),
+            )
+            audit_log.append(
+                con,
+                actor=reviewer,
+                action="review",
+                parameters={"run_id": run, "site_id": site_id, "status": status, "note": note},
+                at=at,
+                wrote=["reviews"],
+            )
+        return {
+            "run_id": run,
+            "site_id": site_id,
+            "status": status,
+            "note": note,
+            "by": reviewer,
+            "at": at,
+        }
+
+    def settings(self) -> dict[str, str]:
+        """Case settings (``organisation``, ``contact``, ...), as set by :meth:`set_setting`."""
+        rows = self._con.execute(
+            "SELECT key, value FROM workbench_meta WHERE key LIKE 'setting:%' ORDER BY key"
+        ).fetchall()
+        return {str(k).removeprefix("setting:"): str(v) for k, v in rows}
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Set a case setting such as the reporting ``organisation``; the change is audited."""
+        if not key or not key.replace("_", "").replace("-", "").isalnum():
+            raise InputError(f"setting key={key!r}: use letters, digits, '-' and '_' only")
+        with self._write() as con:
+            audit_log.check_unchanged(con, ["settings"])
+            con.execute(
+                "INSERT OR REPLACE INTO workbench_meta VALUES (?, ?)", (f"setting:{key}", value)
+            )
+            audit_log.append(
+                con, actor=self.actor, action="set setting", parameters={key: value},
+                wrote=["settings"],
+            )  # fmt: skip
+
+    def log(
+        self, action: str, parameters: dict[str, Any], inputs: Iterable[dict[str, Any]] = ()
+    ) -> int:
+        """Append an audit entry for an action done outside the case (an export, say)."""
+        with self._write() as con:
+            return audit_log.append(
+                con, actor=self.actor, action=action, parameters=parameters, inputs=list(inputs)
+            )
+
+
+def open_case(
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    actor: str | None = None,
+    create: bool = True,
+    timeout_s: float = 10.0,
+) -> Case:
+    """Open (or create) a case file; migrate it if an older workbench wrote it.
+
+    Parameters
+    ----------
+    path : the ``.gpkg`` file (``.gpkg`` is added when there is no suffix)
+    root : if given, ``path`` must resolve inside this folder (user-supplied names)
+    actor : who is acting, for the audit log (default: the OS user)
+    create : make the file when it does not exist
+    timeout_s : how long to wait for another process's write before giving up
+    """
+    return Case(resolve_case_path(path, root), actor=actor, timeout_s=timeout_s, create=create)

@@ -1,0 +1,94 @@
+"""Staging an ingest: intake results as Arrow tables in a scratch file outside the case."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.case._io import arrow_table, point_blob_array
+from workbench.schema import TABLES
+
+if TYPE_CHECKING:
+    from workbench.intake._table import IntakeResult
+
+SCRATCH_PREFIX = "workbench-ingest-"
+# the file that marks a scratch folder as ours: only folders holding it are ever swept
+SCRATCH_MARK = ".counterfeit-workbench-scratch"
+_MARK_TEXT = "made by Counterfeit Workbench for one ingest; removed when the ingest ends\n"
+POINT_TABLES = ("shipments", "locations")
+QUARANTINE_STAGED = ("table", "source", "source_sha256", "row_number", "raw", "reason", "message")
+
+
+def stored_columns(result: IntakeResult) -> list[str]:
+    """Columns of an intake result that the case stores (canonical ones, then extras)."""
+    columns = [c for c in TABLES[result.table].fields if c in result.frame.columns]
+    if result.table in POINT_TABLES:
+        extras = ("precision", "source_lat", "source_lon", "repair", "coord_system")
+        columns += [c for c in extras if c in result.frame.columns and c not in columns]
+        columns += ["geom"]
+    return columns
+
+
+def staged_tables(i: int, result: IntakeResult) -> dict[str, Any]:
+    """Arrow tables of one intake result, named for the scratch file."""
+    frame = result.frame
+    columns = stored_columns(result)
+    data = arrow_table(frame, [c for c in columns if c != "geom"])
+    if "geom" in columns:
+        blobs = point_blob_array(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+        data = data.append_column("geom", blobs)
+    tables = {f"data_{i}": data}
+    if len(result.quarantine):
+        quarantine = result.quarantine.assign(
+            table=result.table, source_sha256=result.report["sha256"]
+        )
+        tables[f"quarantine_{i}"] = arrow_table(quarantine, list(QUARANTINE_STAGED))
+    return tables
+
+
+def new_scratch() -> Path:
+    """A new folder in the temp directory, marked as ours (the caller removes it)."""
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+    (folder / SCRATCH_MARK).write_text(_MARK_TEXT, encoding="utf-8")
+    return folder
+
+
+@contextlib.contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A new scratch folder, marked as ours, removed when the block ends (not when killed)."""
+    folder = new_scratch()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ours(folder: Path) -> bool:
+    """A real folder (not a link) of this user that holds our mark."""
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return False
+    mark = (folder / SCRATCH_MARK).lstat()
+    if not stat.S_ISREG(mark.st_mode) or mark.st_size != len(_MARK_TEXT.encode()):
+        return False
+    return (folder / SCRATCH_MARK).read_text(encoding="utf-8") == _MARK_TEXT
+
+
+def sweep_stale_scratch(max_age_s: float = 86_400) -> None:
+    """Delete scratch folders of ingests killed more than a day ago (SIGKILL skips cleanup).
+
+    Only folders this package made and marked (:func:`scratch_folder`) are removed; a user's
+    ``workbench-notes`` folder, or a link, is never touched.
+    """
+    cutoff = time.time() - max_age_s
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if _ours(folder) and folder.lstat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)

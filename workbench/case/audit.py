@@ -1,0 +1,309 @@
+"""The case's append-only audit log: a hash chain that vouches for the case's content.
+
+An entry's hash is the SHA-256 of its sequence number, time, actor, action, parameters,
+input-file hashes, the state it recorded and the previous entry's hash, so editing, removing
+or reordering any past entry breaks the chain from that entry on.
+
+Each step that writes tables records their *state*: the SHA-256 of every row of each table
+it wrote, in storage order (:func:`table_digest`). A step first checks that the tables it is
+about to change still hold what the log last recorded (:func:`check_unchanged`), so an edit
+made outside the workbench is never built upon. The latest entry's sequence number and hash
+are also written to a file beside the case (the anchor), which the user can keep or copy.
+
+What :func:`verify` proves:
+
+* the chain: every entry is intact and linked to the one before it;
+* the content: every table holds exactly the rows the latest step that wrote it recorded,
+  so a row added, changed or deleted with another tool since is named by its table;
+* the end: with the anchor, the log has not lost entries at its end (deleting the last
+  entries leaves a chain that is intact on its own).
+
+What it cannot prove: that the anchor itself was not replaced along with the case (keep a copy
+of the printed head hash elsewhere, or compare with one you kept), and anything about rows
+before the first entry that recorded state (cases made before schema 4 record their state
+once, when migrated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import TamperedError
+from workbench.schema import TABLE_NAMES
+
+__all__ = [
+    "GENESIS",
+    "STATE_TABLES",
+    "AuditCheck",
+    "append",
+    "check_unchanged",
+    "current_actor",
+    "entry_hash",
+    "read_anchor",
+    "recorded_state",
+    "table_digest",
+    "verify",
+    "write_anchor",
+]
+
+GENESIS = "0" * 64
+# the tables whose content the log vouches for; "settings" are the case's setting rows
+STATE_TABLES = (
+    *TABLE_NAMES, "quarantine", "networks", "network_links", "runs", "sites", "site_areas",
+    "site_points", "site_activity", "reviews", "settings",
+)  # fmt: skip
+_BATCH = 20_000
+
+
+def current_actor() -> str:
+    """The OS user running this process (``WORKBENCH_ACTOR`` overrides it)."""
+    explicit = os.environ.get("WORKBENCH_ACTOR")
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return f"uid-{os.getuid()}"
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def entry_hash(
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    parameters: str,
+    inputs: str,
+    prev_hash: str,
+    state: str | None = None,
+) -> str:
+    """Hash of one entry from its stored fields (parameters, inputs and state as stored JSON).
+
+    Entries written before the log recorded state (``state`` NULL) hash as they always did.
+    """
+    fields: list[Any] = [seq, at, actor, action, parameters, inputs, prev_hash]
+    if state is not None:
+        fields.append(state)
+    return hashlib.sha256(_canonical(fields).encode("utf-8")).hexdigest()
+
+
+def _query(table: str) -> str:
+    if table == "settings":
+        return "SELECT key, value FROM workbench_meta WHERE key LIKE 'setting:%' ORDER BY key"
+    if table not in STATE_TABLES:
+        raise ValueError(f"{table!r} is not a table the audit log records")
+    return f'SELECT * FROM "{table}" ORDER BY fid'  # noqa: S608 - a name from the fixed list
+
+
+def table_digest(con: sqlite3.Connection, table: str) -> str:
+    """SHA-256 of a table's column names and every row, in storage order."""
+    cursor = con.execute(_query(table))
+    digest = hashlib.sha256(repr([d[0] for d in cursor.description]).encode("utf-8"))
+    while rows := cursor.fetchmany(_BATCH):
+        digest.update(repr(rows).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _state(con: sqlite3.Connection, tables: Iterable[str]) -> dict[str, str]:
+    return {table: table_digest(con, table) for table in sorted(set(tables))}
+
+
+def recorded_state(con: sqlite3.Connection) -> dict[str, tuple[int, str]]:
+    """table -> (seq, digest) of the latest entry that recorded it."""
+    latest: dict[str, tuple[int, str]] = {}
+    rows = con.execute("SELECT seq, state FROM audit WHERE state IS NOT NULL ORDER BY seq")
+    for seq, state in rows:
+        for table, digest in json.loads(state).items():
+            latest[table] = (int(seq), str(digest))
+    return latest
+
+
+def check_unchanged(con: sqlite3.Connection, tables: Iterable[str]) -> None:
+    """Raise :class:`TamperedError` if any of ``tables`` differs from its recorded state."""
+    recorded = recorded_state(con)
+    for table in sorted(set(tables)):
+        if table in recorded and table_digest(con, table) != recorded[table][1]:
+            raise TamperedError(
+                f"{table} was changed outside the workbench after audit entry "
+                f"{recorded[table][0]}; nothing was written. Run `workbench audit CASE "
+                "--verify` to see what differs, and restore the case from a copy you trust."
+            )
+
+
+def append(
+    con: sqlite3.Connection,
+    *,
+    actor: str,
+    action: str,
+    parameters: Mapping[str, Any],
+    inputs: Sequence[Mapping[str, Any]] = (),
+    wrote: Iterable[str] = (),
+    at: str | None = None,
+) -> int:
+    """Append an entry inside the caller's transaction; returns its sequence number.
+
+    ``wrote`` names the tables the step changed (call after writing them): their digests
+    become the entry's recorded state. ``at`` is the entry's time (default: now).
+    """
+    last = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = at or now()
+    params_text, inputs_text = _canonical(parameters), _canonical(list(inputs))
+    state_text = _canonical(_state(con, wrote))
+    digest = entry_hash(seq, at, actor, action, params_text, inputs_text, prev, state_text)
+    con.execute(
+        "INSERT INTO audit (seq, at, actor, action, parameters, inputs, prev_hash, hash, state) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, at, actor, action, params_text, inputs_text, prev, digest, state_text),
+    )
+    return int(seq)
+
+
+def now() -> str:
+    """The time as audit entries record it (UTC, microseconds)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def next_seq(con: sqlite3.Connection) -> int:
+    """The sequence number the next :func:`append` in this transaction will get."""
+    return int(con.execute("SELECT coalesce(max(seq), 0) + 1 FROM audit").fetchone()[0])
+
+
+# -- the anchor beside the case ----------------------------------------------------------
+def anchor_path(case_path: str | os.PathLike[str]) -> Path:
+    """``putian.gpkg`` -> ``putian.gpkg.audit-head.json``."""
+    path = Path(case_path)
+    return path.with_name(path.name + ".audit-head.json")
+
+
+def head(con: sqlite3.Connection) -> tuple[int, str] | None:
+    """(seq, hash) of the latest entry, None for an empty log."""
+    row = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def write_anchor(con: sqlite3.Connection, case_path: str | os.PathLike[str]) -> None:
+    """Write the latest entry's seq and hash beside the case (after the step committed)."""
+    latest = head(con)
+    if latest is None:
+        return
+    target = anchor_path(case_path)
+    text = _canonical({"case": Path(case_path).name, "seq": latest[0], "hash": latest[1]})
+    # a scratch file per process: two writers of one case never rename each other's file
+    scratch = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    scratch.write_text(text + "\n", encoding="utf-8")
+    os.replace(scratch, target)
+
+
+def read_anchor(case_path: str | os.PathLike[str]) -> tuple[int, str] | None:
+    """(seq, hash) from the anchor file, None if there is none; a bad file raises."""
+    target = anchor_path(case_path)
+    if not target.exists():
+        return None
+    try:
+        data = json.loads(target.read_text(encoding="utf-8"))
+        return int(data["seq"]), str(data["hash"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise TamperedError(f"{target}: not an audit anchor ({error})") from error
+
+
+# -- verify ------------------------------------------------------------------------------
+@dataclass
+class AuditCheck:
+    """Result of :func:`verify`: ``ok``, entries checked, and what does not match."""
+
+    ok: bool
+    n_entries: int
+    first_broken: int | None = None
+    reason: str = ""
+    problems: list[str] = field(default_factory=list)
+    head: tuple[int, str] | None = None
+    anchored: bool = False
+    n_tables: int = 0
+    note: str = ""
+
+    def __str__(self) -> str:
+        if not self.ok:
+            lines = [f"audit log broken at entry {self.first_broken}: {self.reason}"]
+            if self.first_broken is None:
+                lines = ["audit log: the case does not match what its log recorded"]
+            return "\n".join(lines + [f"  - {p}" for p in self.problems])
+        text = (
+            f"audit log intact: {self.n_entries} entries, hash chain verified; "
+            f"{self.n_tables} tables match the state the log recorded"
+        )
+        if self.head is not None:
+            text += f"; latest entry {self.head[0]}, hash {self.head[1]}"
+        if self.anchored:
+            text += " (the anchor beside the case is in the log)"
+            return text + (f"; {self.note}" if self.note else "")
+        return text + (
+            ". No anchor beside the case: truncation of the latest entries is not checked; "
+            "compare the hash above with one you kept"
+        )
+
+
+def _chain(rows: list[tuple[Any, ...]]) -> AuditCheck | None:
+    """The first broken link of the chain, as a failed check; None when it holds."""
+    prev, expected_seq = GENESIS, 1
+    for seq, at, actor, action, parameters, inputs, prev_hash, digest, state in rows:
+        if seq != expected_seq:
+            reason = f"entry {expected_seq} is missing (next entry is {seq})"
+            return AuditCheck(False, len(rows), expected_seq, reason)
+        if prev_hash != prev:
+            reason = "its previous-hash does not match the entry before it"
+            return AuditCheck(False, len(rows), seq, reason)
+        if entry_hash(seq, at, actor, action, parameters, inputs, prev_hash, state) != digest:
+            return AuditCheck(False, len(rows), seq, "its content does not match its hash")
+        prev, expected_seq = digest, seq + 1
+    return None
+
+
+def verify(con: sqlite3.Connection, case_path: str | os.PathLike[str] | None = None) -> AuditCheck:
+    """Recompute the chain, the tables' state and, with ``case_path``, compare the anchor."""
+    rows = con.execute(
+        "SELECT seq, at, actor, action, parameters, inputs, prev_hash, hash, state "
+        "FROM audit ORDER BY seq"
+    ).fetchall()
+    broken = _chain(rows)
+    if broken is not None:
+        return broken
+    check = AuditCheck(True, len(rows), head=head(con))
+    recorded = recorded_state(con)
+    check.n_tables = len(recorded)
+    for table, (seq, digest) in sorted(recorded.items()):
+        if table_digest(con, table) != digest:
+            check.problems.append(
+                f"{table}: its content differs from what entry {seq} recorded (changed "
+                "outside the workbench)"
+            )
+    anchor = read_anchor(case_path) if case_path is not None else None
+    if anchor is not None:
+        check.anchored = True
+        by_seq = {int(r[0]): str(r[7]) for r in rows}
+        if anchor[0] not in by_seq:
+            check.problems.append(
+                f"entry {anchor[0]} named by the anchor {anchor_path(str(case_path)).name} is "
+                f"missing: the log ends at entry {len(rows)} (entries were removed)"
+            )
+        elif by_seq[anchor[0]] != anchor[1]:
+            check.problems.append(f"entry {anchor[0]}: its hash differs from the anchor's")
+        elif anchor[0] != len(rows):  # a step killed after its commit, before the anchor
+            check.note = (
+                f"the anchor names entry {anchor[0]}; entries {anchor[0] + 1} to {len(rows)} "
+                "came after it (a step stopped before updating the anchor, or another tool)"
+            )
+    check.ok = not check.problems
+    return check

@@ -1,0 +1,357 @@
+"""The ``workbench`` command line: each command is a few lines over the public API."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from workbench.cli._common import echo, friendly, printable
+from workbench.progress import Progress, set_quiet
+from workbench.schema import REVIEW_STATUSES, TABLE_NAMES
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="counterfeit-workbench")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (for scripts and logs).")
+def cli(quiet: bool) -> None:
+    """Counterfeit Workbench: from marketplace exports to tip sheets for the police."""
+    if quiet:
+        set_quiet()
+
+
+@cli.command()
+@click.argument("outdir", default="demo-output", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", default=7, show_default=True, help="Seed of the demo generator.")
+@click.option(
+    "--shipments",
+    "n_shipments",
+    default=60_000,
+    show_default=True,
+    help="Number of waybills in the demo investigation.",
+)
+@click.option("--top", default=1, show_default=True, help="Tip sheets for the top N sites.")
+@friendly
+def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
+    """Generate the demo investigation in OUTDIR/data and run it end to end."""
+    from workbench.demo._generate import generate_demo
+    from workbench.investigation import run_investigation, run_steps
+
+    data = generate_demo(outdir / "data", seed=seed, n_shipments=n_shipments, defects=True)
+    echo(f"Demo data written to {data.folder} (seed {seed}, {n_shipments:,} waybills)")
+    with Progress("Demo investigation", run_steps(case=True)) as progress:
+        result = run_investigation(
+            data.folder, outdir, top=top, case=outdir / "case.gpkg", progress=progress
+        )
+    echo(result.describe())
+
+
+@cli.command()
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the outputs.",
+)
+@click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
+@click.option("--top", default=1, show_default=True, help="Tip sheets for the top N sites.")
+@click.option(
+    "--case",
+    "case_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also store everything in this case file (.gpkg, created if missing).",
+)
+@friendly
+def run(data_dir: Path, out: Path, radius_m: float, top: int, case_path: Path | None) -> None:
+    """Run an investigation on a folder of exports (sellers.csv, shipments.csv, ...)."""
+    from workbench.investigation import run_investigation, run_steps
+
+    with Progress("Investigation", run_steps(case=case_path is not None)) as progress:
+        result = run_investigation(
+            data_dir, out, radius_m=radius_m, top=top, case=case_path, progress=progress
+        )
+    echo(result.describe())
+
+
+@cli.command()
+def templates() -> None:
+    """List the investigation templates the JupyterLab launcher offers."""
+    from workbench.lab.templates import list_templates
+
+    for info in list_templates():
+        echo(f"{info.name}\t{info.title}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def lab(ctx: click.Context) -> None:
+    """Open JupyterLab (with the workbench extension) in the current folder."""
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or shutil.which(
+        "jupyter"
+    )
+    if jupyter is None:
+        raise click.ClickException("jupyter is not installed; run: pip install jupyterlab")
+    os.execv(jupyter, [jupyter, "lab", *ctx.args])  # noqa: S606 - replaces this process
+
+
+from workbench.cli._export import register as _register_export_commands  # noqa: E402
+
+_register_export_commands(cli)
+
+
+def main() -> None:
+    """Entry point of the ``workbench`` console script."""
+    cli(prog_name="workbench")
+
+
+def _echo_json(data: object) -> None:
+    echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.option("--sellers", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--identifiers", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--shipments", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--locations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON file naming the source column of each field, per table.",
+)
+@click.option("--chunk-rows", default=250_000, show_default=True, help="Rows read at a time.")
+@click.option("--json", "as_json", is_flag=True, help="Print the intake reports as JSON.")
+@friendly
+def ingest(
+    case_path: str, mapping: Path | None, chunk_rows: int, as_json: bool, **files: Path | None
+) -> None:
+    """Load export files into CASE (created if missing), quarantining bad rows.
+
+    Files are streamed in chunks, so files larger than memory load; the whole ingest is one
+    transaction. Each file gets a report: rows read, stored, quarantined by reason, repaired.
+    """
+    from workbench.case._case import open_case
+
+    chosen = {table: path for table, path in files.items() if path is not None}
+    if not chosen:
+        raise click.UsageError("give at least one of --" + ", --".join(TABLE_NAMES))
+    with open_case(case_path) as case:
+        reports = case.ingest_files(
+            chosen, mapping=mapping, chunk_rows=chunk_rows, progress=not as_json
+        )
+    if as_json:
+        _echo_json(reports)
+        return
+    for r in reports:
+        echo(
+            f"{r['table']:<12} {r['rows_read']:>9,} read  {r['new']:>9,} new  "
+            f"{r['replaced_or_already_present']:>9,} replaced/present  "
+            f"{r['quarantined']:>6,} quarantined  {r['rows_repaired']:>6,} repaired  "
+            f"({r['encoding'] or r['format']}) {r['source']}"
+        )
+        for label, counts in (("quarantined", "quarantine_reasons"), ("repaired", "repairs")):
+            if r[counts]:
+                listed = ", ".join(f"{k} {v:,}" for k, v in r[counts].items())
+                echo(f"{'':<12} {label}: {listed}")
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.option("--table", type=click.Choice(TABLE_NAMES), help="Only rows of this table.")
+@click.option("--reason", help="Only rows quarantined for this reason code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@friendly
+def quarantine(case_path: str, table: str | None, reason: str | None, as_json: bool) -> None:
+    """List the rows intake rejected, with file, row number, reason and message."""
+    from workbench.case._case import open_case
+
+    with open_case(case_path, create=False) as case:
+        rows = case.quarantine(table=table, reason=reason)
+    if as_json:
+        _echo_json(rows.to_dict(orient="records"))
+        return
+    if rows.empty:
+        echo("no quarantined rows")
+    for row in rows.itertuples():
+        echo(
+            f"{row.table:<11} {Path(str(row.source)).name}:{row.row_number:<8} "
+            f"{row.reason:<22} {printable(str(row.message))[:200]}"
+        )
+
+
+@cli.command("sites")
+@click.argument("case_path", metavar="CASE")
+@click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
+@click.option(
+    "--min-shipments",
+    default=20,
+    show_default=True,
+    help="Waybills within the radius needed to seed a site, at least (the local floor).",
+)
+@click.option(
+    "--density-factor",
+    default=4.0,
+    show_default=True,
+    help="Seeds need this many times the waybills their surroundings would put there; 0: off.",
+)
+@click.option("--top", default=20, show_default=True, help="Sites to print.")
+@click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
+@friendly
+def sites_command(
+    case_path: str,
+    radius_m: float,
+    min_shipments: int,
+    density_factor: float,
+    top: int,
+    as_json: bool,
+) -> None:
+    """Link sellers and find candidate production sites in CASE; stores a new run."""
+    from workbench.case._case import FIND_SITES_STEPS, open_case
+
+    with (
+        open_case(case_path, create=False) as case,
+        Progress("Finding sites", FIND_SITES_STEPS) as progress,
+    ):
+        run_id = case.find_sites(
+            radius_m, min_shipments=min_shipments, density_factor=density_factor,
+            progress=progress,
+        )  # fmt: skip
+        sites = case.sites(run_id)
+    columns = [
+        "site_id",
+        "rank",
+        "score",
+        "label",
+        "status",
+        "n_shipments",
+        "n_sellers",
+        "n_operators",
+        "stable",
+        "district",
+        "prefecture",
+        "province",
+        "place",
+        "lat",
+        "lon",
+    ]
+    if as_json:
+        _echo_json({"run_id": run_id, "sites": sites[columns].head(top).to_dict("records")})
+        return
+    echo(f"run {run_id}: {len(sites)} candidate sites")
+    echo(sites[columns].head(top).to_string(index=False))
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.argument("site_id")
+@click.option("--status", required=True, type=click.Choice(REVIEW_STATUSES))
+@click.option("--note", default="", help="Why: what was checked, what was found.")
+@click.option("--by", default=None, help="Reviewer (default: the OS user).")
+@click.option("--run", "run_id", default=None, help="Clustering run (default: the latest).")
+@friendly
+def review(
+    case_path: str, site_id: str, status: str, note: str, by: str | None, run_id: str | None
+) -> None:
+    """Record a review decision on SITE_ID in CASE (history is kept)."""
+    from workbench.case._case import open_case
+
+    with open_case(case_path, create=False) as case:
+        decision = case.review(site_id, status=status, note=note, by=by, run_id=run_id)
+    echo(
+        f"{decision['site_id']} in run {decision['run_id']}: {decision['status']} "
+        f"by {decision['by']} at {decision['at']}"
+    )
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.option("--verify", is_flag=True, help="Recompute the hash chain; exit 1 if broken.")
+@click.option("--json", "as_json", is_flag=True, help="Print the log as JSON.")
+@friendly
+def audit(case_path: str, verify: bool, as_json: bool) -> None:
+    """Show the audit log of CASE, or verify its hash chain."""
+    from workbench.case._case import open_case
+
+    with open_case(case_path, create=False) as case:
+        if verify:
+            check = case.verify_audit()
+            echo(str(check))
+            if not check.ok:
+                sys.exit(1)
+            return
+        log = case.audit()
+    if as_json:
+        _echo_json(log.to_dict("records"))
+        return
+    for row in log.itertuples():
+        echo(f"{row.seq:>5}  {row.at}  {row.actor:<16} {row.action:<14} {row.parameters}")
+
+
+@cli.command()
+@click.argument("case_path", metavar="CASE")
+@click.option(
+    "--max-accounts",
+    type=int,
+    default=None,
+    help="Identifiers on more accounts are infrastructure (default: from the data).",
+)
+@click.option(
+    "--allow",
+    "allow_list",
+    multiple=True,
+    help="A value that never links (a courier hotline); repeatable.",
+)
+@click.option("--include-weak", is_flag=True, help="Also link through shared addresses.")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the network graph (.gexf or .graphml).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the networks as JSON.")
+@friendly
+def networks(
+    case_path: str,
+    max_accounts: int | None,
+    allow_list: tuple[str, ...],
+    include_weak: bool,
+    export_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Link the accounts of CASE into networks through shared identifiers and store them."""
+    from workbench.case._case import open_case
+
+    with open_case(case_path, create=False) as case:
+        nets = case.link_sellers(
+            max_accounts=max_accounts, allow_list=allow_list, include_weak=include_weak
+        )
+    if export_path is not None:
+        from workbench.networks._graph import export_network
+
+        export_network(nets, export_path)
+    if as_json:
+        _echo_json(
+            {
+                "parameters": nets.parameters,
+                "networks": nets.summary.to_dict("records"),
+                "infrastructure": nets.infrastructure.to_dict("records"),
+            }
+        )
+        return
+    echo(
+        f"{len(nets.summary)} networks; identifiers on more than "
+        f"{nets.parameters['max_accounts']} accounts are infrastructure "
+        f"({nets.parameters['max_accounts_from']}): {len(nets.infrastructure)} found"
+    )
+    echo(nets.summary.to_string(index=False))
+    if export_path is not None:
+        echo(f"graph written to {export_path}")

@@ -1,0 +1,468 @@
+"""The investigator's main screen: an interactive map of a case, its sites and a review panel.
+
+::
+
+    import workbench
+    case = workbench.open_case("investigation.gpkg")
+    explorer = workbench.explore(case)      # last line of a cell: the map, controls, table
+    explorer.selection                      # what was drawn or clicked on the map
+    explorer.observe(lambda change: print(change.new), names="selection")
+
+The map is the offline folium page of :mod:`workbench.maps._page` inside a sandboxed iframe
+(:class:`~workbench.explorer._widgets.MapFrame`); clicks and drawn shapes come back to the
+kernel as events, filters and zooms go to the page as new layer data. Every observer reads
+traits, calls one function of :mod:`workbench.explorer._data` and sets the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import html
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+import shapely
+import traitlets
+
+from workbench.errors import InputError, WorkbenchError
+from workbench.explorer._data import (
+    TABLE_COLUMNS,
+    CaseData,
+    Selection,
+    point_shape,
+    polygon_from_ring,
+    select,
+    table_rows,
+    visible_sites,
+)
+from workbench.explorer._details import details_html
+from workbench.explorer._widgets import MapFrame, SiteTable
+from workbench.maps import _data as data
+from workbench.maps._data import PointSummary
+from workbench.maps._elements import render_page
+from workbench.maps._index import Filters
+from workbench.maps._page import MapLayers, compose
+from workbench.progress import Progress
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.case._case import Case
+
+__all__ = ["Explorer", "explore"]
+
+REVIEW_BUTTONS = (
+    ("confirmed", "Confirm", "success"),
+    ("needs-work", "Needs work", "warning"),
+    ("rejected", "Reject", "danger"),
+)
+
+
+class Explorer(w.VBox):
+    """Map, filters, site table and review panel over one case (see the module docstring).
+
+    Traits
+    ------
+    selected_site : str
+        The site chosen in the table or on the map ("" for none); setting it zooms the map.
+    selection : Selection or None
+        What was last drawn or clicked on the map; observe it to react in Python.
+    run_id : str
+        The clustering run shown; the re-run button stores a new run and switches to it.
+    """
+
+    selected_site = traitlets.Unicode("")
+    selection = traitlets.Instance(Selection, allow_none=True)
+    run_id = traitlets.Unicode("")
+
+    def __init__(
+        self,
+        case: Case,
+        run_id: str | None = None,
+        *,
+        max_points: int = 10_000,
+        tiles: str | None = None,
+        attribution: str | None = None,
+        out_dir: str | os.PathLike[str] = "tipsheets",
+        reviewer: str | None = None,
+    ) -> None:
+        self.case = case
+        self.max_points = max_points
+        self.out_dir = Path(out_dir)
+        self.reviewer = reviewer
+        self.data = CaseData.read(case)
+        self._tiles, self._attribution = tiles, attribution
+        self._mask: np.ndarray | None = None
+        self._cell: float | None = None  # grid of the points drawn now (None: single points)
+        self._whole_cell: float | None = None  # grid of the whole map at these filters
+        self._refined = False  # the points drawn are those of a zoomed-in view
+        self._days: tuple[dt.date | None, dt.date | None] | None = None
+        self._state: dict[str, dict[str, Any]] = {}  # last command of each type since the page
+        self._build_controls()
+        self.map = MapFrame(layout=w.Layout(flex="1 1 auto", width="auto"))
+        self.map.on_event(self._on_map_event)
+        self.table = SiteTable(columns=list(TABLE_COLUMNS))
+        self.details = w.HTML(layout=w.Layout(overflow="auto", max_height="420px"))
+        self.message = w.HTML()
+        super().__init__(children=self._layout(), layout=w.Layout(width="100%"))
+        self.add_class("workbench-explorer")
+        traitlets.link((self.table, "selected"), (self, "selected_site"))
+        self.run_id = run_id or case.latest_run()
+        self._load_run()
+        self.map.html = self._page()
+        self._observe_controls()
+
+    # -- construction ---------------------------------------------------------------------
+    def _build_controls(self) -> None:
+        index = self.data.index
+        short = {"description_width": "70px"}
+        wide = w.Layout(width="260px")
+        self.brand_filter = w.SelectMultiple(
+            options=index.brands, rows=min(6, max(len(index.brands), 2)), description="Brands",
+            style=short, layout=wide,
+        )  # fmt: skip
+        self.network_filter = w.SelectMultiple(
+            options=index.networks, rows=min(6, max(len(index.networks), 2)),
+            description="Networks", style=short, layout=wide,
+        )  # fmt: skip
+        days = self._day_range()
+        self.start_date = w.DatePicker(description="From", value=days[0], style=short, layout=wide)
+        self.end_date = w.DatePicker(description="To", value=days[1], style=short, layout=wide)
+        self.min_score = w.FloatSlider(
+            value=0.0, min=0.0, max=100.0, step=5.0, description="Min score", style=short,
+            continuous_update=False, layout=wide,
+        )  # fmt: skip
+        self.radius = w.BoundedFloatText(
+            value=300.0, min=10.0, max=5000.0, step=50.0, description="Radius m", style=short,
+            layout=w.Layout(width="180px"),
+        )  # fmt: skip
+        self.rerun_button = w.Button(description="Re-run clustering", icon="refresh")
+        self.rerun_button.on_click(lambda _: self.rerun())
+        self.note = w.Textarea(placeholder="Note: what you saw, which test buy…", rows=2)
+        self.review_buttons = {}
+        for status, label, style in REVIEW_BUTTONS:
+            button = w.Button(description=label, button_style=style)
+            button.on_click(lambda _, s=status: self.review(s))
+            self.review_buttons[status] = button
+        self.export_button = w.Button(description="Export tip sheet", icon="file-pdf-o")
+        self.export_button.on_click(lambda _: self.export())
+        # shown while a re-run or an export works: which step of how many, and what it does
+        self.progress = w.IntProgress(
+            value=0, min=0, max=1, description="", layout=w.Layout(display="none", width="260px")
+        )
+
+    def _layout(self) -> list[w.Widget]:
+        controls = w.VBox(
+            [
+                w.HTML("<b>Filters</b>"),
+                self.brand_filter,
+                self.network_filter,
+                self.start_date,
+                self.end_date,
+                self.min_score,
+                w.HTML("<b>Clustering</b>"),
+                self.radius,
+                self.rerun_button,
+                self.progress,
+            ],
+            layout=w.Layout(width="270px", flex="0 0 270px"),
+        )
+        panel = w.VBox(
+            [
+                self.details,
+                self.note,
+                w.HBox(list(self.review_buttons.values())),
+                self.export_button,
+            ],
+            layout=w.Layout(width="44%", flex="0 0 44%"),
+        )
+        return [
+            w.HBox([controls, self.map], layout=w.Layout(width="100%")),
+            self.message,
+            w.HBox([w.Box([self.table], layout=w.Layout(flex="1 1 auto", overflow="auto")), panel]),
+        ]
+
+    def _observe_controls(self) -> None:
+        for control in (
+            self.brand_filter,
+            self.network_filter,
+            self.start_date,
+            self.end_date,
+            self.min_score,
+        ):
+            control.observe(lambda _: self.refresh(), names="value")
+        self.observe(self._on_selected_site, names="selected_site")
+
+    def _day_range(self) -> tuple[dt.date | None, dt.date | None]:
+        """First and last shipping day in the case (read once)."""
+        if self._days is None:
+            self._days = self._first_last_day()
+        return self._days
+
+    def _first_last_day(self) -> tuple[dt.date | None, dt.date | None]:
+        if "shipped_at" not in self.data.shipments:
+            return None, None
+        when = pd.to_datetime(self.data.shipments["shipped_at"], errors="coerce")
+        if when.isna().all():
+            return None, None
+        return when.min().date(), when.max().date()
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def filters(self) -> Filters:
+        """The filters as set in the controls."""
+        start, end = self.start_date.value, self.end_date.value
+        first, last = self._day_range()
+        return Filters(
+            brands=tuple(self.brand_filter.value),
+            networks=tuple(self.network_filter.value),
+            start=None if start is None or start == first else pd.Timestamp(start),
+            end=None if end is None or end == last else pd.Timestamp(end),
+            min_score=float(self.min_score.value),
+        )
+
+    def _load_run(self) -> None:
+        self.sites = self.case.sites(self.run_id)
+        self.activity = self.case.site_activity(self.run_id)
+        points = self.case.table("site_points")
+        self._site_points = points[points["run_id"] == self.run_id]
+        self.radius.value = float(self._run_parameters().get("radius_m", self.radius.value))
+
+    def _run_parameters(self) -> dict[str, Any]:
+        runs = self.case.runs()
+        found = runs.loc[runs["run_id"] == self.run_id, "parameters"]
+        return dict(found.iloc[0]) if len(found) else {}
+
+    def _apply_filters(self) -> tuple[PointSummary, pd.DataFrame]:
+        """Mask the waybills, aggregate them and pick the sites to show; fills the table."""
+        filters = self.filters
+        self._mask = self.data.index.mask(filters)
+        summary = self.data.index.summary(self._mask, max_points=self.max_points)
+        self._cell = self._whole_cell = summary.cell_deg
+        self._refined = False
+        shown = visible_sites(self.sites, filters)
+        self.table.rows = self.table.sort_rows(table_rows(shown))
+        return summary, shown
+
+    def _page(self) -> str:
+        """The whole map page for the current filters (drawn once; then updated by messages)."""
+        summary, shown = self._apply_filters()
+        layers = MapLayers(
+            summary=summary,
+            sites=data.site_records(shown, self.data.names),
+            locations=data.location_records(self.data.locations, self.data.names),
+        )
+        fmap = compose(layers, tiles=self._tiles, attribution=self._attribution, interactive=True)
+        return render_page(fmap)
+
+    def refresh(self) -> None:
+        """Apply the filters: new points and sites to the map, new rows to the table."""
+        summary, shown = self._apply_filters()
+        self._post({"type": "points", "payload": data.points_payload(summary)})
+        self._post({"type": "sites", "records": data.site_records(shown, self.data.names)})
+        n = int(self._mask.sum()) if self._mask is not None else len(self.data.index)
+        self._say(f"{n:,} waybills and {len(shown):,} sites shown.")
+
+    # -- map events -----------------------------------------------------------------------
+    def _post(self, message: dict[str, Any]) -> None:
+        """Send a command to the map page and remember it as the page's latest state."""
+        self._state[message["type"]] = message
+        self.map.post(message)
+
+    def _on_map_event(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "ready":
+            # a page that reloaded (a frame taken out of the document and put back) starts
+            # from the HTML: replay the filters and the selection sent since
+            for message in self._state.values():
+                self.map.post(message)
+        elif kind == "site-click":
+            self.selected_site = event["site_id"]
+        elif kind == "point-click":
+            shape = point_shape(event["lat"], event["lon"], self._cell)
+            self.selection = select(self.data, self.sites, shape, self._mask, source="point")
+        elif kind == "draw":
+            try:
+                self.select_polygon(event["coordinates"])
+            except InputError as error:  # a shape that cannot be used: say why, keep going
+                self.selection = None
+                self._say(str(error), error=True)
+        elif kind == "draw-clear":
+            self.selection = None
+        elif kind == "view":
+            self._on_view(event["bounds"])
+
+    def select_polygon(self, coordinates: list[list[float]]) -> Selection:
+        """Select what lies inside a ring of [lon, lat] pairs, as drawing it on the map does."""
+        shape = polygon_from_ring(coordinates)
+        self.selection = select(self.data, self.sites, shape, self._mask, source="draw")
+        self._say(f"Selected: {self.selection!r}"[:300])
+        return self.selection
+
+    def _on_view(self, bounds: list[list[float]]) -> None:
+        """Zoomed in on a binned map: show the points in view, one by one when few enough."""
+        if self._whole_cell is None:
+            return  # every point is drawn already
+        index = self.data.index
+        summary = index.summary(self._mask, max_points=self.max_points, bounds=bounds)
+        if summary.cell_deg is not None and summary.cell_deg >= self._whole_cell:
+            if not self._refined:
+                return  # zoomed out as far as the whole map: it is already drawn
+            summary = index.summary(self._mask, max_points=self.max_points)
+        self._refined = summary.cell_deg != self._whole_cell
+        self._cell = summary.cell_deg
+        self._post({"type": "points", "payload": data.points_payload(summary)})
+
+    def _on_selected_site(self, change: dict[str, Any]) -> None:
+        site_id = change["new"]
+        if not site_id:
+            self.details.value = ""
+            self._state.pop("zoom-site", None)
+            return
+        self._post({"type": "zoom-site", "site_id": site_id})
+        self._show_details(site_id)
+        rows = self.sites[self.sites["site_id"] == site_id]
+        if len(rows):
+            self.selection = self._site_selection(site_id)
+
+    def _site_selection(self, site_id: str) -> Selection:
+        points = self._site_points[self._site_points["site_id"] == site_id]
+        at = self.data.index.locations_at(points["lat"].to_numpy(), points["lon"].to_numpy())
+        site = self.sites[self.sites["site_id"] == site_id].iloc[0]
+        hull = site["hull"] if isinstance(site["hull"], shapely.Geometry) else site["geometry"]
+        found = select(self.data, self.sites, hull, self._mask, source="site", locations_mask=at)
+        found.sites = found.sites[found.sites["site_id"] == site_id].reset_index(drop=True)
+        found.site_id = site_id
+        return found
+
+    def _show_details(self, site_id: str) -> None:
+        rows = self.sites[self.sites["site_id"] == site_id]
+        if rows.empty:
+            self.details.value = ""
+            return
+        site = rows.iloc[0].to_dict()
+        self.details.value = details_html(
+            site,
+            names=self.data.names,
+            network_of=self.data.network_of,
+            evidence=self.data.evidence,
+            activity=self.activity[self.activity["site_id"] == site_id],
+            reviews=self.case.reviews(site_id, run_id=self.run_id),
+        )
+
+    # -- actions --------------------------------------------------------------------------
+    def review(self, status: str, note: str | None = None) -> dict[str, Any] | None:
+        """Record a decision on the selected site (as the panel's buttons do)."""
+        site_id = self.selected_site
+        if not site_id:
+            self._say("Select a site in the table or on the map first.", error=True)
+            return None
+        text = self.note.value if note is None else note
+        try:
+            record = self.case.review(
+                site_id, status=status, note=text, by=self.reviewer, run_id=self.run_id
+            )
+        except WorkbenchError as error:
+            self._say(str(error), error=True)
+            return None
+        self.note.value = ""
+        self.sites = self.case.sites(self.run_id)
+        shown = visible_sites(self.sites, self.filters)
+        self.table.rows = self.table.sort_rows(table_rows(shown))
+        self._show_details(site_id)
+        self._say(f"Recorded: {site_id} {status} by {record['by']} at {record['at']}.")
+        return record
+
+    def rerun(self) -> str:
+        """Cluster again with the radius in the control; the new run is stored and shown."""
+        from workbench.sites._finder import FIT_STEPS, SiteFinder
+
+        params = self._run_parameters()
+        finder = SiteFinder()
+        known = finder.get_params()
+        finder.set_params(**{k: v for k, v in params.items() if k in known})
+        finder.set_params(radius_m=float(self.radius.value))
+        try:
+            with self._progress("Re-running", FIT_STEPS) as progress:
+                finder.fit(
+                    self.data.shipments, networks=self.data.membership,
+                    evidence=self.data.evidence, progress=progress,
+                )  # fmt: skip
+        except WorkbenchError as error:
+            self._say(str(error), error=True)
+            return self.run_id
+        self.run_id = self.case.save_sites(finder)
+        self._load_run()
+        self.selected_site = ""
+        self.refresh()
+        self._say(f"New run {self.run_id}: {len(self.sites):,} sites at {finder.radius_m:g} m.")
+        return self.run_id
+
+    def export(self, **options: Any) -> Path | None:
+        """Write the tip-sheet bundle of the selected site into ``out_dir``.
+
+        A site that is not confirmed is exported only with a reason, taken from the note box
+        (it is printed in the report and audited). ``options`` go to
+        :func:`workbench.export._bundle.export_tip_sheet` (``lang``, ``profile``, ``as_zip`` ...).
+        """
+        from workbench.export._bundle import EXPORT_STEPS, export_tip_sheet
+
+        site_id = self.selected_site
+        if not site_id:
+            self._say("Select a site to export first.", error=True)
+            return None
+        options.setdefault("allow_unconfirmed", self.note.value.strip() or None)
+        try:
+            with self._progress("Exporting", EXPORT_STEPS) as progress:
+                path = export_tip_sheet(
+                    self.case, [site_id], out=self.out_dir, run_id=self.run_id,
+                    progress=progress, **options,
+                )  # fmt: skip
+        except WorkbenchError as error:
+            self._say(str(error), error=True)
+            return None
+        self._say(f"Tip sheet written: {path.resolve()}")
+        return path
+
+    @contextlib.contextmanager
+    def _progress(self, what: str, total: int) -> Iterator[Progress]:
+        """A Progress drawn in the explorer's own bar and message line while a task runs."""
+
+        def show(done: int, steps: int, label: str) -> None:
+            self.progress.max, self.progress.value = max(steps, 1), done
+            if label:
+                self._say(f"{what}: step {done + 1} of {steps}, {label}…")
+
+        self.progress.layout.display = None
+        try:
+            with Progress(what, total, callback=show) as progress:
+                yield progress
+        finally:
+            self.progress.layout.display = "none"
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        colour = "#b00020" if error else "#333"
+        self.message.value = f'<span style="color:{colour}">{html.escape(text)}</span>'
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None:
+            bundle["text/plain"] = (
+                f"Counterfeit Workbench explorer: run {self.run_id}, {len(self.sites):,} sites "
+                "(run the cell to interact)"
+            )
+        return bundle
+
+
+def explore(case: Case, run_id: str | None = None, **options: Any) -> Explorer:
+    """Open the interactive explorer on ``case`` (the latest run unless ``run_id`` is given).
+
+    ``options``: ``max_points`` (markers before the map bins them, default 10,000),
+    ``tiles`` and ``attribution`` (optional online tiles), ``out_dir`` (tip sheets),
+    ``reviewer`` (the name recorded with reviews; default the case's actor).
+    """
+    return Explorer(case, run_id, **options)

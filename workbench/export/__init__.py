@@ -1,0 +1,16 @@
+"""Tip sheets for the police: report context and templates, PDF, geo files, FollowTheMoney,
+the signed BagIt bundle, the organisation keys and the English / Chinese catalogue."""
+
+from workbench.export._bundle import EXPORT_STEPS, export_tip_sheet, verify_bundle
+from workbench.export._keys import init_keys, load_keys
+from workbench.export._tipsheet import render_tip_sheet, tip_sheet_context
+
+__all__ = [
+    "EXPORT_STEPS",
+    "export_tip_sheet",
+    "init_keys",
+    "load_keys",
+    "render_tip_sheet",
+    "tip_sheet_context",
+    "verify_bundle",
+]

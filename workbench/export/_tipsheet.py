@@ -1,0 +1,246 @@
+"""Tip sheets: the report a detective reads about candidate production sites.
+
+The context is built by a pure function (:func:`tip_sheet_context`); the Jinja2 files in
+``workbench/export/report_html`` only format it, with autoescaping on, so any string from
+the data appears as text. Every word of the report comes from the translation catalogue
+(:mod:`workbench.export._i18n`), in English or Simplified Chinese. :func:`render_tip_sheet` returns
+the self-contained HTML (no external resources) and :func:`render_pdf` turns it into PDF
+with WeasyPrint. The signed bundle around them is made by
+:func:`workbench.export.export_tip_sheet`.
+
+>>> html = render_tip_sheet(tip_sheet_context("S001", **parts))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from workbench.errors import InputError, MissingDependencyError, NotFoundError
+from workbench.export._i18n import Translator, translator
+from workbench.export._naming import reference as make_reference
+from workbench.export._naming import safe_name
+from workbench.export._report import records, shown, site_section, source_rows
+from workbench.gazetteer import ATTRIBUTION as GEONAMES_ATTRIBUTION
+from workbench.networks._link import Networks
+
+__all__ = [
+    "ATTRIBUTIONS",
+    "render_pdf",
+    "render_tip_sheet",
+    "tip_sheet_context",
+    "write_reports",
+]
+
+ATTRIBUTIONS = (
+    GEONAMES_ATTRIBUTION,
+    "Country outlines: Natural Earth (public domain), via the world-atlas package (ISC).",
+)
+DEFAULT_ORGANISATION = {"name": "", "contact": ""}
+_REPORT_HTML = Path(__file__).parent / "report_html"  # the Jinja files of the report
+
+
+def _site_row(sites: pd.DataFrame, site_id: str) -> pd.Series:
+    match = sites[sites["site_id"] == site_id]
+    if match.empty:
+        known = ", ".join(sites["site_id"].astype(str).head(10)) or "(no sites)"
+        raise NotFoundError(f"site_id={site_id!r} is not in this run; sites: {known}")
+    return match.iloc[0]
+
+
+def _network_mates(sellers: Sequence[str], networks: Networks) -> set[str]:
+    member = networks.membership.set_index("seller_id")["network_id"]
+    nets = set(member.reindex(list(sellers)).dropna())
+    return set(member[member.isin(nets)].index.astype(str)) | set(sellers)
+
+
+def _site_parts(
+    site: pd.Series,
+    ships: pd.DataFrame,
+    sellers: pd.DataFrame,
+    networks: Networks,
+    evidence: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The site's seller rows, the links of their networks and the evidence on them."""
+    site_sellers = [str(s) for s in site["sellers"]]
+    per_seller = ships.groupby("seller_id").size().rename("n_shipments_at_site")
+    membership = networks.membership[["seller_id", "network_id"]]
+    seller_rows = sellers[sellers["seller_id"].astype(str).isin(site_sellers)]
+    if "network_id" not in seller_rows.columns:
+        seller_rows = seller_rows.merge(membership, on="seller_id", how="left")
+    seller_rows = seller_rows.merge(
+        per_seller, left_on="seller_id", right_index=True, how="left"
+    ).sort_values(["n_shipments_at_site", "seller_id"], ascending=[False, True])
+    nets = set(seller_rows["network_id"].dropna().astype(str))
+    links = networks.links[networks.links["network_id"].isin(nets)]
+    mates = _network_mates(site_sellers, networks)
+    ev = evidence[evidence["seller_id"].astype(str).isin(mates)] if len(evidence) else evidence
+    ev = ev.sort_values([c for c in ("date", "seller_id") if c in ev.columns])
+    return seller_rows, links, ev
+
+
+def tip_sheet_context(
+    site_ids: str | Sequence[str],
+    *,
+    sites: pd.DataFrame,
+    shipments: pd.DataFrame,
+    sellers: pd.DataFrame,
+    networks: Networks,
+    evidence: pd.DataFrame,
+    parameters: Mapping[str, Any],
+    sources: Sequence[Mapping[str, Any]] = (),
+    organisation: Mapping[str, str] | None = None,
+    reviews: pd.DataFrame | None = None,
+    generated_at: dt.datetime | None = None,
+    lang: str = "en",
+    reference: str | None = None,
+    profile: str | None = None,
+    figures: Mapping[str, bytes] | None = None,
+    override: Mapping[str, Any] | None = None,
+    rights_holders: Mapping[str, str] | None = None,
+    contents: Sequence[Mapping[str, str]] = (),
+    signed_by: str | None = None,
+) -> dict[str, Any]:
+    """Everything the tip sheet shows for the given sites, as plain data (no HTML).
+
+    Parameters
+    ----------
+    site_ids : one site id or several; the report has one section per site.
+    shipments : waybills with a ``site_id`` column (the site each was clustered into).
+    reviews : the case's review history (``Case.reviews``), oldest first.
+    profile : ``"police"`` or ``"partner"`` for a bundle; None for a draft outside one.
+    figures : PNG bytes per site id (:func:`workbench.export._static_map.site_figure`).
+    override : ``{"reason", "by", "sites": {site_id: status}}`` when unconfirmed sites go out.
+    contents : ``{"name", "what"}`` per file of the bundle.
+    """
+    tr = translator(lang)
+    ids = [site_ids] if isinstance(site_ids, str) else [str(s) for s in site_ids]
+    if not ids:
+        raise InputError("site_ids is empty; name at least one site")
+    if "site_id" not in shipments.columns:
+        raise InputError("shipments need a site_id column (from SiteFinder.labels_)")
+    rows = [_site_row(sites, site_id) for site_id in ids]
+    now = generated_at or dt.datetime.now(dt.UTC)
+    sizes = {str(k): int(v) for k, v in networks.membership["network_id"].value_counts().items()}
+    history = reviews if reviews is not None else pd.DataFrame(columns=["site_id"])
+    overridden = dict((override or {}).get("sites", {}))
+    sections = []
+    for site in rows:
+        site_id = str(site["site_id"])
+        ships = shipments[shipments["site_id"] == site_id]
+        seller_rows, links, ev = _site_parts(site, ships, sellers, networks, evidence)
+        section = site_section(
+            {str(k): v for k, v in site.items()},
+            waybills=ships,
+            sellers=seller_rows,
+            links=links,
+            network_sizes=sizes,
+            evidence=ev,
+            reviews=history[history["site_id"] == site_id],
+            rights_holders=rights_holders or {},
+            tr=tr,
+        )
+        if figures and site_id in figures:
+            section["figure"] = "data:image/png;base64," + base64.b64encode(
+                figures[site_id]
+            ).decode("ascii")
+        if site_id in overridden:
+            section["override"] = tr.value("status", overridden[site_id])
+        sections.append(section)
+    run_id = str(rows[0].get("run_id", parameters.get("run_id", "")))
+    return {
+        "lang": lang,
+        "reference": reference or make_reference(now, run_id, *ids),
+        "generated_at": now.strftime("%Y-%m-%d %H:%M UTC"),
+        "profile": profile,
+        "organisation": {
+            k: shown(v, tr) for k, v in {**DEFAULT_ORGANISATION, **(organisation or {})}.items()
+        },
+        "signed_by": signed_by,
+        "override": {
+            "reason": shown((override or {}).get("reason", ""), tr, 1_000),
+            "by": shown((override or {}).get("by", ""), tr),
+            "sites": ", ".join(overridden),
+        }
+        if overridden
+        else None,
+        "sites": sections,
+        "parameters": records(
+            pd.DataFrame({"name": list(parameters), "value": list(parameters.values())}),
+            ["name", "value"],
+            tr,
+        ),
+        "sources": source_rows(sources, tr),
+        "contents": [{k: shown(v, tr) for k, v in c.items()} for c in contents],
+        "attributions": [tr("attribution.geonames"), tr("attribution.natural_earth")],
+    }
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(_REPORT_HTML),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        keep_trailing_newline=True,
+    )
+    env.filters["num"] = lambda v, d=0: f"{float(v):,.{d}f}" if v not in ("", None) else ""
+    return env
+
+
+def render_tip_sheet(
+    context: Mapping[str, Any], path: str | os.PathLike[str] | None = None
+) -> str | None:
+    """The tip sheet as self-contained HTML; written to ``path`` (UTF-8) when given."""
+    tr: Translator = translator(str(context.get("lang", "en")))
+    html = _environment().get_template("tipsheet.html.j2").render(**context, tr=tr)
+    if path is None:
+        return html
+    Path(path).write_text(html, encoding="utf-8")
+    return None
+
+
+def _data_only_fetcher() -> Any:
+    """A WeasyPrint URL fetcher that loads ``data:`` URIs only: the report embeds all it
+    shows, and nothing may be fetched while rendering."""
+    from weasyprint.urls import URLFetcher
+
+    return URLFetcher(allowed_protocols={"data"})
+
+
+def render_pdf(html: str, path: str | os.PathLike[str] | None = None) -> bytes:
+    """The tip sheet HTML as archival PDF/A-3b (WeasyPrint; fonts from the system, e.g.
+    Noto Sans CJK, embedded)."""
+    try:
+        import weasyprint
+    except (ImportError, OSError) as error:
+        raise MissingDependencyError(
+            "PDF tip sheets need WeasyPrint and its system libraries (pango): "
+            f"pip install weasyprint; on Debian apt-get install libpango-1.0-0 ({error})"
+        ) from error
+    # PDF/A-3b: the archival profile (fonts embedded, colour profile, XMP identification)
+    document = weasyprint.HTML(string=html, url_fetcher=_data_only_fetcher())
+    pdf: bytes = document.write_pdf(pdf_variant="pdf/a-3b")
+    if path is not None:
+        Path(path).write_bytes(pdf)
+    return pdf
+
+
+def write_reports(contexts: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) -> list[Path]:
+    """Write one ``tipsheet-<site>/report.html`` per context under ``out``; returns the paths.
+
+    These are drafts for reading on screen; :func:`export_tip_sheet` makes the signed bundle.
+    """
+    written = []
+    for context in contexts:
+        name = "-".join(str(s["site_id"]) for s in context["sites"])
+        folder = Path(out) / f"tipsheet-{safe_name(name)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        render_tip_sheet(context, folder / "report.html")
+        written.append(folder / "report.html")
+    return written

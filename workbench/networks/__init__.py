@@ -1,0 +1,18 @@
+"""Seller networks: accounts linked through shared, normalised identifiers.
+
+Linking (``_link``) over normalised identifiers (``_identifiers``); graphs for Gephi and
+drawings (``_graph``).
+"""
+
+from workbench.networks._graph import draw_network, export_network, network_graph
+from workbench.networks._link import Networks, describe_networks, explain_link, link_sellers
+
+__all__ = [
+    "Networks",
+    "describe_networks",
+    "draw_network",
+    "explain_link",
+    "export_network",
+    "link_sellers",
+    "network_graph",
+]

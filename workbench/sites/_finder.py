@@ -1,0 +1,443 @@
+"""Production sites: cluster ship-from points into candidate workshops and rank them.
+
+Identical coordinates collapse to one weighted point before clustering, which gives exactly
+the result of clustering every waybill (a weighted point counts as that many repeats) at a
+fraction of the cost. Clustering is density-based (DBSCAN on the sphere, exact haversine
+distances, :mod:`workbench.sites._density`) with a *local* seed threshold: a point seeds a site
+where the waybills within ``radius_m`` reach ``density_factor`` times what its surroundings
+(``context_m``) would put there if spread evenly, and at least ``min_shipments``. So a
+workshop in a quiet suburb and one in a dense city district are both found, and an evenly
+busy district is not one big site. Only points geocoded to ``exact`` or ``street``
+precision take part; the rest are counted in ``excluded_``. Each site also says whether it
+persists at half and twice the radius (``stability``, ``stable``).
+
+The score (0-100) is a weighted sum of four parts, each between 0 and 1:
+
+* ``evidence`` (40%): for each operator (a network, or an account linked to nobody) the
+  ratio ``counterfeit / (counterfeit + genuine + 1)`` of verdicts against all its accounts,
+  averaged over the site weighted by the operator's share of the site's waybills; a ring
+  that sends a few parcels through a busy depot lends the depot little of its evidence;
+* ``concentration`` (25%): few operators behind many accounts, ``1 - operators / sellers``
+  where an operator is a network, or an account linked to nobody;
+* ``brand_focus`` (20%): share of the site's waybills claiming a brand that has a
+  counterfeit verdict anywhere in the case;
+* ``contrast`` (15%): the site's share of all waybills within ``context_m`` of its medoid,
+  so a workshop stands out from its surroundings.
+
+A site with at least ``hub_min_operators`` independent operators and concentration below
+0.5 is labelled ``hub`` (a logistics park or express depot): shown, but ranked low. Any
+other site whose evidence part reaches ``WORKSHOP_EVIDENCE`` is labelled ``workshop``, the
+rest ``mixed`` (dense, without enough evidence either way).
+
+>>> finder = SiteFinder(radius_m=300).fit(shipments)     # doctest: +SKIP
+>>> finder.sites_[["site_id", "score", "label", "place"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from workbench.errors import InputError, require_columns
+from workbench.gazetteer import jurisdictions
+from workbench.progress import Progress, step
+from workbench.sites import _describe as describe
+from workbench.sites._density import background_weight, dbscan
+from workbench.sites._describe import SCORE_WEIGHTS, WORKSHOP_EVIDENCE
+from workbench.sites._tally import Tally, tally
+from workbench.sites._waybills import (
+    PRECISE_ENOUGH,
+    Waybills,
+    collapse,
+    row_labels,
+    usable_rows,
+    waybills,
+)
+
+__all__ = ["PRECISE_ENOUGH", "SCORE_WEIGHTS", "WORKSHOP_EVIDENCE", "SiteFinder", "find_sites"]
+
+STABILITY_FACTORS = (0.5, 2.0)  # radii tried besides the chosen one: 150 and 600 m for 300 m
+FIT_STEPS = 8  # the steps SiteFinder.fit reports to a Progress
+_kernels_ready = False
+STABLE_SHARE = 0.5  # a site persists at a radius when half its waybills stay in one site there
+
+
+class SiteFinder:
+    """Find candidate production sites in ship-from points (scikit-learn estimator contract).
+
+    Parameters
+    ----------
+    radius_m : neighbourhood radius of the density clustering, in metres
+    min_shipments : waybills needed within ``radius_m`` for a point to seed a site, at least
+        (the floor of the local threshold)
+    density_factor : a point seeds a site only where the waybills within ``radius_m`` reach
+        this many times what the surroundings (``context_m``) would put there if spread
+        evenly; 0 switches the local threshold off (plain weighted DBSCAN)
+    min_sellers : sites with fewer distinct sellers are dropped
+    hub_min_operators : independent operators from which a diffuse site counts as a hub
+    context_m : radius of the surroundings, for the local threshold and the contrast part
+    coverage : share of a site's waybills its reported radius must hold
+    stability : also cluster at half and twice the radius and say which sites persist
+
+    Attributes after ``fit``: ``labels_`` (site row per waybill, -1 for none), ``sites_``,
+    ``site_points_`` (the unique points of each site), ``activity_`` (weekly waybills per
+    site), ``run_id_``, ``n_excluded_`` and ``excluded_`` (waybills left out, by reason).
+    """
+
+    def __init__(
+        self,
+        radius_m: float = 300.0,
+        *,
+        min_shipments: int = 20,
+        density_factor: float = 4.0,
+        min_sellers: int = 2,
+        hub_min_operators: int = 40,
+        context_m: float = 2_000.0,
+        coverage: float = 0.9,
+        stability: bool = True,
+    ) -> None:
+        self.radius_m = radius_m
+        self.min_shipments = min_shipments
+        self.density_factor = density_factor
+        self.min_sellers = min_sellers
+        self.hub_min_operators = hub_min_operators
+        self.context_m = context_m
+        self.coverage = coverage
+        self.stability = stability
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters by name, as scikit-learn estimators report them."""
+        return {
+            k: getattr(self, k)
+            for k in (
+                "radius_m",
+                "min_shipments",
+                "density_factor",
+                "min_sellers",
+                "hub_min_operators",
+                "context_m",
+                "coverage",
+                "stability",
+            )
+        }
+
+    def set_params(self, **params: Any) -> SiteFinder:
+        """Set parameters by name; unknown names are an error."""
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise InputError(f"SiteFinder has no parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        return f"SiteFinder(radius_m={self.radius_m!r}, min_shipments={self.min_shipments!r})"
+
+    def _validate(self, shipments: pd.DataFrame) -> None:
+        require_columns(shipments, "shipments", ("seller_id", "lat", "lon"))
+        radius = self.radius_m
+        valid = isinstance(radius, int | float) and np.isfinite(radius)
+        if not valid or not 0 < radius <= 50_000:
+            raise InputError(f"radius_m must be in (0, 50000] metres, got {radius!r}")
+        if self.min_shipments < 1 or self.min_sellers < 1:
+            raise InputError(
+                f"min_shipments and min_sellers must be >= 1, got {self.min_shipments} and "
+                f"{self.min_sellers}"
+            )
+        if not 0 < self.coverage <= 1:
+            raise InputError(f"coverage must be in (0, 1], got {self.coverage!r}")
+        if self.density_factor < 0 or self.context_m <= self.radius_m:
+            raise InputError(
+                f"density_factor must be >= 0 and context_m larger than radius_m, got "
+                f"{self.density_factor!r} and {self.context_m!r}"
+            )
+
+    def fit(
+        self,
+        shipments: pd.DataFrame,
+        y: None = None,
+        *,
+        networks: pd.DataFrame | None = None,
+        evidence: pd.DataFrame | None = None,
+        progress: Progress | None = None,
+    ) -> SiteFinder:
+        """Cluster ``shipments`` and score the sites; returns ``self``.
+
+        ``progress`` (a :class:`workbench.progress.Progress`) is told each of the
+        ``FIT_STEPS`` steps as it starts.
+        """
+        self._validate(shipments)
+        if progress is not None:
+            progress.step("loading the clustering kernels (the first run compiles them, ~30 s)")
+            compile_kernels()
+        step(progress, "collapsing identical ship-from points")
+        lat, lon, weight, point = self._points(shipments)
+        self.run_id_ = _run_id(self.get_params(), lat, lon, weight)
+        ways = waybills(shipments, point, networks)
+        # waybills within context_m of each point: the local threshold and the contrast part
+        step(progress, f"density of the surroundings ({self.context_m:g} m)")
+        background = background_weight(lat, lon, weight, self.context_m)
+        step(progress, f"clustering {len(lat):,} points at {self.radius_m:g} m")
+        point_label = self._cluster(lat, lon, weight, self.radius_m, background)
+        with ThreadPoolExecutor(1) as pool:  # the other radii cluster meanwhile
+            other = pool.submit(self._other_radii, lat, lon, weight, background)
+            step(progress, "counting sellers, networks and verdicts per site")
+            verdicts = _evidence(evidence, ways, networks)
+            n_labels = int(point_label.max(initial=-1)) + 1
+            counts = tally(ways, point_label, n_labels, verdicts, weight)
+            point_label, counts = _drop_small(
+                point_label, counts, self.min_sellers, self.min_shipments
+            )
+            step(progress, "describing and scoring the sites")
+            sites = self._describe(
+                (lat, lon, weight), background, point_label, ways, counts, verdicts
+            )
+            step(progress, "checking stability at half and twice the radius")
+            if self.stability:
+                stability, stable = _stability(point_label, other.result(), weight)
+                sites["stability"] = pd.Series(stability, index=sites.index, dtype=object)
+                sites["stable"] = stable
+        step(progress, "ranking and naming the sites")
+        rank_of, site_ids = self._rank(sites)
+        ranked = np.full(len(point_label), -1, dtype=np.int64)  # site row of each point
+        ranked[point_label >= 0] = rank_of[point_label[point_label >= 0]]
+        self.labels_ = row_labels(point, ranked)
+        in_site = ranked >= 0
+        self.site_points_ = pd.DataFrame(
+            {
+                "site_id": site_ids[ranked[in_site]],
+                "lat": lat[in_site],
+                "lon": lon[in_site],
+                "n_shipments": weight[in_site].astype(np.int64),
+            }
+        )
+        self.activity_ = describe.weekly(counts, rank_of, site_ids)
+        return self
+
+    def _points(
+        self, shipments: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Unique usable points, their waybills and each row's point (sets ``excluded_``)."""
+        lat = shipments["lat"].to_numpy(dtype=float, na_value=np.nan)
+        lon = shipments["lon"].to_numpy(dtype=float, na_value=np.nan)
+        usable, self.excluded_ = usable_rows(shipments, lat, lon)
+        self.n_excluded_ = int(sum(self.excluded_.values()))
+        return collapse(lat, lon, usable)
+
+    def _describe(
+        self,
+        points: tuple[np.ndarray, np.ndarray, np.ndarray],
+        background: np.ndarray,
+        point_label: np.ndarray,
+        ways: Waybills,
+        counts: Tally,
+        verdicts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> pd.DataFrame:
+        """One row per site: geometry, counts and lists, score parts, score and label."""
+        n_sites = len(counts.n_shipments)
+        geo = describe.geometry(*points, point_label, n_sites, self.coverage)
+        table = describe.describe(ways, counts, verdicts)
+        table["context_shipments"] = background[geo["medoid"].to_numpy()].round().astype(int)
+        table["contrast"] = (table["n_shipments"] / table["context_shipments"]).clip(0, 1)
+        scored = describe.score(table, table["n_operators"].to_numpy(), self.hub_min_operators)
+        sites = pd.concat([geo.drop(columns="medoid"), table, scored], axis=1)
+        sites["n_points"] = np.bincount(point_label[point_label >= 0], minlength=n_sites)
+        return sites
+
+    def _rank(self, sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Rank the sites (score, then volume, then place: never the input order), name
+        them and set ``sites_``; returns each site's rank and the names in rank order."""
+        n_sites = len(sites)
+        order = (
+            np.lexsort((sites["lon"], sites["lat"], -sites["n_shipments"], -sites["score"]))
+            if n_sites
+            else np.array([], dtype=np.int64)
+        )
+        rank_of = np.empty(n_sites, dtype=np.int64)
+        rank_of[order] = np.arange(n_sites)
+        sites = sites.iloc[order].reset_index(drop=True)
+        site_ids = np.array([f"S{r:03d}" for r in range(1, n_sites + 1)], dtype=object)
+        sites.insert(0, "rank", np.arange(1, n_sites + 1))
+        sites.insert(0, "site_id", site_ids)
+        sites["run_id"] = self.run_id_
+        place = jurisdictions(sites["lat"].to_numpy(float), sites["lon"].to_numpy(float))
+        sites = pd.concat([sites, place.drop(columns="distance_km")], axis=1)
+        self.sites_ = gpd.GeoDataFrame(
+            sites, geometry=gpd.points_from_xy(sites["lon"], sites["lat"]), crs="EPSG:4326"
+        )
+        return rank_of, site_ids
+
+    def _cluster(
+        self,
+        lat: np.ndarray,
+        lon: np.ndarray,
+        weight: np.ndarray,
+        radius_m: float,
+        background: np.ndarray,
+    ) -> np.ndarray:
+        """Point labels at ``radius_m``; seeds need ``density_factor`` times the even share of
+        their surroundings (``background``), and at least ``min_shipments``."""
+        if len(lat) == 0:
+            return np.array([], dtype=np.int64)
+        threshold: np.ndarray | float = float(self.min_shipments)
+        if self.density_factor:
+            expected = background * (radius_m / self.context_m) ** 2
+            threshold = np.maximum(threshold, self.density_factor * expected)
+        return dbscan(lat, lon, weight, radius_m, threshold)
+
+    def _other_radii(
+        self, lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, background: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Point labels at the radii of the stability check (none without it), by radius."""
+        if not self.stability:
+            return {}
+        return {
+            f"{self.radius_m * f:g}": self._cluster(lat, lon, weight, self.radius_m * f, background)
+            for f in STABILITY_FACTORS
+        }
+
+
+def _stability(
+    point_label: np.ndarray, others: dict[str, np.ndarray], weight: np.ndarray
+) -> tuple[list[dict[str, float]], np.ndarray]:
+    """Share of each site's waybills that stay together in one site at other radii
+    (``others``: point labels by radius), and whether half stay at every radius."""
+    n_sites = int(point_label.max(initial=-1)) + 1
+    shares: dict[str, np.ndarray] = {}
+    inside = point_label >= 0
+    for radius, other in others.items():
+        both = inside & (other >= 0)
+        key = point_label[both].astype(np.int64) * (int(other.max(initial=0)) + 1) + other[both]
+        keys, inverse = np.unique(key, return_inverse=True)
+        mass = np.bincount(inverse, weight[both])
+        best = np.zeros(n_sites)
+        np.maximum.at(best, keys // (int(other.max(initial=0)) + 1), mass)
+        total = np.bincount(point_label[inside], weight[inside], minlength=n_sites)
+        shares[radius] = np.round(best / np.maximum(total, 1), 3)
+    records = [{r: float(v[k]) for r, v in shares.items()} for k in range(n_sites)]
+    stable = np.all(np.column_stack(list(shares.values())) >= STABLE_SHARE, axis=1)
+    return records, stable
+
+
+def find_sites(
+    data: pd.DataFrame,
+    *,
+    networks: pd.DataFrame | None = None,
+    evidence: pd.DataFrame | None = None,
+    radius_m: float = 300.0,
+    **params: Any,
+) -> gpd.GeoDataFrame:
+    """Ranked sites of a shipments frame (a case finds and stores its own:
+    :meth:`Case.find_sites`)."""
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(
+            f"data: expected a shipments frame, got {type(data).__name__}; for a case, call "
+            "case.find_sites(radius_m) and then case.sites(run_id)"
+        )
+    finder = SiteFinder(radius_m, **params).fit(data, networks=networks, evidence=evidence)
+    return finder.sites_
+
+
+def compile_kernels() -> None:
+    """Compile the site finder's numba kernels, or load them from numba's cache (once a process).
+
+    A first run on a new install compiles them (20-40 s on 2 cores); :meth:`SiteFinder.fit`
+    calls this as its first reported step, so a progress bar says what the wait is.
+    """
+    global _kernels_ready
+    if _kernels_ready:
+        return
+    rng = np.random.default_rng(0)
+    # a workshop (few accounts, one network), a hub (many unrelated accounts) and scattered
+    # background: every kernel of fit runs on it, with the dtypes of a real run
+    workshop = (25.4394 + rng.normal(0, 2e-4, 300), 119.0103 + rng.normal(0, 2e-4, 300))
+    hub = (29.33 + rng.choice([0.0, 4.5e-4], 600), np.full(600, 120.10))
+    scatter = (22.5 + rng.normal(0, 0.05, 100), 114.0 + rng.normal(0, 0.05, 100))
+    sellers = [f"R{i % 8}" for i in range(300)] + [f"H{i % 120}" for i in range(600)]
+    sellers += [f"B{i % 30}" for i in range(100)]
+    ships = pd.DataFrame(
+        {
+            "shipment_id": [f"W{i}" for i in range(1000)],
+            "seller_id": sellers,
+            "lat": np.concatenate([workshop[0], hub[0], scatter[0]]),
+            "lon": np.concatenate([workshop[1], hub[1], scatter[1]]),
+            "shipped_at": pd.Timestamp("2026-03-02") + pd.to_timedelta(np.arange(1000) % 90, "D"),
+            "brand": "Nike",
+        }
+    )
+    networks = pd.DataFrame({"seller_id": [f"R{i}" for i in range(8)], "network_id": "N0001"})
+    evidence = pd.DataFrame({"seller_id": ["R1"], "verdict": ["counterfeit"], "brand": ["Nike"]})
+    SiteFinder(300).fit(ships, networks=networks, evidence=evidence)
+    _kernels_ready = True
+
+
+def _run_id(params: dict[str, Any], lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> str:
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
+    for array in (lat, lon, weight):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:12]
+
+
+def _drop_small(
+    point_label: np.ndarray, counts: Tally, min_sellers: int, min_shipments: int
+) -> tuple[np.ndarray, Tally]:
+    """Drop sites with fewer than ``min_sellers`` sellers or ``min_shipments`` waybills.
+
+    The second rule matters for border points: a seed's neighbours may all be claimed by a
+    neighbouring site, leaving it with almost nothing. The rest are renumbered 0..k-1.
+    """
+    n_labels = len(counts.n_shipments)
+    if n_labels == 0:
+        return point_label, counts
+    per_site = np.bincount(counts.sellers[0], minlength=n_labels)
+    keep = np.flatnonzero((per_site >= min_sellers) & (counts.n_shipments >= min_shipments))
+    remap = np.full(n_labels, -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    label = np.where(point_label >= 0, remap[np.maximum(point_label, 0)], -1)
+    return label, counts.subset(keep)
+
+
+def _evidence(
+    evidence: pd.DataFrame | None, ways: Waybills, networks: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counterfeit and genuine verdicts per operator code; suspect flag per brand code.
+
+    A verdict on any account of a network counts for the network, also when that account
+    sent no waybill itself.
+    """
+    n_ops = len(ways.operator_names)
+    counterfeit, genuine = np.zeros(n_ops), np.zeros(n_ops)
+    suspect = np.zeros(len(ways.brand_names), dtype=bool)
+    if evidence is None or evidence.empty:
+        return counterfeit, genuine, suspect
+    require_columns(evidence, "evidence", ("seller_id", "verdict"))
+    network_of: dict[str, str] = {}
+    if networks is not None and len(networks):
+        net = networks.dropna(subset=["network_id"])
+        network_of = dict(
+            zip(net["seller_id"].astype(str), net["network_id"].astype(str), strict=True)
+        )
+    code = {
+        (bool(is_net), str(name)): i
+        for i, (is_net, name) in enumerate(
+            zip(ways.operator_is_network, ways.operator_names, strict=True)
+        )
+    }
+    for sid, verdict in zip(evidence["seller_id"].astype(str), evidence["verdict"], strict=True):
+        net_id = network_of.get(sid)
+        op = code.get((True, net_id)) if net_id is not None else code.get((False, sid))
+        if op is None:
+            continue  # an operator with no waybill in these shipments
+        if verdict == "counterfeit":
+            counterfeit[op] += 1
+        elif verdict == "genuine":
+            genuine[op] += 1
+    if "brand" in evidence.columns and len(ways.brand_names):
+        bad = set(evidence.loc[evidence["verdict"] == "counterfeit", "brand"].dropna().astype(str))
+        suspect = np.isin(ways.brand_names.astype(str), list(bad))
+    return counterfeit, genuine, suspect
