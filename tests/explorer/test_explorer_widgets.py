@@ -24,7 +24,7 @@ from workbench.explorer._widgets import (
 
 # the labextension's version, written once in its package.json
 VERSION = json.loads(
-    (Path(__file__).resolve().parents[1] / "extension" / "package.json").read_text("utf-8")
+    (Path(__file__).resolve().parents[2] / "extension" / "package.json").read_text("utf-8")
 )["version"]
 SQUARE = [[120.0, 30.0], [121.0, 30.0], [121.0, 31.0], [120.0, 31.0]]
 

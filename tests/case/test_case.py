@@ -19,7 +19,7 @@ from workbench.intake._table import load_table
 from workbench.networks._link import link_sellers
 from workbench.sites._finder import SiteFinder
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TABLES = ("sellers", "identifiers", "shipments", "evidence", "locations")
 
 

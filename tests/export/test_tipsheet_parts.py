@@ -23,7 +23,7 @@ from workbench.export._keys import init_keys, load_keys, pseudonym
 from workbench.export._report import jurisdiction_names, shared_identifiers, shown
 from workbench.export._tables import exact_table, write_csv, write_xlsx
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "workbench" / "export" / "report_html"
+TEMPLATES = Path(__file__).resolve().parents[2] / "workbench" / "export" / "report_html"
 HOSTILE = [
     '=HYPERLINK("http://evil.example/x","click")',
     "+1+cmd|' /C calc'!A0",

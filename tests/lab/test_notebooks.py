@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "notebooks" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "notebooks" / "templates"
 NOTEBOOKS = sorted(TEMPLATES.glob("*.ipynb"))
 
 

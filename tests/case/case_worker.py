@@ -1,6 +1,6 @@
 """One case step in a child process, for ``test_case_reliability.py`` to kill or race.
 
-    python tests/case_worker.py STEP CASE [--data FILE] [--pause-at TEXT] [--pause-s S] ...
+    python tests/case/case_worker.py STEP CASE [--data FILE] [--pause-at TEXT] [--pause-s S] ...
 
 STEP is ``ingest`` (the waybills of a Parquet file, plus three quarantined rows),
 ``networks`` (link the case's sellers again), ``sites`` (cluster the case's waybills

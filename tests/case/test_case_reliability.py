@@ -1,6 +1,6 @@
 """The case survives a SIGKILL at any point of a step, and several processes share it.
 
-The kill and concurrency tests run ``tests/case_worker.py`` in a child process. It prints a
+The kill and concurrency tests run ``tests/case/case_worker.py`` in a child process. It prints a
 marker at each milestone (``staging``, ``sql INSERT INTO shipments``, ``sql COMMIT``,
 ``done``, ...) with the time, so a test knows where a kill landed: before the COMMIT
 statement started the case must be exactly as before the step; after COMMIT returned,

@@ -18,7 +18,7 @@ from workbench.errors import InputError, MissingColumnsError
 from workbench.maps import _data as _mapdata
 from workbench.maps._page import MapView, site_map
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 VENDOR = REPO / "workbench" / "maps" / "static" / "vendor"
 
 IMG = "<img src=x onerror=alert(1)>"
