@@ -121,3 +121,21 @@ def test_legitimate_steps_keep_the_case_verifiable(case_path: Path) -> None:
         check = case.verify_audit()
     assert check.ok, str(check)
     assert "9 entries" in str(check)  # 5, a review, a setting, linking and a site run
+
+
+def test_a_later_ingest_neither_launders_nor_rehashes_an_edited_segment(
+    case_path: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    with sqlite3.connect(case_path) as con:  # an edit to the rows ingest entry 2 stored
+        con.execute("UPDATE sellers SET name = 'Innocent Shop' WHERE fid = 1")
+    more = tmp_path / "more_sellers.csv"
+    pd.DataFrame({"seller_id": ["NEW1", "NEW2"], "name": ["New 1", "New 2"]}).to_csv(
+        more, index=False
+    )
+    with open_case(case_path, create=False) as case:
+        case.ingest([load_table(more, "sellers")])  # new accounts only: entry 2's rows untouched
+        check = case.verify_audit()
+    assert not check.ok
+    assert any(p.startswith("sellers:") and "rows stored by entry 2" in p for p in check.problems)

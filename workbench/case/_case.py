@@ -90,6 +90,31 @@ def _is_locked(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
 
+def _replaced_segments(
+    con: sqlite3.Connection, plans: Sequence[tuple[Any, ...]]
+) -> dict[str, set[int | None]]:
+    """table -> the ingests (ingest_seq) whose rows this ingest replaces or removes.
+
+    Keyed rows that come again replace the stored ones; a file ingested again replaces its
+    quarantine rows. Only these segments, and the new one, are hashed again.
+    """
+    replaced: dict[str, set[int | None]] = {}
+    for i, table, _columns, report, *_ in plans:
+        key = KEY_COLUMNS.get(table)
+        if key:
+            rows = con.execute(
+                f'SELECT DISTINCT ingest_seq FROM main."{table}" WHERE "{key}" IN '  # noqa: S608
+                f'(SELECT "{key}" FROM stage.data_{i})'
+            )
+            replaced.setdefault(table, set()).update(r[0] for r in rows)
+        rows = con.execute(
+            'SELECT DISTINCT ingest_seq FROM quarantine WHERE "table" = ? AND source_sha256 = ?',
+            (table, report.get("sha256")),
+        )
+        replaced.setdefault("quarantine", set()).update(r[0] for r in rows)
+    return replaced
+
+
 def _storage_error(path: Path, error: sqlite3.OperationalError) -> Exception:
     """What SQLite's storage errors mean for the user, as one line; others unchanged."""
     text = str(error)
@@ -423,7 +448,8 @@ class Case:
             stack.callback(self._con.execute, "DETACH DATABASE stage")
             with self._write() as con:
                 written = sorted({p[1] for p in plans} | {"quarantine"})
-                audit_log.check_unchanged(con, written)
+                replaced = _replaced_segments(con, plans)
+                audit_log.check_unchanged(con, written, replaced)
                 seq = audit_log.next_seq(con)
                 counts = [self._store(con, *plan, seq) for plan in plans]
                 touch(con, written)
@@ -434,6 +460,7 @@ class Case:
                     parameters={"tables": {p[1]: c for p, c in zip(plans, counts, strict=True)}},
                     inputs=[{k: p[3].get(k) for k in _AUDITED_REPORT} for p in plans],
                     wrote=written,
+                    segments={t: replaced.get(t, set()) | {seq} for t in written},
                 )
             done = [(p[1], c, p[3]) for p, c in zip(plans, counts, strict=True)]
         return done

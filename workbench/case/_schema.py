@@ -144,8 +144,11 @@ def _v3(con: sqlite3.Connection) -> None:
 
 
 def _v4(con: sqlite3.Connection) -> None:
-    """Audit entries record the state (SHA-256) of the tables their step wrote."""
+    """Audit entries record the state (SHA-256) of the tables their step wrote; the input
+    tables are hashed per ingest, found through an index on ``ingest_seq``."""
     con.execute("ALTER TABLE audit ADD COLUMN state TEXT")
+    for table in ("sellers", "identifiers", "shipments", "evidence", "locations", "quarantine"):
+        con.execute(f'CREATE INDEX "{table}_ingest_seq" ON "{table}" (ingest_seq)')
 
 
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}

@@ -4,10 +4,11 @@ An entry's hash is the SHA-256 of its sequence number, time, actor, action, para
 input-file hashes, the state it recorded and the previous entry's hash, so editing, removing
 or reordering any past entry breaks the chain from that entry on.
 
-Each step that writes tables records their *state*: the SHA-256 of every row of each table
-it wrote, in storage order (:func:`table_digest`). A step first checks that the tables it is
-about to change still hold what the log last recorded (:func:`check_unchanged`), so an edit
-made outside the workbench is never built upon. The latest entry's sequence number and hash
+Each step that writes tables records their *state*: the SHA-256 of their rows
+(:mod:`workbench.case._state`; the input tables per ingest, so a step hashes what it wrote
+or replaced, not the whole case). A step first checks that what it is about to change still
+holds what the log last recorded (:func:`check_unchanged`), so an edit made outside the
+workbench is never built upon. The latest entry's sequence number and hash
 are also written to a file beside the case (the anchor), which the user can keep or copy.
 
 What :func:`verify` proves:
@@ -37,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.case._state import STATE_TABLES, check_unchanged, compute, differences
 from workbench.errors import TamperedError
-from workbench.schema import TABLE_NAMES
 
 __all__ = [
     "GENESIS",
@@ -49,19 +50,11 @@ __all__ = [
     "current_actor",
     "entry_hash",
     "read_anchor",
-    "recorded_state",
-    "table_digest",
     "verify",
     "write_anchor",
 ]
 
 GENESIS = "0" * 64
-# the tables whose content the log vouches for; "settings" are the case's setting rows
-STATE_TABLES = (
-    *TABLE_NAMES, "quarantine", "networks", "network_links", "runs", "sites", "site_areas",
-    "site_points", "site_activity", "reviews", "settings",
-)  # fmt: skip
-_BATCH = 20_000
 
 
 def current_actor() -> str:
@@ -99,49 +92,6 @@ def entry_hash(
     return hashlib.sha256(_canonical(fields).encode("utf-8")).hexdigest()
 
 
-def _query(table: str) -> str:
-    if table == "settings":
-        return "SELECT key, value FROM workbench_meta WHERE key LIKE 'setting:%' ORDER BY key"
-    if table not in STATE_TABLES:
-        raise ValueError(f"{table!r} is not a table the audit log records")
-    return f'SELECT * FROM "{table}" ORDER BY fid'  # noqa: S608 - a name from the fixed list
-
-
-def table_digest(con: sqlite3.Connection, table: str) -> str:
-    """SHA-256 of a table's column names and every row, in storage order."""
-    cursor = con.execute(_query(table))
-    digest = hashlib.sha256(repr([d[0] for d in cursor.description]).encode("utf-8"))
-    while rows := cursor.fetchmany(_BATCH):
-        digest.update(repr(rows).encode("utf-8"))
-    return digest.hexdigest()
-
-
-def _state(con: sqlite3.Connection, tables: Iterable[str]) -> dict[str, str]:
-    return {table: table_digest(con, table) for table in sorted(set(tables))}
-
-
-def recorded_state(con: sqlite3.Connection) -> dict[str, tuple[int, str]]:
-    """table -> (seq, digest) of the latest entry that recorded it."""
-    latest: dict[str, tuple[int, str]] = {}
-    rows = con.execute("SELECT seq, state FROM audit WHERE state IS NOT NULL ORDER BY seq")
-    for seq, state in rows:
-        for table, digest in json.loads(state).items():
-            latest[table] = (int(seq), str(digest))
-    return latest
-
-
-def check_unchanged(con: sqlite3.Connection, tables: Iterable[str]) -> None:
-    """Raise :class:`TamperedError` if any of ``tables`` differs from its recorded state."""
-    recorded = recorded_state(con)
-    for table in sorted(set(tables)):
-        if table in recorded and table_digest(con, table) != recorded[table][1]:
-            raise TamperedError(
-                f"{table} was changed outside the workbench after audit entry "
-                f"{recorded[table][0]}; nothing was written. Run `workbench audit CASE "
-                "--verify` to see what differs, and restore the case from a copy you trust."
-            )
-
-
 def append(
     con: sqlite3.Connection,
     *,
@@ -150,18 +100,20 @@ def append(
     parameters: Mapping[str, Any],
     inputs: Sequence[Mapping[str, Any]] = (),
     wrote: Iterable[str] = (),
+    segments: Mapping[str, Iterable[int | None]] | None = None,
     at: str | None = None,
 ) -> int:
     """Append an entry inside the caller's transaction; returns its sequence number.
 
     ``wrote`` names the tables the step changed (call after writing them): their digests
-    become the entry's recorded state. ``at`` is the entry's time (default: now).
+    become the entry's recorded state (for the input tables, only the ``segments`` named
+    are hashed again: see :mod:`workbench.case._state`). ``at`` is the entry's time.
     """
     last = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = at or now()
     params_text, inputs_text = _canonical(parameters), _canonical(list(inputs))
-    state_text = _canonical(_state(con, wrote))
+    state_text = _canonical(compute(con, wrote, segments))
     digest = entry_hash(seq, at, actor, action, params_text, inputs_text, prev, state_text)
     con.execute(
         "INSERT INTO audit (seq, at, actor, action, parameters, inputs, prev_hash, hash, state) "
@@ -281,14 +233,7 @@ def verify(con: sqlite3.Connection, case_path: str | os.PathLike[str] | None = N
     if broken is not None:
         return broken
     check = AuditCheck(True, len(rows), head=head(con))
-    recorded = recorded_state(con)
-    check.n_tables = len(recorded)
-    for table, (seq, digest) in sorted(recorded.items()):
-        if table_digest(con, table) != digest:
-            check.problems.append(
-                f"{table}: its content differs from what entry {seq} recorded (changed "
-                "outside the workbench)"
-            )
+    check.n_tables, check.problems = differences(con)
     anchor = read_anchor(case_path) if case_path is not None else None
     if anchor is not None:
         check.anchored = True

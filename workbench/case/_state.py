@@ -1,0 +1,187 @@
+"""What the audit log records of the tables: SHA-256 digests of their rows.
+
+The input tables (sellers, identifiers, shipments, evidence, locations) and the quarantine
+are recorded per *segment*: the rows one ingest stored (their ``ingest_seq``). A step hashes
+only the segments it writes or replaces, so adding 100,000 waybills to a case of millions
+costs the 100,000, not the millions; an edit to a segment no step touched since is still
+found, because nobody recomputed that segment's digest. The other tables are small and are
+hashed whole. Rows are hashed in storage order, with their column names, as Python reprs of
+the values SQLite returns (text, integers, floats, blobs, NULL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from workbench.errors import TamperedError
+from workbench.schema import TABLE_NAMES
+
+__all__ = [
+    "PLAIN",
+    "SEGMENTED",
+    "STATE_TABLES",
+    "check_unchanged",
+    "compute",
+    "differences",
+    "recorded_state",
+]
+
+SEGMENTED = (*TABLE_NAMES, "quarantine")  # rows carry the ingest_seq that stored them
+PLAIN = (
+    "networks", "network_links", "runs", "sites", "site_areas", "site_points", "site_activity",
+    "reviews", "settings",
+)  # fmt: skip
+STATE_TABLES = (*SEGMENTED, *PLAIN)
+_BATCH = 20_000
+_NULL = "none"  # the segment of rows without an ingest_seq (written by another tool)
+
+Recorded = dict[str, tuple[int, Any]]  # table -> (entry, digest or {segment: digest})
+
+
+def _hash(cursor: sqlite3.Cursor) -> str:
+    digest = hashlib.sha256(repr([d[0] for d in cursor.description]).encode("utf-8"))
+    while rows := cursor.fetchmany(_BATCH):
+        digest.update(repr(rows).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def plain_digest(con: sqlite3.Connection, table: str) -> str:
+    """SHA-256 of a whole table (a plain one, or the case's settings)."""
+    if table == "settings":
+        query = "SELECT key, value FROM workbench_meta WHERE key LIKE 'setting:%' ORDER BY key"
+    elif table in STATE_TABLES:
+        query = f'SELECT * FROM "{table}" ORDER BY fid'  # noqa: S608 - a name from the list
+    else:
+        raise ValueError(f"{table!r} is not a table the audit log records")
+    return _hash(con.execute(query))
+
+
+def _key(seq: int | None) -> str:
+    return _NULL if seq is None else str(int(seq))
+
+
+def segment_digests(
+    con: sqlite3.Connection, table: str, seqs: Iterable[int | None] | None = None
+) -> dict[str, str]:
+    """Segment -> SHA-256 of its rows, for ``seqs`` (default: every segment there is).
+
+    A segment that has no rows left is absent from the result."""
+    if table not in SEGMENTED:
+        raise ValueError(f"{table!r} is not kept per ingest")
+    if seqs is None:
+        found = con.execute(f'SELECT DISTINCT ingest_seq FROM "{table}"')  # noqa: S608
+        seqs = [row[0] for row in found]
+    out = {}
+    for seq in sorted(set(seqs), key=_key):
+        cursor = con.execute(
+            f'SELECT * FROM "{table}" WHERE ingest_seq IS ? ORDER BY fid',  # noqa: S608
+            (seq,),
+        )
+        first = cursor.fetchmany(1)
+        if not first:
+            continue
+        digest = hashlib.sha256(repr([d[0] for d in cursor.description]).encode("utf-8"))
+        digest.update(repr(first).encode("utf-8"))
+        while rows := cursor.fetchmany(_BATCH):
+            digest.update(repr(rows).encode("utf-8"))
+        out[_key(seq)] = digest.hexdigest()
+    return out
+
+
+def recorded_state(con: sqlite3.Connection) -> Recorded:
+    """What the latest entry that recorded each table says about it."""
+    latest: Recorded = {}
+    rows = con.execute("SELECT seq, state FROM audit WHERE state IS NOT NULL ORDER BY seq")
+    for seq, state in rows:
+        for table, digest in json.loads(state).items():
+            latest[table] = (int(seq), digest)
+    return latest
+
+
+def compute(
+    con: sqlite3.Connection,
+    tables: Iterable[str],
+    segments: Mapping[str, Iterable[int | None]] | None = None,
+) -> dict[str, Any]:
+    """The state to record for ``tables`` after a step wrote them.
+
+    For a segmented table named in ``segments`` only those segments are hashed again; the
+    others keep what the log recorded. Without ``segments`` a table is hashed whole.
+    """
+    recorded = recorded_state(con)
+    state: dict[str, Any] = {}
+    for table in sorted(set(tables)):
+        if table not in SEGMENTED:
+            state[table] = plain_digest(con, table)
+            continue
+        if segments is None or table not in segments or table not in recorded:
+            state[table] = segment_digests(con, table)
+            continue
+        touched = list(segments[table])
+        keys = {_key(s) for s in touched}
+        merged = {k: v for k, v in recorded[table][1].items() if k not in keys}
+        merged.update(segment_digests(con, table, touched))
+        state[table] = dict(sorted(merged.items()))
+    return state
+
+
+def check_unchanged(
+    con: sqlite3.Connection,
+    tables: Iterable[str],
+    segments: Mapping[str, Iterable[int | None]] | None = None,
+) -> None:
+    """Raise :class:`TamperedError` if what a step is about to change differs from the log.
+
+    For a segmented table only the segments in ``segments`` are checked (those the step
+    replaces rows of); the rest is found by verify if it was edited.
+    """
+    recorded = recorded_state(con)
+    for table in sorted(set(tables)):
+        if table not in recorded:
+            continue
+        entry, digest = recorded[table]
+        if table in SEGMENTED:
+            wanted = list((segments or {}).get(table, [])) if segments is not None else None
+            now = segment_digests(con, table, wanted)
+            expected = digest if wanted is None else {
+                k: v for k, v in digest.items() if k in {_key(s) for s in wanted}
+            }  # fmt: skip
+            same = now == expected
+        else:
+            same = plain_digest(con, table) == digest
+        if not same:
+            raise TamperedError(
+                f"{table} was changed outside the workbench after audit entry {entry}; nothing "
+                "was written. Run `workbench audit CASE --verify` to see what differs, and "
+                "restore the case from a copy you trust."
+            )
+
+
+def differences(con: sqlite3.Connection) -> tuple[int, list[str]]:
+    """(tables checked, one line per table whose rows differ from what the log recorded)."""
+    problems = []
+    recorded = recorded_state(con)
+    for table, (entry, digest) in sorted(recorded.items()):
+        if table not in SEGMENTED:
+            if plain_digest(con, table) != digest:
+                problems.append(
+                    f"{table}: its content differs from what entry {entry} recorded (changed "
+                    "outside the workbench)"
+                )
+            continue
+        now = segment_digests(con, table)
+        changed = sorted(set(now) ^ set(digest) | {k for k in now if digest.get(k) != now[k]})
+        if changed:
+            which = ", ".join(
+                "rows no step stored" if k == _NULL else f"rows stored by entry {k}"
+                for k in changed
+            )
+            problems.append(
+                f"{table}: its content differs from what entry {entry} recorded ({which}; "
+                "changed outside the workbench)"
+            )
+    return len(recorded), problems
