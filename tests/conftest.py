@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,3 +104,28 @@ def toy_evidence() -> pd.DataFrame:
             "date": "2026-05-01",
         }
     )
+
+
+@pytest.fixture
+def in_child() -> Callable[..., tuple[list[str], int]]:
+    """Run Python ``code`` in a fresh process; its output lines and its own peak memory (MiB).
+
+    The peak is the child's ``VmHWM``: ``ru_maxrss`` would carry the forked pytest's peak
+    over ``exec``.
+    """
+
+    def run(code: str, *args: str) -> tuple[list[str], int]:
+        report = (
+            "\nimport re as _re\n"
+            "_status = open('/proc/self/status').read()\n"
+            "print('VmHWM', int(_re.search(r'VmHWM:\\s+(\\d+)', _status).group(1)) // 1024)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code + report, *args], capture_output=True, text=True,
+            check=True,
+        ).stdout.splitlines()  # fmt: skip
+        peak = re.fullmatch(r"VmHWM (\d+)", out[-1])
+        assert peak is not None, out
+        return out[:-1], int(peak.group(1))
+
+    return run

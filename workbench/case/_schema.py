@@ -147,6 +147,7 @@ def _v4(con: sqlite3.Connection) -> None:
     """Audit entries record the state (SHA-256) of the tables their step wrote; the input
     tables are hashed per ingest, found through an index on ``ingest_seq``."""
     con.execute("ALTER TABLE audit ADD COLUMN state TEXT")
+    # a migration names its tables itself: it must do the same thing whatever comes later
     for table in ("sellers", "identifiers", "shipments", "evidence", "locations", "quarantine"):
         con.execute(f'CREATE INDEX "{table}_ingest_seq" ON "{table}" (ingest_seq)')
 

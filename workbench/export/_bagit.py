@@ -255,6 +255,19 @@ def _check_listed(files: _Files, listed: dict[str, str], where: str, problems: l
             problems.append(f"{name}: changed (its SHA-256 differs from {where})")
 
 
+def _listing(
+    files: _Files, name: str, problems: list[str], missing: str
+) -> tuple[bytes | None, dict[str, str]]:
+    """A manifest's bytes and its path -> SHA-256 entries, every listed file checked."""
+    raw = files.read(name)
+    if raw is None:
+        problems.append(f"{name}: missing{missing}")
+        return None, {}
+    listed = {n: d for d, n in _manifest(raw.decode("utf-8", "replace"), problems, name)}
+    _check_listed(files, listed, name, problems)
+    return raw, listed
+
+
 def _check(files: _Files, check: BundleCheck, public_pem: bytes | None) -> None:
     problems = check.problems
     if not files.exists(BAGIT):
@@ -264,27 +277,15 @@ def _check(files: _Files, check: BundleCheck, public_pem: bytes | None) -> None:
         for line in info.decode("utf-8", "replace").splitlines():
             key, _, value = line.partition(":")
             check.info[key.strip()] = value.strip()
-    tag_manifest = files.read(TAG_MANIFEST)
-    tags: dict[str, str] = {}
-    if tag_manifest is None:
-        problems.append(f"{TAG_MANIFEST}: missing ({BAG_INFO} and the manifest are unsigned)")
-    else:
-        text = tag_manifest.decode("utf-8", "replace")
-        tags = {n: d for d, n in _manifest(text, problems, TAG_MANIFEST)}
+    unsigned = f" ({BAG_INFO} and the manifest are unsigned)"
+    tag_manifest, tags = _listing(files, TAG_MANIFEST, problems, unsigned)
+    if tag_manifest is not None:
         problems.extend(
             f"{name}: not listed in {TAG_MANIFEST} (not covered by the signature)"
             for name in SIGNED_TAGS
             if name not in tags
         )
-        _check_listed(files, tags, TAG_MANIFEST, problems)
-    manifest = files.read(MANIFEST)
-    listed: dict[str, str] = {}
-    if manifest is None:
-        problems.append(f"{MANIFEST}: missing")
-    else:
-        text = manifest.decode("utf-8", "replace")
-        listed = {n: d for d, n in _manifest(text, problems, MANIFEST)}
-        _check_listed(files, listed, MANIFEST, problems)
+    _, listed = _listing(files, MANIFEST, problems, "")
     for name in files.names:
         if name in listed or name in tags or name in (TAG_MANIFEST, SIGNATURE):
             continue
