@@ -61,7 +61,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -134,18 +134,15 @@ def _grid(radius_m: float, cell_m: float | None) -> _Grid:
     return _Grid(dphi, nrow, m, mutual)
 
 
-@dataclass(frozen=True)
-class _Trees:
+class _Trees(NamedTuple):
     """Per cell, a tree over runs of its points (in Z-order): node offsets, mean unit
-    vectors, largest chords from them, weights (see ``_density_jit.tree_sizes``)."""
+    vectors, largest chords from them, weights (see ``_density_jit.tree_sizes``). A named
+    tuple, so that the kernels take it as one argument."""
 
     noff: IntArray
     nref: FloatArray
     nrho: FloatArray
     nw: FloatArray
-
-    def args(self) -> tuple[Any, ...]:
-        return (self.noff, self.nref, self.nrho, self.nw)
 
 
 def _trees(cstart: IntArray, cnt: IntArray, xyz: FloatArray, w: FloatArray) -> _Trees:
@@ -156,50 +153,55 @@ def _trees(cstart: IntArray, cnt: IntArray, xyz: FloatArray, w: FloatArray) -> _
     total = int(noff[-1])
     trees = _Trees(noff, np.empty((total, 3)), np.empty(total), np.empty(total))
     if total:
-        _run(
-            jit.tree_stats,
-            len(cnt),
-            cstart,
-            cnt,
-            noff,
-            xyz,
-            w,
-            *trees.args()[1:],
-            points=len(w),
-            work=cstart[1:],
-        )
+        _run(jit.tree_stats, len(cnt), cstart, cnt, xyz, w, trees, points=len(w), work=cstart[1:])
     return trees
 
 
 _NO_TREES = _Trees(np.zeros(1, dtype=np.int64), np.empty((0, 3)), np.empty(0), np.empty(0))
 
 
-@dataclass(frozen=True)
-class _Index:
-    grid: _Grid
+class _Index(NamedTuple):
+    """The index: the grid's shape and reach, the points sorted by cell, the cells and
+    their bounds and trees. A named tuple of numbers and arrays, which the kernels take as
+    one argument (numba types it as a heterogeneous tuple) instead of some twenty."""
+
+    m: int  # columns of the widest row: key = row * m + column (see _Grid)
+    dphi: float  # row height (radians)
+    nrow: int
+    mutual: bool  # every cell smaller than the radius
     theta: float  # search angle, a little above the radius
     c_in: float  # chord of the radius (inclusive, with the tolerance)
+    # the points, sorted by cell: input row, unit vector, weight, threshold (one per point,
+    # or a single one), latitude and longitude (degrees)
     order: IntArray
     xyz: FloatArray
     w: FloatArray
     t: FloatArray
+    slat: FloatArray
+    slon: FloatArray
+    # the cells: first point (+ end), key; the occupied rows and their first cell (+ end)
     cstart: IntArray
     ckey: IntArray
     row_ids: IntArray
     row_cs: IntArray
+    # per cell: weight, largest and smallest threshold, mean unit vector, largest chord
+    # from it, and the trees over its points
     cw: FloatArray
     tmax: FloatArray
     tmin: FloatArray
     ref: FloatArray
     rho: FloatArray
-    slat: FloatArray
-    slon: FloatArray
     trees: _Trees
 
-    def search(self) -> tuple[Any, ...]:
-        """The grid arguments of the row-window kernels: keys, rows and grid shape."""
-        g = self.grid
-        return (self.ckey, self.row_ids, self.row_cs, g.m, g.dphi, g.nrow)
+
+class _Core(NamedTuple):
+    """The core points of each cell (at its front, after ``core_first``): their count,
+    mean unit vector and largest chord from it, and their trees."""
+
+    ncore: IntArray
+    ref: FloatArray
+    rho: FloatArray
+    trees: _Trees
 
 
 def _build(
@@ -290,25 +292,28 @@ def _build(
         work=cstart[1:],
     )
     return _Index(
-        g,
-        theta,
-        c_in,
-        order,
-        xyz,
-        w,
-        t,
-        cstart,
-        ckey,
-        row_ids,
-        row_cs,
-        cw,
-        tmax,
-        tmin,
-        ref,
-        rho,
-        slat,
-        slon,
-        _trees(cstart, np.diff(cstart), xyz, w) if trees else _NO_TREES,
+        m=g.m,
+        dphi=g.dphi,
+        nrow=g.nrow,
+        mutual=g.mutual,
+        theta=theta,
+        c_in=c_in,
+        order=order,
+        xyz=xyz,
+        w=w,
+        t=t,
+        slat=slat,
+        slon=slon,
+        cstart=cstart,
+        ckey=ckey,
+        row_ids=row_ids,
+        row_cs=row_cs,
+        cw=cw,
+        tmax=tmax,
+        tmin=tmin,
+        ref=ref,
+        rho=rho,
+        trees=_trees(cstart, np.diff(cstart), xyz, w) if trees else _NO_TREES,
     )
 
 
@@ -495,93 +500,28 @@ def dbscan(
         return np.empty(0, dtype=np.int64)
     jit = _kernels()
     idx = _build(la, lo, w, thr, radius)
-    g = idx.grid
     ncell = len(idx.ckey)
     core = np.zeros(n, dtype=np.bool_)
-    _by_rows(
-        idx,
-        jit.core_points,
-        idx.xyz,
-        idx.w,
-        idx.t,
-        idx.cstart,
-        idx.cw,
-        idx.tmax,
-        idx.tmin,
-        idx.ref,
-        idx.rho,
-        *idx.trees.args(),
-        *idx.search(),
-        idx.theta,
-        idx.c_in,
-        g.mutual,
-        core,
-    )
+    _by_rows(idx, jit.core_points, idx, core)
     ncore = np.empty(ncell, dtype=np.int64)
     cref = np.empty((ncell, 3))
     crho = np.empty(ncell)
-    _run(
-        jit.core_first,
-        ncell,
-        idx.xyz,
-        idx.w,
-        idx.t,
-        idx.order,
-        idx.slat,
-        idx.slon,
-        idx.cstart,
-        core,
-        ncore,
-        cref,
-        crho,
-        points=n,
-        work=idx.cstart[1:],
-    )
-    core_trees = _trees(idx.cstart, ncore, idx.xyz, idx.w)
-    if g.mutual:
+    _run(jit.core_first, ncell, idx, core, ncore, cref, crho, points=n, work=idx.cstart[1:])
+    cores = _Core(ncore, cref, crho, _trees(idx.cstart, ncore, idx.xyz, idx.w))
+    if idx.mutual:
         parent = np.arange(ncell, dtype=np.int64)
-        jit.merge_cells(
-            idx.xyz,
-            idx.w,
-            idx.cstart,
-            ncore,
-            cref,
-            crho,
-            *core_trees.args(),
-            *idx.search(),
-            idx.theta,
-            idx.c_in,
-            parent,
-        )
+        jit.merge_cells(idx, cores, parent)
     else:
         parent = np.arange(n, dtype=np.int64)
-        jit.merge_points(
-            idx.xyz, idx.cstart, ncore, cref, crho, *idx.search(), idx.theta, idx.c_in, parent
-        )
+        jit.merge_points(idx, cores, parent)
     root, roots, min_lat, min_lon = jit.cluster_roots(
-        idx.cstart, ncore, parent, g.mutual, idx.slat, idx.slon
+        idx.cstart, ncore, parent, idx.mutual, idx.slat, idx.slon
     )
     root_label = np.full(len(parent), -1, dtype=np.int64)
     root_label[roots[np.lexsort((min_lon, min_lat))]] = np.arange(len(roots))
     lab, cmin = jit.core_labels(idx.cstart, ncore, root, root_label)
     del root, parent
-    _by_rows(
-        idx,
-        jit.border_labels,
-        idx.xyz,
-        idx.w,
-        idx.cstart,
-        ncore,
-        cref,
-        crho,
-        *core_trees.args(),
-        lab,
-        cmin,
-        *idx.search(),
-        idx.theta,
-        idx.c_in,
-        g.mutual,
-    )
+    _by_rows(idx, jit.border_labels, idx, cores, lab, cmin)
     labels = np.empty(n, dtype=np.int64)
     _run(jit.scatter, n, idx.order, lab, labels, points=n)
     return labels
@@ -607,22 +547,7 @@ def neighbour_weight(
     jit = _kernels()
     idx = _build(la, lo, w, np.zeros(1), radius)
     out = np.empty(n)
-    _by_rows(
-        idx,
-        jit.neighbour_sums,
-        idx.xyz,
-        idx.w,
-        idx.cstart,
-        idx.cw,
-        idx.ref,
-        idx.rho,
-        *idx.trees.args(),
-        *idx.search(),
-        idx.theta,
-        idx.c_in,
-        idx.grid.mutual,
-        out,
-    )
+    _by_rows(idx, jit.neighbour_sums, idx, out)
     result = np.empty(n)
     _run(jit.scatter, n, idx.order, out, result, points=n)
     return result
@@ -660,23 +585,8 @@ def background_weight(
     jit = _kernels()
     idx = _build(la, lo, w, np.zeros(1), radius, side, trees=False)
     out = np.empty(n)
-    g = idx.grid
     angle = min(radius / EARTH_RADIUS_M, math.pi)
     prefix = np.zeros(len(idx.cw) + 1)
     np.cumsum(idx.cw, out=prefix[1:])
-    _by_rows(
-        idx,
-        jit.centre_sums,
-        prefix,
-        idx.cstart,
-        idx.ckey,
-        idx.row_ids,
-        idx.row_cs,
-        g.m,
-        g.dphi,
-        g.nrow,
-        angle,
-        idx.order,
-        out,
-    )
+    _by_rows(idx, jit.centre_sums, idx, prefix, angle, out)
     return out

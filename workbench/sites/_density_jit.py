@@ -21,14 +21,32 @@ Per cell ``ref`` is the mean of its unit vectors and ``rho`` the largest chord f
 to one of its points. Chords are Euclidean distances in 3-D, so the triangle inequality
 bounds every pair through ``ref`` and ``rho`` exactly: a point whose chord to ``ref`` is
 within ``c_in - rho`` reaches the whole cell; beyond ``c_in + rho``, none of it.
+
+The search kernels take the index as one argument ``g``, a named tuple built by
+:mod:`workbench.sites._density` (its ``_Index``: the grid's shape and reach, the points
+sorted by cell, the cells with their bounds, and their trees as a nested ``_Trees``)
+instead of some twenty positional arrays and numbers; numba types it as a heterogeneous
+tuple. After the core step the core points of each cell travel as one more (``_Core``:
+count, bounds, trees). The kernels read the fields they use once, at their top: reading
+an array out of a tuple takes a reference to it (atomic count updates), which in an
+inner loop, or in a helper called per point, costs real time (measured: handing ``g`` to
+:func:`_point_core` and reading ``g.trees.noff`` per cell made dbscan ~14% and
+neighbour_weight ~25% slower). So the helpers called per point or per cell take the
+arrays they read, with only the trees (read once per call) as a tuple.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
+
+if TYPE_CHECKING:
+    from workbench.sites._density import _Core as Core
+    from workbench.sites._density import _Index as Index
+    from workbench.sites._density import _Trees as Trees
 
 # (numba ignores the annotations; they are for readers and mypy)
 Arr = np.ndarray
@@ -363,24 +381,14 @@ def _lower(keys: Arr, a: int, b: int, value: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def window_alloc(nrows: int, dphi: float, theta: float) -> tuple[Arr, Arr]:
+def window_alloc(g: Index) -> tuple[Arr, Arr]:
     """Room for the rows of one window (see :func:`window_open`)."""
-    k = min(nrows, 2 * math.ceil(min(theta, _PI) / dphi) + 4)
+    k = min(g.row_ids.shape[0], 2 * math.ceil(min(g.theta, _PI) / g.dphi) + 4)
     return np.empty((max(k, 1), 6), dtype=np.int64), np.empty((max(k, 1), 2))
 
 
 @njit(cache=True, nogil=True)
-def window_open(
-    p: int,
-    row_ids: Arr,
-    row_cs: Arr,
-    m: int,
-    dphi: float,
-    nrow: int,
-    theta: float,
-    wi: Arr,
-    wf: Arr,
-) -> tuple[int, float, int]:
+def window_open(p: int, g: Index, wi: Arr, wf: Arr) -> tuple[int, float, int]:
     """The occupied rows that may hold a neighbour of a point in occupied row ``p``.
 
     Conservative: the rows whose band meets the row's band widened by ``theta``; per row
@@ -391,6 +399,7 @@ def window_open(
     returns the number of rows, the column width of row ``p`` and the number of cells in
     the window's rows (``span``).
     """
+    row_ids, row_cs, m, dphi, nrow, theta = g.row_ids, g.row_cs, g.m, g.dphi, g.nrow, g.theta
     row = row_ids[p]
     p0, p1 = _row_band(row, dphi)
     r_lo = max(math.floor((p0 - theta + _HALF_PI) / dphi), 0)
@@ -610,15 +619,14 @@ def tree_stats(
     c1: int,
     cstart: Arr,
     cnt: Arr,
-    noff: Arr,
     xyz: Arr,
     w: Arr,
-    nref: Arr,
-    nrho: Arr,
-    nw: Arr,
+    trees: Trees,
 ) -> None:
     """Per node of the trees of cells c0..c1-1 (over points ``cstart[c]`` ..
-    ``cstart[c] + cnt[c] - 1``): mean unit vector, largest chord from it, weight."""
+    ``cstart[c] + cnt[c] - 1``): mean unit vector, largest chord from it, weight (the
+    node offsets ``trees.noff`` are given)."""
+    noff, nref, nrho, nw = trees.noff, trees.nref, trees.nrho, trees.nw
     for c in range(c0, c1):
         n = cnt[c]
         a = cstart[c]
@@ -661,18 +669,17 @@ def _walk(
     base: int,
     xyz: Arr,
     w: Arr,
-    nref: Arr,
-    nrho: Arr,
-    nw: Arr,
+    trees: Trees,
     c_in: float,
     limit: float,
     count: bool,
     stack: Arr,
 ) -> float:
     """Weight (``count``: number) of the points a..a+n-1 within ``c_in`` of p, through
-    their tree (nodes from ``base``; ``stack``: (_STACK, 2) int64 scratch): nodes entirely
-    within reach count whole, nodes out of reach are skipped. Stops as soon as the result
-    reaches ``limit`` (and returns what it has then)."""
+    their tree (nodes of ``trees`` from ``base``; ``stack``: (_STACK, 2) int64 scratch):
+    nodes entirely within reach count whole, nodes out of reach are skipped. Stops as soon
+    as the result reaches ``limit`` (and returns what it has then)."""
+    nref, nrho, nw = trees.nref, trees.nrho, trees.nw
     c2 = c_in * c_in
     acc = 0.0
     if n <= _LEAF:
@@ -749,10 +756,7 @@ def _point_core(
     cw: Arr,
     ref: Arr,
     rho: Arr,
-    noff: Arr,
-    nref: Arr,
-    nrho: Arr,
-    nw: Arr,
+    trees: Trees,
     c_in: float,
     margin_in: float,
     margin_out: float,
@@ -790,7 +794,7 @@ def _point_core(
         d = part[q]
         a2 = cstart[d]
         found = _walk(
-            px, py, pz, a2, cstart[d + 1] - a2, noff[d], xyz, w, nref, nrho, nw, c_in,
+            px, py, pz, a2, cstart[d + 1] - a2, trees.noff[d], xyz, w, trees, c_in,
             tk - acc, False, stack,
         )  # fmt: skip
         acc += found
@@ -803,33 +807,7 @@ def _point_core(
 
 
 @njit(cache=True, nogil=True)
-def core_points(
-    p0: int,
-    p1: int,
-    xyz: Arr,
-    w: Arr,
-    t: Arr,
-    cstart: Arr,
-    cw: Arr,
-    tmax: Arr,
-    tmin: Arr,
-    ref: Arr,
-    rho: Arr,
-    noff: Arr,
-    nref: Arr,
-    nrho: Arr,
-    nw: Arr,
-    ckey: Arr,
-    row_ids: Arr,
-    row_cs: Arr,
-    m: int,
-    dphi: float,
-    nrow: int,
-    theta: float,
-    c_in: float,
-    mutual: bool,
-    core: Arr,
-) -> None:
+def core_points(p0: int, p1: int, g: Index, core: Arr) -> None:
     """Mark the core points of the cells in occupied rows p0..p1-1 (only those).
 
     A point is core when the weight within ``c_in`` (itself included) reaches its
@@ -841,6 +819,9 @@ def core_points(
     of reach, else walked point by point (nearest first); the scan stops as soon as the
     threshold is reached, or the weight it could still reach stays below it.
     """
+    xyz, w, t, cstart, cw, tmax, tmin = g.xyz, g.w, g.t, g.cstart, g.cw, g.tmax, g.tmin
+    ref, rho, trees, ckey, row_cs, m = g.ref, g.rho, g.trees, g.ckey, g.row_cs, g.m
+    c_in, mutual = g.c_in, g.mutual
     per_point = t.shape[0] == xyz.shape[0] and xyz.shape[0] > 1
     stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
@@ -848,9 +829,9 @@ def core_points(
     part = np.empty(64, dtype=np.int64)
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
-    wi, wf = window_alloc(row_ids.shape[0], dphi, theta)
+    wi, wf = window_alloc(g)
     for p in range(p0, p1):
-        nwin, wid, span = window_open(p, row_ids, row_cs, m, dphi, nrow, theta, wi, wf)
+        nwin, wid, span = window_open(p, g, wi, wf)
         if buf.shape[0] < span:
             buf = np.empty(span, dtype=np.int64)
             dist = np.empty(span)
@@ -892,45 +873,26 @@ def core_points(
                     core[k] = True
                     continue
                 core[k] = _point_core(
-                    k, tk, cw[c] if mutual else 0.0, buf, keep, part, xyz, w, cstart, cw,
-                    ref, rho, noff, nref, nrho, nw, c_in, margin_in, margin_out, stack,
+                    k, tk, cw[c] if mutual else 0.0, buf, keep, part, xyz, w, cstart, cw, ref,
+                    rho, trees, c_in, margin_in, margin_out, stack,
                 )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
-def neighbour_sums(
-    p0: int,
-    p1: int,
-    xyz: Arr,
-    w: Arr,
-    cstart: Arr,
-    cw: Arr,
-    ref: Arr,
-    rho: Arr,
-    noff: Arr,
-    nref: Arr,
-    nrho: Arr,
-    nw: Arr,
-    ckey: Arr,
-    row_ids: Arr,
-    row_cs: Arr,
-    m: int,
-    dphi: float,
-    nrow: int,
-    theta: float,
-    c_in: float,
-    mutual: bool,
-    out: Arr,
-) -> None:
+def neighbour_sums(p0: int, p1: int, g: Index, out: Arr) -> None:
     """Exact weight within ``c_in`` of every point in occupied rows p0..p1-1 (itself
     included), in sorted order."""
+    xyz, w, cstart, cw, ref, rho = g.xyz, g.w, g.cstart, g.cw, g.ref, g.rho
+    ckey, row_cs, m, c_in, mutual = g.ckey, g.row_cs, g.m, g.c_in, g.mutual
+    trees = g.trees
+    noff = trees.noff
     stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
-    wi, wf = window_alloc(row_ids.shape[0], dphi, theta)
+    wi, wf = window_alloc(g)
     for p in range(p0, p1):
-        nwin, wid, span = window_open(p, row_ids, row_cs, m, dphi, nrow, theta, wi, wf)
+        nwin, wid, span = window_open(p, g, wi, wf)
         if buf.shape[0] < span:
             buf = np.empty(span, dtype=np.int64)
         for c in range(row_cs[p], row_cs[p + 1]):
@@ -964,30 +926,18 @@ def neighbour_sums(
                         a2 = cstart[d]
                         n2 = cstart[d + 1] - a2
                         acc += _walk(
-                            px, py, pz, a2, n2, noff[d], xyz, w, nref, nrho, nw, c_in,
+                            px, py, pz, a2, n2, noff[d], xyz, w, trees, c_in,
                             np.inf, False, stack,
                         )  # fmt: skip
                 out[k] = acc
 
 
 @njit(cache=True, nogil=True)
-def core_first(
-    c0: int,
-    c1: int,
-    xyz: Arr,
-    w: Arr,
-    t: Arr,
-    order: Arr,
-    slat: Arr,
-    slon: Arr,
-    cstart: Arr,
-    core: Arr,
-    ncore: Arr,
-    cref: Arr,
-    crho: Arr,
-) -> None:
-    """Move the core points of cells c0..c1-1 to the front of their cell; per cell: core
-    count, ``cref`` and ``crho`` of the core points (zero without any)."""
+def core_first(c0: int, c1: int, g: Index, core: Arr, ncore: Arr, cref: Arr, crho: Arr) -> None:
+    """Move the core points of cells c0..c1-1 to the front of their cell (in the sorted
+    point arrays of ``g``); per cell: core count, ``cref`` and ``crho`` of the core points
+    (zero without any)."""
+    xyz, w, t, order, slat, slon, cstart = g.xyz, g.w, g.t, g.order, g.slat, g.slon, g.cstart
     per_point = t.shape[0] == xyz.shape[0] and xyz.shape[0] > 1
     for c in range(c0, c1):
         a, b = cstart[c], cstart[c + 1]
@@ -1058,9 +1008,7 @@ def _pair_within(
     bref: Arr,
     brho: float,
     bnode: int,
-    nref: Arr,
-    nrho: Arr,
-    nw: Arr,
+    trees: Trees,
     c_in: float,
     stack: Arr,
 ) -> bool:
@@ -1075,46 +1023,30 @@ def _pair_within(
             continue
         if dc + brho <= margin_in:
             return True
-        if _walk(px, py, pz, b0, nb, bnode, xyz, w, nref, nrho, nw, c_in, 0.5, True, stack) > 0:
+        if _walk(px, py, pz, b0, nb, bnode, xyz, w, trees, c_in, 0.5, True, stack) > 0:
             return True
     return False
 
 
 @njit(cache=True, nogil=True)
-def merge_cells(
-    xyz: Arr,
-    w: Arr,
-    cstart: Arr,
-    ncore: Arr,
-    cref: Arr,
-    crho: Arr,
-    noff: Arr,
-    nref: Arr,
-    nrho: Arr,
-    nw: Arr,
-    ckey: Arr,
-    row_ids: Arr,
-    row_cs: Arr,
-    m: int,
-    dphi: float,
-    nrow: int,
-    theta: float,
-    c_in: float,
-    parent: Arr,
-) -> None:
+def merge_cells(g: Index, cores: Core, parent: Arr) -> None:
     """Union the cells holding core points that have one core pair within reach.
 
     Only for cells smaller than the radius, whose core points are one cluster already
     (otherwise :func:`merge_points`). Each pair of cells is looked at once, and not at
     all once both are in one cluster.
     """
+    xyz, w, cstart, ckey, row_ids, row_cs = g.xyz, g.w, g.cstart, g.ckey, g.row_ids, g.row_cs
+    m = g.m
+    ncore, cref, crho, trees, c_in = cores.ncore, cores.ref, cores.rho, cores.trees, g.c_in
+    noff = trees.noff
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
     stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
-    wi, wf = window_alloc(row_ids.shape[0], dphi, theta)
+    wi, wf = window_alloc(g)
     for p in range(row_ids.shape[0]):
-        nwin, wid, span = window_open(p, row_ids, row_cs, m, dphi, nrow, theta, wi, wf)
+        nwin, wid, span = window_open(p, g, wi, wf)
         if buf.shape[0] < span:
             buf = np.empty(span, dtype=np.int64)
         for c in range(row_cs[p], row_cs[p + 1]):
@@ -1138,41 +1070,29 @@ def merge_cells(
                     if ncore[c] <= ncore[d]:
                         linked = _pair_within(
                             xyz, w, a0, a0 + ncore[c], b0, ncore[d], cref[d], crho[d],
-                            noff[d], nref, nrho, nw, c_in, stack,
+                            noff[d], trees, c_in, stack,
                         )  # fmt: skip
                     else:
                         linked = _pair_within(
                             xyz, w, b0, b0 + ncore[d], a0, ncore[c], cref[c], crho[c],
-                            noff[c], nref, nrho, nw, c_in, stack,
+                            noff[c], trees, c_in, stack,
                         )  # fmt: skip
                 if linked:
                     _union(parent, c, d)
 
 
 @njit(cache=True, nogil=True)
-def merge_points(
-    xyz: Arr,
-    cstart: Arr,
-    ncore: Arr,
-    cref: Arr,
-    crho: Arr,
-    ckey: Arr,
-    row_ids: Arr,
-    row_cs: Arr,
-    m: int,
-    dphi: float,
-    nrow: int,
-    theta: float,
-    c_in: float,
-    parent: Arr,
-) -> None:
+def merge_points(g: Index, cores: Core, parent: Arr) -> None:
     """Union core points pair by pair (cells larger than the radius: tiny radii only)."""
+    xyz, cstart, ckey, row_ids, row_cs = g.xyz, g.cstart, g.ckey, g.row_ids, g.row_cs
+    m, c_in = g.m, g.c_in
+    ncore, cref, crho = cores.ncore, cores.ref, cores.rho
     c2 = c_in * c_in
     margin_out = c_in * (1.0 + _SLACK) + _TINY
     buf = np.empty(64, dtype=np.int64)
-    wi, wf = window_alloc(row_ids.shape[0], dphi, theta)
+    wi, wf = window_alloc(g)
     for p in range(row_ids.shape[0]):
-        nwin, wid, span = window_open(p, row_ids, row_cs, m, dphi, nrow, theta, wi, wf)
+        nwin, wid, span = window_open(p, g, wi, wf)
         if buf.shape[0] < span:
             buf = np.empty(span, dtype=np.int64)
         for c in range(row_cs[p], row_cs[p + 1]):
@@ -1254,31 +1174,7 @@ def core_labels(cstart: Arr, ncore: Arr, root: Arr, root_label: Arr) -> tuple[Ar
 
 
 @njit(cache=True, nogil=True)
-def border_labels(
-    p0: int,
-    p1: int,
-    xyz: Arr,
-    w: Arr,
-    cstart: Arr,
-    ncore: Arr,
-    cref: Arr,
-    crho: Arr,
-    noff: Arr,
-    nref: Arr,
-    nrho: Arr,
-    nw: Arr,
-    lab: Arr,
-    cmin: Arr,
-    ckey: Arr,
-    row_ids: Arr,
-    row_cs: Arr,
-    m: int,
-    dphi: float,
-    nrow: int,
-    theta: float,
-    c_in: float,
-    mutual: bool,
-) -> None:
+def border_labels(p0: int, p1: int, g: Index, cores: Core, lab: Arr, cmin: Arr) -> None:
     """Label the non-core points of occupied rows p0..p1-1: the smallest label among the
     clusters with a core point within reach (-1 without any).
 
@@ -1286,15 +1182,19 @@ def border_labels(
     neighbour cell entirely within reach gives its label without a distance test; cells
     whose smallest label is no better than the best found are skipped.
     """
+    xyz, w, cstart, ckey, row_cs, m = g.xyz, g.w, g.cstart, g.ckey, g.row_cs, g.m
+    c_in, mutual = g.c_in, g.mutual
+    ncore, cref, crho, trees = cores.ncore, cores.ref, cores.rho, cores.trees
+    noff = trees.noff
     c2 = c_in * c_in
     margin_in = c_in * (1.0 - _SLACK) - _TINY
     margin_out = c_in * (1.0 + _SLACK) + _TINY
     none = np.iinfo(np.int64).max
     stack = np.empty((_STACK, 2), dtype=np.int64)
     buf = np.empty(64, dtype=np.int64)
-    wi, wf = window_alloc(row_ids.shape[0], dphi, theta)
+    wi, wf = window_alloc(g)
     for p in range(p0, p1):
-        nwin, wid, span = window_open(p, row_ids, row_cs, m, dphi, nrow, theta, wi, wf)
+        nwin, wid, span = window_open(p, g, wi, wf)
         if buf.shape[0] < span:
             buf = np.empty(span, dtype=np.int64)
         for c in range(row_cs[p], row_cs[p + 1]):
@@ -1323,7 +1223,7 @@ def border_labels(
                         if dc + crho[d] > margin_in:
                             a2 = cstart[d]
                             hit = _walk(
-                                px, py, pz, a2, ncore[d], noff[d], xyz, w, nref, nrho, nw, c_in,
+                                px, py, pz, a2, ncore[d], noff[d], xyz, w, trees, c_in,
                                 0.5, True, stack,
                             )  # fmt: skip
                             if hit == 0.0:
@@ -1344,30 +1244,19 @@ def scatter(k0: int, k1: int, order: Arr, values: Arr, out: Arr) -> None:
 
 
 @njit(cache=True, nogil=True)
-def centre_sums(
-    p0: int,
-    p1: int,
-    prefix: Arr,
-    cstart: Arr,
-    ckey: Arr,
-    row_ids: Arr,
-    row_cs: Arr,
-    m: int,
-    dphi: float,
-    nrow: int,
-    theta: float,
-    order: Arr,
-    out: Arr,
-) -> None:
+def centre_sums(p0: int, p1: int, g: Index, prefix: Arr, theta: float, out: Arr) -> None:
     """Per point of occupied rows p0..p1-1 (``out`` in input order): weight of the cells
     whose centre lies within ``theta`` of the centre of the point's cell (``prefix``:
-    cumulative cell weights, ``ncell + 1``).
+    cumulative cell weights, ``ncell + 1``; ``theta`` is the radius itself, not the
+    widened ``g.theta``).
 
     For a row of cells and a row of targets, the target centres within reach of a cell's
     centre form one longitude interval (two across the antimeridian) that moves east with
     the cell: two pointers sweep the target row once, and prefix sums over the occupied
     cells give each interval's weight.
     """
+    cstart, ckey, row_ids, row_cs, order = g.cstart, g.ckey, g.row_ids, g.row_cs, g.order
+    m, dphi, nrow = g.m, g.dphi, g.nrow
     hav_t = math.sin(min(theta, _PI) / 2) ** 2
     nrows = row_ids.shape[0]
     total = np.zeros(0)
