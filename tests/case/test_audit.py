@@ -139,3 +139,15 @@ def test_a_later_ingest_neither_launders_nor_rehashes_an_edited_segment(
         check = case.verify_audit()
     assert not check.ok
     assert any(p.startswith("sellers:") and "rows stored by entry 2" in p for p in check.problems)
+
+
+def test_the_recorded_state_verifies_in_another_process(case_path: Path, in_child) -> None:
+    # the digests are a fixed byte form of the values, not of this process's objects
+    code = (
+        "import sys\n"
+        "from workbench.case import open_case\n"
+        "with open_case(sys.argv[1], create=False) as case:\n"
+        "    print(case.verify_audit().ok)\n"
+    )
+    out, _ = in_child(code, str(case_path))
+    assert out == ["True"]
