@@ -161,3 +161,58 @@ def test_demo_workshops_are_found_and_hubs_labelled(n_shipments: int) -> None:
         found = sites.iloc[int(np.argmin(dist))]
         assert dist.min() <= 300 and found["label"] == "hub", hub["name"]
         assert found["rank"] > len(planted)
+
+
+def _points(rng, n, lat, lon, spread_deg, sellers, brand):
+    return pd.DataFrame(
+        {
+            "seller_id": rng.choice(sellers, n),
+            "lat": lat + rng.choice([0.0, spread_deg], n),
+            "lon": lon + rng.choice([0.0, spread_deg], n),
+            "brand": brand,
+        }
+    )
+
+
+def test_a_hub_never_ranks_above_a_workshop_and_evidence_free_clusters_rank_last() -> None:
+    rng = np.random.default_rng(5)
+    # a small workshop: 2 accounts of one ring, 40 waybills, one counterfeit test buy (on
+    # another brand than it ships); sparse legitimate waybills around it lower its contrast
+    workshop = _points(rng, 40, 24.4800, 118.1000, 0.0002, ["W1", "W2"], "no brand")
+    around = pd.DataFrame(
+        {
+            "seller_id": [f"A{i}" for i in range(225)],
+            "lat": 24.4800 + np.repeat(np.linspace(-0.012, 0.012, 15), 15),
+            "lon": 118.1000 + np.tile(np.linspace(-0.012, 0.012, 15), 15),
+            "brand": "no brand",
+        }
+    )
+    around = around[(around["lat"] - 24.48).abs() + (around["lon"] - 118.1).abs() > 0.002]
+    # a logistics hub: 60 unrelated accounts, half of them with mistaken counterfeit verdicts
+    hub = _points(rng, 600, 29.3300, 120.1000, 0.0003, [f"H{i:02d}" for i in range(60)], "Nike")
+    # a busy spot of one legitimate network without any evidence
+    quiet = _points(rng, 300, 22.5000, 114.0000, 0.0002, [f"B{i}" for i in range(10)], "x")
+    ships = pd.concat([workshop, around, hub, quiet], ignore_index=True)
+    ships["shipment_id"] = [f"W{i:05d}" for i in range(len(ships))]
+    networks = pd.DataFrame(
+        {
+            "seller_id": ["W1", "W2", *[f"B{i}" for i in range(10)]],
+            "network_id": ["N1", "N1", *["N2"] * 10],
+        }
+    )
+    evidence = pd.DataFrame(
+        {
+            "seller_id": ["W1"] + [f"H{i:02d}" for i in range(30) for _ in range(3)],
+            "verdict": "counterfeit",
+            "brand": ["Adidas"] + ["Nike"] * 90,
+        }
+    )
+    sites = SiteFinder(300).fit(ships, networks=networks, evidence=evidence).sites_
+    by_label = sites.set_index("label")
+    assert sorted(sites["label"]) == ["hub", "mixed", "workshop"]
+    # the hub outscores the workshop (its mistaken verdicts, brand focus and contrast) ...
+    assert by_label.loc["hub", "score"] > by_label.loc["workshop", "score"]
+    # ... and the evidence-free cluster outscores it too, yet the order is by label first
+    assert by_label.loc["mixed", "score"] > by_label.loc["workshop", "score"]
+    assert list(sites["label"]) == ["workshop", "hub", "mixed"]
+    assert list(sites["rank"]) == [1, 2, 3]

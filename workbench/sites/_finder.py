@@ -250,14 +250,20 @@ class SiteFinder:
         return sites
 
     def _rank(self, sites: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Rank the sites (score, then volume, then place: never the input order), name
-        them and set ``sites_``; returns each site's rank and the names in rank order."""
+        """Rank the sites, name them and set ``sites_``; returns each site's rank and the
+        names in rank order.
+
+        The label comes first (:func:`rank_tier`: workshops, then clusters with some
+        evidence, then hubs, then clusters without evidence), then the score, the volume
+        and the place: never the input order.
+        """
         n_sites = len(sites)
-        order = (
-            np.lexsort((sites["lon"], sites["lat"], -sites["n_shipments"], -sites["score"]))
-            if n_sites
-            else np.array([], dtype=np.int64)
-        )
+        if n_sites:
+            tier = rank_tier(sites["label"], sites["score_parts"])
+            keys = (sites["lon"], sites["lat"], -sites["n_shipments"], -sites["score"], tier)
+            order = np.lexsort(keys)
+        else:
+            order = np.array([], dtype=np.int64)
         rank_of = np.empty(n_sites, dtype=np.int64)
         rank_of[order] = np.arange(n_sites)
         sites = sites.iloc[order].reset_index(drop=True)
@@ -322,6 +328,17 @@ def _stability(
     records = [{r: float(v[k]) for r, v in shares.items()} for k in range(n_sites)]
     stable = np.all(np.column_stack(list(shares.values())) >= STABLE_SHARE, axis=1)
     return records, stable
+
+
+def rank_tier(labels: pd.Series, score_parts: pd.Series) -> np.ndarray:
+    """The order of labels in the ranking: 0 workshop, 1 a cluster with some evidence,
+    2 hub, 3 a cluster without evidence, whatever their scores. A hub never ranks above a
+    workshop, and busy legitimate places without evidence come last."""
+    evidence = np.array([float((parts or {}).get("evidence", 0.0)) for parts in score_parts])
+    label = labels.to_numpy(str)
+    return np.select(
+        [label == "workshop", label == "hub", evidence > 0], [0, 2, 1], default=3
+    ).astype(np.int64)
 
 
 def find_sites(
