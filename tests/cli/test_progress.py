@@ -170,3 +170,17 @@ def test_python_dash_m_workbench_is_the_command_line(tmp_path: Path) -> None:
         check=True, cwd=tmp_path,
     )  # fmt: skip
     assert "--quiet" in out.stdout and "sites" in out.stdout
+
+
+def test_quiet_silences_the_intake_bar_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sellers.csv"
+    path.write_text("seller_id,name\nS1,Shop 1\n", encoding="utf-8")
+    monkeypatch.setattr(progress_module, "_quiet", False)
+    monkeypatch.delenv("WORKBENCH_QUIET", raising=False)
+    load_table(path, "sellers", progress=True)
+    assert "sellers: sellers.csv" in capsys.readouterr().err
+    set_quiet()
+    load_table(path, "sellers", progress=True)
+    assert capsys.readouterr().err == ""

@@ -49,6 +49,7 @@ from workbench.intake._rules import (
     check_typed,
     trimmed,
 )
+from workbench.progress import is_quiet
 from workbench.schema import TABLES, TableSpec
 
 __all__ = [
@@ -197,7 +198,7 @@ class IntakeStream:
         bar = tqdm(
             desc=f"{self.table}: {self.path.name}",
             unit=" rows",
-            disable=not self.progress,
+            disable=not self.progress or is_quiet(),  # --quiet silences every bar
             leave=False,
         )
         renames: dict[str, str] | None = None
