@@ -322,7 +322,7 @@ def test_zh_cn_pdf_text_extracts_as_chinese(world, tmp_path: Path) -> None:
         (tmp_path / "report.pdf").write_bytes(archive.read(f"{top}/data/report.pdf"))
         kml = archive.read(f"{top}/data/sites.kml").decode("utf-8")
     text = _pdf_text(tmp_path / "report.pdf")
-    for phrase in ("假冒商品生产窝点线索报告", "福建省", "公安局", "可疑理由", "试买"):
+    for phrase in ("假冒商品生产窝点线索报告", "福建省", "公安局", "可疑理由", "试买", "发现方式"):
         assert phrase in text, phrase
     assert "福建" in kml and "生产窝点" in kml
 
@@ -330,6 +330,8 @@ def test_zh_cn_pdf_text_extracts_as_chinese(world, tmp_path: Path) -> None:
 def test_report_cites_review_run_sources_and_evidence(world) -> None:
     html = (world.bundles["police"] / "data" / "report.html").read_text(encoding="utf-8")
     assert "test buys E14, E15 matched" in html and "lead-3" in html
+    # which pass found the site: the demo's rings are dense and carry verdicts
+    assert "Found by both passes" in html
     assert world.run in html and "radius_m" in html
     assert "shipments.csv" in html and "counterfeit" in html
     evidence = pd.read_csv(world.bundles["police"] / "data" / "evidence.csv", encoding="utf-8-sig")

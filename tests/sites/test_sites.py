@@ -35,7 +35,11 @@ def test_workshop_ranks_above_hub(toy_shipments, toy_network, toy_evidence) -> N
     assert top["score_parts"]["evidence"] == pytest.approx(2 / 3, abs=1e-3)
     # concentration: 1 operator behind 10 accounts -> 1 - 1/10
     assert top["score_parts"]["concentration"] == pytest.approx(0.9)
-    assert set(top["score_parts"]) == set(SCORE_WEIGHTS)
+    # the four weighted parts, and which pass found the site (both: the workshop is dense
+    # and its network carries the verdicts)
+    assert set(top["score_parts"]) == {*SCORE_WEIGHTS, "found_by"}
+    assert top["score_parts"]["found_by"] == "density+evidence"
+    assert hub["score_parts"]["found_by"] == "density"
 
 
 def test_collapsing_duplicates_equals_clustering_every_waybill(toy_shipments) -> None:

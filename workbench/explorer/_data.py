@@ -40,6 +40,11 @@ SCORE_PARTS = {
     "brand_focus": "Brand focus",
     "contrast": "Contrast with the surrounding 2 km",
 }
+FOUND_BY = {
+    "density": "the density pass (the place stands out from its surroundings)",
+    "evidence": "the evidence pass (a network with counterfeit verdicts ships from here)",
+    "density+evidence": "both the density and the evidence pass",
+}
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.explorer._data import SCORE_PARTS, jurisdiction_label
+from workbench.explorer._data import FOUND_BY, SCORE_PARTS, jurisdiction_label
 
 MAX_SELLERS = 25
 MAX_EVIDENCE = 12
@@ -43,9 +43,21 @@ def _yes_no(value: Any) -> str:
 
 
 def score_parts_html(parts: dict[str, Any]) -> str:
-    """One bar per score part (0..1), with what the part measures."""
+    """One bar per score part (0..1), with what the part measures; then which pass found
+    the site and, for a site split from a shared cluster, the other parts."""
     out = []
+    notes = []
     for key, value in (parts or {}).items():
+        if key == "found_by":
+            notes.append(f"<p>Found by {esc(FOUND_BY.get(str(value), value))}.</p>")
+            continue
+        if key == "split_with":
+            others = ", ".join(str(v) for v in value or [])
+            notes.append(
+                f"<p>Split from one dense cluster shared with {esc(others)}: different rings "
+                "whose accounts do not overlap.</p>"
+            )
+            continue
         share = max(0.0, min(1.0, float(value))) if value is not None else 0.0
         out.append(
             f'<div class="workbench-part"><span class="workbench-part-name">'
@@ -53,7 +65,7 @@ def score_parts_html(parts: dict[str, Any]) -> str:
             f'<span class="workbench-part-bar"><span style="width:{share * 100:.0f}%"></span>'
             f"</span><span>{share:.2f}</span></div>"
         )
-    return "".join(out) or "<p>No score parts stored for this site.</p>"
+    return "".join(out + notes) or "<p>No score parts stored for this site.</p>"
 
 
 def activity_svg(weeks: pd.DataFrame) -> str:

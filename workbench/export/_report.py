@@ -20,6 +20,7 @@ from workbench.export._i18n import Translator
 __all__ = ["brand_rows", "jurisdiction_names", "monthly", "records", "shown", "site_section"]
 
 MAX_TEXT = 160
+PART_NOTES = ("found_by", "split_with")  # score parts that are notes, not 0..1 figures
 MAX_ROWS = {"sellers": 50, "links": 60, "evidence": 80, "reviews": 50, "addresses": 3}
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -243,6 +244,7 @@ def site_section(
     )
     nets = sorted(sellers["network_id"].dropna().astype(str).unique()) if len(sellers) else []
     value = site.get("value_cny")
+    parts = dict(site.get("score_parts") or {})
     return {
         "site_id": shown(site_id, tr),
         "rank": int(site["rank"]),
@@ -261,8 +263,11 @@ def site_section(
         "score": float(site["score"]),
         "score_parts": [
             {"name": tr.value("score_part", k), "value": float(v)}
-            for k, v in dict(site.get("score_parts") or {}).items()
+            for k, v in parts.items()
+            if k not in PART_NOTES
         ],
+        "found_by": tr.value("found_by", parts.get("found_by")) if parts.get("found_by") else "",
+        "split_with": tr("list.sep").join(shown(str(s), tr) for s in parts.get("split_with") or []),
         "n_shipments": int(site["n_shipments"]),
         "n_waybills_listed": len(waybills),
         "value_cny": float(value) if value is not None and pd.notna(value) else None,

@@ -8,8 +8,12 @@ where the waybills within ``radius_m`` reach ``density_factor`` times what its s
 (``context_m``) would put there if spread evenly, and at least ``min_shipments``. So a
 workshop in a quiet suburb and one in a dense city district are both found, and an evenly
 busy district is not one big site. Only points geocoded to ``exact`` or ``street``
-precision take part; the rest are counted in ``excluded_``. Each site also says whether it
-persists at half and twice the radius (``stability``, ``stable``).
+precision take part; the rest are counted in ``excluded_``. A second pass clusters the
+points of each operator with counterfeit verdicts on their own (:mod:`workbench.sites._seeded`):
+it finds a small workshop that never stands out in a dense district, and splits a density
+site that two unrelated rings share; ``score_parts["found_by"]`` says which pass found a
+site. Each site also says whether it persists at half and twice the radius (``stability``,
+``stable``).
 
 The score (0-100) is a weighted sum of four parts, each between 0 and 1:
 
@@ -50,6 +54,7 @@ from workbench.progress import Progress, step
 from workbench.sites import _describe as describe
 from workbench.sites._density import background_weight, dbscan
 from workbench.sites._describe import SCORE_WEIGHTS, WORKSHOP_EVIDENCE
+from workbench.sites._seeded import Seeded, SuspectPoints, seed, suspect_points
 from workbench.sites._tally import Tally, tally
 from workbench.sites._waybills import (
     PRECISE_ENOUGH,
@@ -182,21 +187,26 @@ class SiteFinder:
         # waybills within context_m of each point: the local threshold and the contrast part
         step(progress, f"density of the surroundings ({self.context_m:g} m)")
         background = background_weight(lat, lon, weight, self.context_m)
+        verdicts = _evidence(evidence, ways, networks)
+        suspects = suspect_points(ways, verdicts[0] > 0)
         step(progress, f"clustering {len(lat):,} points at {self.radius_m:g} m")
-        point_label = self._cluster(lat, lon, weight, self.radius_m, background)
+        seeded = self._cluster((lat, lon, weight), self.radius_m, background, ways, suspects)
         with ThreadPoolExecutor(1) as pool:  # the other radii cluster meanwhile
-            other = pool.submit(self._other_radii, lat, lon, weight, background)
+            # there the seeded pass runs again for the operators that made or split a site
+            decisive = suspects.only(seeded.decisive)
+            other = pool.submit(self._other_radii, (lat, lon, weight), background, ways, decisive)
             step(progress, "counting sellers, networks and verdicts per site")
-            verdicts = _evidence(evidence, ways, networks)
-            n_labels = int(point_label.max(initial=-1)) + 1
-            counts = tally(ways, point_label, n_labels, verdicts, weight)
-            point_label, counts = _drop_small(
-                point_label, counts, self.min_sellers, self.min_shipments
+            counts = tally(ways, seeded.label, len(seeded.found_by), verdicts, weight)
+            point_label, counts, keep = _drop_small(
+                seeded.label, counts, self.min_sellers, self.min_shipments
             )
             step(progress, "describing and scoring the sites")
             sites = self._describe(
                 (lat, lon, weight), background, point_label, ways, counts, verdicts
             )
+            found_by = np.asarray(seeded.found_by, dtype=object)[keep]
+            for parts, how in zip(sites["score_parts"], found_by, strict=True):
+                parts["found_by"] = how
             step(progress, "checking stability at half and twice the radius")
             if self.stability:
                 stability, stable = _stability(point_label, other.result(), weight)
@@ -204,6 +214,7 @@ class SiteFinder:
                 sites["stable"] = stable
         step(progress, "ranking and naming the sites")
         rank_of, site_ids = self._rank(sites)
+        _name_splits(self.sites_, seeded.split_group[keep], rank_of, site_ids)
         ranked = np.full(len(point_label), -1, dtype=np.int64)  # site row of each point
         ranked[point_label >= 0] = rank_of[point_label[point_label >= 0]]
         self.labels_ = row_labels(point, ranked)
@@ -280,30 +291,40 @@ class SiteFinder:
 
     def _cluster(
         self,
-        lat: np.ndarray,
-        lon: np.ndarray,
-        weight: np.ndarray,
+        points: tuple[np.ndarray, np.ndarray, np.ndarray],
         radius_m: float,
         background: np.ndarray,
-    ) -> np.ndarray:
-        """Point labels at ``radius_m``; seeds need ``density_factor`` times the even share of
-        their surroundings (``background``), and at least ``min_shipments``."""
+        ways: Waybills,
+        suspects: SuspectPoints,
+    ) -> Seeded:
+        """Point labels at ``radius_m``: the density pass (seeds need ``density_factor``
+        times the even share of their surroundings, ``background``, and at least
+        ``min_shipments``), then the evidence-seeded pass (:mod:`workbench.sites._seeded`)."""
+        lat, lon, weight = points
         if len(lat) == 0:
-            return np.array([], dtype=np.int64)
+            return Seeded(np.array([], dtype=np.int64), [], np.array([], dtype=np.int64))
         threshold: np.ndarray | float = float(self.min_shipments)
         if self.density_factor:
             expected = background * (radius_m / self.context_m) ** 2
             threshold = np.maximum(threshold, self.density_factor * expected)
-        return dbscan(lat, lon, weight, radius_m, threshold)
+        density = dbscan(lat, lon, weight, radius_m, threshold)
+        rule = (radius_m, self.min_shipments, self.density_factor, self.context_m)
+        return seed(points, density, ways, suspects, rule)
 
     def _other_radii(
-        self, lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, background: np.ndarray
+        self,
+        points: tuple[np.ndarray, np.ndarray, np.ndarray],
+        background: np.ndarray,
+        ways: Waybills,
+        suspects: SuspectPoints,
     ) -> dict[str, np.ndarray]:
         """Point labels at the radii of the stability check (none without it), by radius."""
         if not self.stability:
             return {}
         return {
-            f"{self.radius_m * f:g}": self._cluster(lat, lon, weight, self.radius_m * f, background)
+            f"{self.radius_m * f:g}": self._cluster(
+                points, self.radius_m * f, background, ways, suspects
+            ).label
             for f in STABILITY_FACTORS
         }
 
@@ -393,6 +414,22 @@ def compile_kernels() -> None:
     _kernels_ready = True
 
 
+def _name_splits(
+    sites: pd.DataFrame, split_group: np.ndarray, rank_of: np.ndarray, site_ids: np.ndarray
+) -> None:
+    """Tell each site split from a shared density cluster the ids of the other parts
+    (``score_parts["split_with"]``); ``split_group`` is per site before ranking."""
+    ranked_group = np.full(len(sites), -1, dtype=np.int64)
+    ranked_group[rank_of] = split_group
+    for group in np.unique(ranked_group[ranked_group >= 0]):
+        members = np.flatnonzero(ranked_group == group)
+        if len(members) < 2:
+            continue  # the other part was dropped (too few sellers or waybills)
+        for k in members:
+            others = [str(site_ids[j]) for j in members if j != k]
+            sites["score_parts"].iloc[k]["split_with"] = others
+
+
 def _run_id(params: dict[str, Any], lat: np.ndarray, lon: np.ndarray, weight: np.ndarray) -> str:
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
     for array in (lat, lon, weight):
@@ -402,21 +439,22 @@ def _run_id(params: dict[str, Any], lat: np.ndarray, lon: np.ndarray, weight: np
 
 def _drop_small(
     point_label: np.ndarray, counts: Tally, min_sellers: int, min_shipments: int
-) -> tuple[np.ndarray, Tally]:
+) -> tuple[np.ndarray, Tally, np.ndarray]:
     """Drop sites with fewer than ``min_sellers`` sellers or ``min_shipments`` waybills.
 
     The second rule matters for border points: a seed's neighbours may all be claimed by a
-    neighbouring site, leaving it with almost nothing. The rest are renumbered 0..k-1.
+    neighbouring site, leaving it with almost nothing. The rest are renumbered 0..k-1;
+    returns the labels, the tallies and the old label of each site kept.
     """
     n_labels = len(counts.n_shipments)
     if n_labels == 0:
-        return point_label, counts
+        return point_label, counts, np.array([], dtype=np.int64)
     per_site = np.bincount(counts.sellers[0], minlength=n_labels)
     keep = np.flatnonzero((per_site >= min_sellers) & (counts.n_shipments >= min_shipments))
     remap = np.full(n_labels, -1, dtype=np.int64)
     remap[keep] = np.arange(len(keep))
     label = np.where(point_label >= 0, remap[np.maximum(point_label, 0)], -1)
-    return label, counts.subset(keep)
+    return label, counts.subset(keep), keep
 
 
 def _evidence(
