@@ -8,7 +8,8 @@ again) or ``reviews`` (``--n`` review decisions ``--gap-s`` apart, started by a 
 
 The worker prints one line per milestone, flushed at once, as ``<time.monotonic()>
 <marker>``: ``ready`` (case open, input loaded), ``staging`` / ``staged`` (the scratch
-file of an ingest), ``sql <first words>`` whenever the case's connection starts a SQL
+file of an ingest), ``writing parts`` / ``sorting parts`` (the waybills' new GeoParquet
+part, in its incoming folder), ``sql <first words>`` whenever the case's connection starts a SQL
 statement (SQLite's trace hook), and ``done`` when the step has returned. The monotonic
 clock is the machine's, so the test can compare it with its own. With ``--pause-at`` the
 worker prints ``paused`` and sleeps ``--pause-s`` seconds the first time a marker starts
@@ -25,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 import workbench.case._case
+import workbench.case._parts
 from workbench.case._case import Case, open_case
 from workbench.intake._table import IntakeResult
 
@@ -137,6 +139,18 @@ def main() -> None:
         mark("staged")
 
     workbench.case._case.stage = stage
+    writer = workbench.case._parts.PartsWriter
+    real_add, real_finish = writer.add, writer.finish
+
+    def add(self: Any, frame: pd.DataFrame) -> None:
+        mark("writing parts")
+        real_add(self, frame)
+
+    def finish(self: Any) -> Any:
+        mark("sorting parts")
+        return real_finish(self)
+
+    writer.add, writer.finish = add, finish  # type: ignore[method-assign]
     with open_case(args.case, actor=args.actor, timeout_s=args.timeout_s) as case:
         prepared = prepare(case, args)
         case._con.set_trace_callback(mark.trace)

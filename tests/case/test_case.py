@@ -54,6 +54,9 @@ def test_every_table_round_trips(case, demo_intake, table: str) -> None:
     stored = case.table(table)
     original = demo_intake[table].frame
     columns = list(original.columns)
+    if table == "shipments":  # waybills are stored in spatial order (GeoParquet row groups)
+        stored = stored.sort_values("shipment_id")
+        original = original.sort_values("shipment_id")
     pd.testing.assert_frame_equal(
         stored[columns].reset_index(drop=True),
         original.reset_index(drop=True),
@@ -185,19 +188,47 @@ def test_gdal_lists_the_layers_with_their_geometry_types(case) -> None:
     _analysed(case)
     case.close()
     layers = dict(pyogrio.list_layers(case.path))
-    assert layers["shipments"] == "Point" and layers["locations"] == "Point"
+    assert layers["locations"] == "Point"
     assert layers["sites"] == "Point" and layers["site_areas"] == "Polygon"
-    assert layers["audit"] is None  # attribute tables are listed too
-    info = pyogrio.read_info(case.path, layer="shipments")
-    assert info["crs"] == "EPSG:4326" and info["features"] > 7_000
+    assert layers["audit"] is None and layers["waybill_parts"] is None  # attribute tables too
+    assert "shipments" not in layers  # the waybills are GeoParquet files beside the case
+    for layer in ("locations", "sites", "site_areas"):  # the standard R-tree spatial index
+        info = pyogrio.read_info(case.path, layer=layer)
+        assert info["crs"] == "EPSG:4326" and info["capabilities"]["fast_spatial_filter"]
     areas = pyogrio.read_dataframe(case.path, layer="site_areas")
     assert areas.geometry.geom_type.eq("Polygon").all()
+    # a spatial filter through the index finds the sites inside a box
+    sites = pyogrio.read_dataframe(case.path, layer="sites")
+    first = sites.geometry.iloc[0]
+    box = (first.x - 0.01, first.y - 0.01, first.x + 0.01, first.y + 0.01)
+    near = pyogrio.read_dataframe(case.path, layer="sites", bbox=box)
+    assert sites["site_id"].iloc[0] in set(near["site_id"]) and len(near) < len(sites)
     ogrinfo = shutil.which("ogrinfo")
     if ogrinfo:  # Debian's gdal-bin, installed by .ci/run
         out = subprocess.run(
             [ogrinfo, "-ro", "-so", str(case.path)], capture_output=True, text=True, check=True
         ).stdout
-        assert "shipments (Point)" in out and "site_areas (Polygon)" in out
+        assert "locations (Point)" in out and "site_areas (Polygon)" in out
+
+
+def test_the_waybills_are_geoparquet_with_a_bbox_covering(case) -> None:
+    import json as json_
+
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    (part,) = case.path.with_suffix(".waybills").glob("part-*.parquet")
+    meta = json_.loads(pq.read_schema(part).metadata[b"geo"])
+    assert meta["version"] == "1.1.0" and meta["primary_column"] == "geometry"
+    column = meta["columns"]["geometry"]
+    assert column["encoding"] == "WKB" and column["geometry_types"] == ["Point"]
+    assert column["covering"]["bbox"]["xmin"] == ["bbox", "xmin"]
+    frame = gpd.read_parquet(part)  # any GeoParquet reader opens it
+    assert frame.crs.to_string() == "OGC:CRS84" and len(frame) == len(case.table("shipments"))
+    assert (frame.geometry.x == frame["lon"]).all() and (frame.geometry.y == frame["lat"]).all()
+    # row groups follow a space-filling curve: each covers a small part of the whole
+    source = pq.ParquetFile(part)
+    assert source.num_row_groups >= 1
 
 
 def test_an_older_case_is_migrated(tmp_path: Path) -> None:
@@ -235,11 +266,11 @@ def test_unknown_table(case) -> None:
 def test_big_table_reads_in_a_child_match_the_in_process_reader(case, monkeypatch) -> None:
     from workbench.case._io import read_arrow
 
-    sql = "SELECT shipment_id, lat, shipped_at, items FROM shipments ORDER BY fid"
+    sql = "SELECT seller_id, kind, value FROM identifiers ORDER BY fid"
     assert read_arrow(str(case.path), sql) is not None  # the child reader works here
-    in_process = case.table("shipments")  # 8,000 rows: below the child threshold
+    in_process = case.table("locations")  # below the child threshold
     monkeypatch.setattr("workbench.case._case._CHILD_READ_ROWS", 0)
-    through_child = case.table("shipments")
+    through_child = case.table("locations")
     pd.testing.assert_frame_equal(
         pd.DataFrame(through_child.drop(columns="geometry")),
         pd.DataFrame(in_process.drop(columns="geometry")),
@@ -365,11 +396,35 @@ def test_a_full_disk_is_one_clear_error_and_the_case_is_unchanged(
         pages = case._con.execute("PRAGMA page_count").fetchone()[0]
         case._con.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk fills up
         with pytest.raises(CaseError, match=r"no space left .* nothing was written"):
-            case.ingest([demo_intake["shipments"]])
+            case.ingest([demo_intake["sellers"], demo_intake["shipments"]])
         assert not case._con.in_transaction
         case._con.execute("PRAGMA max_page_count = 1073741823")
         assert len(case.audit()) == 1 and case.table("shipments").empty
+        assert case.table("sellers").empty
         case.ingest([demo_intake["sellers"]])  # and it goes on working once there is room
+        assert case.verify_audit().ok
+    # no part was left behind: the parts folder holds nothing a later step would list
+    assert not list((tmp_path / "full.waybills").glob("part-*.parquet"))
+
+
+def test_a_full_disk_while_writing_waybills_is_one_clear_error(
+    demo_intake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import pyarrow.parquet as pq
+
+    from workbench.errors import CaseError
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with open_case(tmp_path / "full.gpkg") as case:
+        monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+        with pytest.raises(CaseError, match=r"no space left .* nothing was written"):
+            case.ingest([demo_intake["shipments"]])
+        monkeypatch.undo()
+        assert len(case.audit()) == 1 and case.table("shipments").empty
         assert case.verify_audit().ok
 
 

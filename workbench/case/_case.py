@@ -13,6 +13,7 @@ several processes take turns, and QGIS, ArcGIS or ``ogrinfo`` open the file as l
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -21,10 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
+from workbench.case import _parts
 from workbench.case import audit as audit_log
-from workbench.case._gpkg import parse_geometry, touch
+from workbench.case._gpkg import parse_geometry, register_functions, touch
 from workbench.case._io import insert_frame, python_values, read_arrow, read_frame, stage, typed
 from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
 from workbench.case._staging import (
@@ -86,6 +89,14 @@ def resolve_case_path(
     return target
 
 
+def _point_keys(lat: pd.Series, lon: pd.Series) -> pd.Series:
+    """One int64 key per coordinate pair at 1e-7 degree (about 1 cm), as the site finder
+    collapses points."""
+    la = np.round((lat.to_numpy(float) + 90.0) * 1e7).astype(np.int64)
+    lo = np.round((lon.to_numpy(float) + 180.0) * 1e7).astype(np.int64)
+    return pd.Series(la * 3_600_000_001 + lo)
+
+
 def _is_locked(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 
@@ -101,7 +112,7 @@ def _replaced_segments(
     replaced: dict[str, set[int | None]] = {}
     for i, table, _columns, report, *_ in plans:
         key = KEY_COLUMNS.get(table)
-        if key:
+        if key and table != "shipments":  # waybills: see _parts.replacements
             rows = con.execute(
                 f'SELECT DISTINCT ingest_seq FROM main."{table}" WHERE "{key}" IN '  # noqa: S608
                 f'(SELECT "{key}" FROM stage.data_{i})'
@@ -154,6 +165,7 @@ class Case:
         self.actor = actor or audit_log.current_actor()
         self._timeout_s = timeout_s
         self._con = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+        register_functions(self._con)  # the R-tree index triggers call them
         try:
             self._con.execute("PRAGMA journal_mode = WAL")
             self._con.execute("PRAGMA synchronous = NORMAL")
@@ -246,6 +258,10 @@ class Case:
         """A table as a frame; shipments, locations and sites as GeoDataFrames (EPSG:4326)."""
         if name not in LAYERS:
             raise NotFoundError(f"no table {name!r} in a case; tables: {', '.join(LAYERS)}")
+        if name == "shipments":
+            ships = self.waybills()
+            geometry = gpd.points_from_xy(ships["lon"], ships["lat"])
+            return gpd.GeoDataFrame(ships, geometry=geometry, crs="EPSG:4326")
         columns = [
             row[1]
             for row in self._con.execute(f'PRAGMA table_info("{name}")')
@@ -262,6 +278,46 @@ class Case:
             geometry = gpd.points_from_xy(frame["lon"], frame["lat"])
             return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
         return frame
+
+    def waybills(
+        self,
+        columns: Sequence[str] | None = None,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        categorical: Iterable[str] = (),
+        before_seq: int | None = None,
+    ) -> pd.DataFrame:
+        """The case's waybills as a plain frame, read from its GeoParquet parts.
+
+        ``columns``: only these (and ``ingest_seq``); ``bbox`` (min lat, min lon, max lat,
+        max lon): only the row groups that overlap it (so some rows outside it come too);
+        ``categorical``: string columns as categoricals (a few thousand sellers instead of
+        millions of strings); ``before_seq``: only waybills ingested before that audit entry.
+        """
+        table = _parts.read_parts(
+            self._con, columns, bbox=bbox, before_seq=before_seq, dictionary=categorical
+        )
+        return typed(table.to_pandas())
+
+    def site_input(self) -> pd.DataFrame:
+        """The waybill columns the site finder uses, shaped for it: sellers, brands and
+        precision levels as categoricals, dates as categoricals of days (a few hundred
+        values instead of millions)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = _parts.read_parts(
+            self._con,
+            ["seller_id", "lat", "lon", "shipped_at", "value_cny", "brand", "precision"],
+            dictionary=("seller_id", "brand", "precision"),
+        )
+        days = pc.dictionary_encode(table.column("shipped_at").cast(pa.date32()))
+        table = table.set_column(table.schema.get_field_index("shipped_at"), "shipped_at", days)
+        return table.drop_columns("ingest_seq").to_pandas()
+
+    def n_waybills(self) -> int:
+        """How many waybills the case holds (from the parts' listing: no file is read)."""
+        return _parts.count_rows(self._con)
 
     def runs(self) -> pd.DataFrame:
         """Every clustering run, oldest first, with its parameters."""
@@ -314,24 +370,28 @@ class Case:
             raise NotFoundError(f"site_id={site_id!r} is not in run {run}; see case.sites()")
         from workbench.sites._finder import PRECISE_ENOUGH
 
-        columns = [
-            row[1]
-            for row in self._con.execute('PRAGMA table_info("shipments")')
-            if row[1] not in {"fid", "geom"}
-        ]
-        listed = ", ".join(f's."{c}"' for c in columns)
-        levels = ", ".join("?" for _ in PRECISE_ENOUGH)
-        frame = read_frame(
+        points = read_frame(
             self._con,
-            f"SELECT {listed} FROM site_points p JOIN shipments s "  # noqa: S608
-            "ON round((s.lat + 90.0) * 1e7) = round((p.lat + 90.0) * 1e7) "  # 1e-7 degree keys
-            "AND round((s.lon + 180.0) * 1e7) = round((p.lon + 180.0) * 1e7) "
-            f"WHERE p.run_id = ? AND p.site_id = ? AND s.ingest_seq < ? "
-            f"AND s.precision IN ({levels}) ORDER BY s.fid",
-            (run, site_id, int(found[0]), *PRECISE_ENOUGH),
+            "SELECT lat, lon FROM site_points WHERE run_id = ? AND site_id = ?",
+            (run, site_id),
         )
+        if points.empty:
+            ships = self.waybills(before_seq=0)
+        else:
+            box = (
+                float(points["lat"].min()),
+                float(points["lon"].min()),
+                float(points["lat"].max()),
+                float(points["lon"].max()),
+            )
+            ships = self.waybills(bbox=box, before_seq=int(found[0]))
+            at_point = _point_keys(ships["lat"], ships["lon"]).isin(
+                set(_point_keys(points["lat"], points["lon"]))
+            )
+            precise = ships["precision"].isin(PRECISE_ENOUGH)
+            ships = ships[at_point.to_numpy() & precise.to_numpy()].reset_index(drop=True)
         return gpd.GeoDataFrame(
-            frame, geometry=gpd.points_from_xy(frame["lon"], frame["lat"]), crs="EPSG:4326"
+            ships, geometry=gpd.points_from_xy(ships["lon"], ships["lat"]), crs="EPSG:4326"
         )
 
     def site_activity(self, run_id: str | None = None) -> pd.DataFrame:
@@ -429,29 +489,59 @@ class Case:
     def _ingest(
         self, items: Sequence[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]]
     ) -> list[tuple[str, dict[str, int], dict[str, Any]]]:
+        try:
+            return self._ingest_items(items)
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            raise CaseError(
+                f"case {self.path}: no space left on the disk that holds it ({error}); nothing "
+                "was written. Free some space and run the step again."
+            ) from error
+
+    def _ingest_items(
+        self, items: Sequence[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]]
+    ) -> list[tuple[str, dict[str, int], dict[str, Any]]]:
         sweep_stale_scratch()
         done: list[tuple[str, dict[str, int], dict[str, Any]]] = []
+        doomed: list[Path] = []
         with contextlib.ExitStack() as stack:
             scratch = stack.enter_context(scratch_folder())
             staged = str(scratch / "stage.sqlite")
+            incoming = None
+            if any(table == "shipments" for table, _, _ in items):
+                folder = _parts.folder_for(self.path)
+                incoming = stack.enter_context(_parts.incoming_folder(folder))
             plans = []
             for i, (table, chunks, final_report) in enumerate(items):
                 columns: list[str] = []
                 n_clean = n_quarantined = 0
+                # waybills go to a GeoParquet part, the other tables to the scratch file
+                writer = _parts.PartsWriter(incoming) if incoming and table == "shipments" else None
                 for chunk in chunks:
                     columns = columns or stored_columns(chunk)
-                    stage(staged, staged_tables(i, chunk), mode="create_append")
+                    tables = staged_tables(i, chunk)
+                    if writer is not None:
+                        writer.add(chunk.frame)
+                        del tables[f"data_{i}"]
+                    if tables:
+                        stage(staged, tables, mode="create_append")
                     n_clean += len(chunk.frame)
                     n_quarantined += len(chunk.quarantine)
-                plans.append((i, table, columns, final_report(), n_clean, n_quarantined))
+                part = writer.finish() if writer is not None else None
+                plans.append((i, table, columns, final_report(), n_clean, n_quarantined, part))
             self._con.execute("ATTACH DATABASE ? AS stage", (staged,))
             stack.callback(self._con.execute, "DETACH DATABASE stage")
             with self._write() as con:
                 written = sorted({p[1] for p in plans} | {"quarantine"})
                 replaced = _replaced_segments(con, plans)
+                parts = [p[6] for p in plans if p[6] is not None]
+                hits = _parts.replacements(con, parts)
+                replaced.setdefault("shipments", set()).update(hits.segments)
                 audit_log.check_unchanged(con, written, replaced)
                 seq = audit_log.next_seq(con)
-                counts = [self._store(con, *plan, seq) for plan in plans]
+                replaced_rows, doomed = _parts.commit_parts(con, parts, seq, hits)
+                counts = [self._store(con, *plan, seq, replaced_rows) for plan in plans]
                 touch(con, written)
                 audit_log.append(
                     con,
@@ -463,6 +553,9 @@ class Case:
                     segments={t: replaced.get(t, set()) | {seq} for t in written},
                 )
             done = [(p[1], c, p[3]) for p, c in zip(plans, counts, strict=True)]
+        for path in doomed:  # parts whose every row was replaced, now unlisted
+            with contextlib.suppress(OSError):
+                path.unlink()
         return done
 
     def quarantine(self, table: str | None = None, reason: str | None = None) -> pd.DataFrame:
@@ -483,8 +576,19 @@ class Case:
         report: dict[str, Any],
         n_clean: int,
         n_quarantined: int,
+        part: _parts.PartInfo | None,
         seq: int,
+        replaced_rows: dict[str, int],
     ) -> dict[str, int]:
+        self._store_quarantine(con, i, table, report, n_quarantined, seq)
+        if table == "shipments":  # its part is committed: count what it replaced
+            replaced = replaced_rows.get(part.path.name, 0) if part is not None else 0
+            return {
+                "rows_read": int(report["rows_read"]),
+                "new": n_clean - replaced,
+                "replaced_or_already_present": replaced,
+                "quarantined": n_quarantined,
+            }
         before = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
         key = KEY_COLUMNS.get(table)
         if key:
@@ -502,6 +606,23 @@ class Case:
             (seq,),
         )
         after = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+        new = int(after - before)
+        return {
+            "rows_read": int(report["rows_read"]),
+            "new": new,
+            "replaced_or_already_present": n_clean - new,
+            "quarantined": n_quarantined,
+        }
+
+    @staticmethod
+    def _store_quarantine(
+        con: sqlite3.Connection,
+        i: int,
+        table: str,
+        report: dict[str, Any],
+        n_quarantined: int,
+        seq: int,
+    ) -> None:
         # the quarantine holds each file's rejects once: those of its latest ingest
         con.execute(
             'DELETE FROM quarantine WHERE "table" = ? AND source_sha256 = ?',
@@ -513,13 +634,6 @@ class Case:
                 f"INSERT INTO quarantine ({q}, ingest_seq) SELECT {q}, ? FROM stage.quarantine_{i}",  # noqa: S608
                 (seq,),
             )
-        new = int(after - before)
-        return {
-            "rows_read": int(report["rows_read"]),
-            "new": new,
-            "replaced_or_already_present": n_clean - new,
-            "quarantined": n_quarantined,
-        }
 
     def save_networks(self, networks: Networks) -> int:
         """Replace the stored networks with a new linking result; returns its audit entry."""
@@ -598,7 +712,10 @@ class Case:
         networks = link_sellers(
             self.table("sellers"),
             self.table("identifiers"),
-            shipments=self.table("shipments"),
+            shipments=self.waybills(
+                ["seller_id", "brand", "shipped_at", "lat", "lon"],
+                categorical=["seller_id", "brand"],
+            ),
             evidence=self.table("evidence"),
             **params,
         )
@@ -620,7 +737,7 @@ class Case:
         from workbench.networks._link import link_sellers
         from workbench.sites._finder import SiteFinder
 
-        if not self._con.execute("SELECT 1 FROM shipments LIMIT 1").fetchone():
+        if not self.n_waybills():
             raise NotFoundError(
                 f"case {self.path} has no shipments yet; ingest a shipments file first "
                 "(workbench ingest CASE --shipments FILE)"
@@ -631,7 +748,7 @@ class Case:
         )
         self.save_networks(networks)
         step(progress, "reading the shipments")
-        shipments, evidence = self.table("shipments"), self.table("evidence")
+        shipments, evidence = self.site_input(), self.table("evidence")
         finder = SiteFinder(radius_m, **params).fit(
             shipments, networks=networks.membership, evidence=evidence, progress=progress
         )

@@ -12,9 +12,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+import pandas as pd
+
 from workbench.case._gpkg import create_core, register
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1_TABLES = """
 CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -152,7 +154,57 @@ def _v4(con: sqlite3.Connection) -> None:
         con.execute(f'CREATE INDEX "{table}_ingest_seq" ON "{table}" (ingest_seq)')
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+_V5_TABLES = """
+CREATE TABLE waybill_parts (
+  part_id INTEGER PRIMARY KEY AUTOINCREMENT, file TEXT NOT NULL UNIQUE, ingest_seq INTEGER,
+  rows INTEGER NOT NULL, sha256 TEXT NOT NULL, min_lat REAL, min_lon REAL, max_lat REAL,
+  max_lon REAL, created_at TEXT NOT NULL);
+CREATE INDEX waybill_parts_ingest_seq ON waybill_parts (ingest_seq);
+CREATE TABLE waybill_deletes (part_id INTEGER PRIMARY KEY, rows BLOB NOT NULL);
+"""
+_MOVE_ROWS = 250_000
+
+
+def _v5(con: sqlite3.Connection) -> None:
+    """Waybills move out of the GeoPackage into GeoParquet parts beside it (listed in
+    ``waybill_parts``, replaced rows in ``waybill_deletes``); the other point and polygon
+    layers get the GeoPackage R-tree spatial index."""
+    from workbench.case import _parts
+    from workbench.case._gpkg import add_rtree
+    from workbench.case._io import read_frame
+
+    for statement in _V5_TABLES.split(";"):
+        if statement.strip():
+            con.execute(statement)
+    register(con, "waybill_parts", "Waybill files (GeoParquet) beside the case", None)
+    columns = [r[1] for r in con.execute('PRAGMA table_info("shipments")')]
+    listed = ", ".join(f'"{c}"' for c in columns if c not in {"geom"})
+
+    def chunks():  # type: ignore[no-untyped-def]
+        last = 0
+        while True:
+            frame = read_frame(
+                con,
+                f"SELECT {listed} FROM shipments WHERE fid > ? ORDER BY fid LIMIT ?",  # noqa: S608
+                (last, _MOVE_ROWS),
+            )
+            if frame.empty:
+                return
+            last = int(frame["fid"].iloc[-1])
+            for seq, group in frame.groupby("ingest_seq", dropna=False, sort=False):
+                yield (None if pd.isna(seq) else int(seq)), group
+
+    _parts.move_rows_in(con, chunks())
+    con.execute("DROP TABLE shipments")
+    for meta in ("gpkg_geometry_columns", "gpkg_contents"):
+        con.execute(f"DELETE FROM {meta} WHERE table_name = 'shipments'")  # noqa: S608
+    for table, column in (("locations", "geom"), ("sites", "geom"), ("site_areas", "geom")):
+        add_rtree(con, table, column)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5,
+}  # fmt: skip
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
 

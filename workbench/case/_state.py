@@ -5,9 +5,11 @@ are recorded per *segment*: the rows one ingest stored (their ``ingest_seq``). A
 only the segments it writes or replaces, so adding 100,000 waybills to a case of millions
 costs the 100,000, not the millions; an edit to a segment no step touched since is still
 found, because nobody recomputed that segment's digest. The other tables are small and are
-hashed whole. Rows are hashed in storage order, with their column names, in marshal format 2
-(:func:`_encode`): a fixed byte form of the values SQLite returns (text as UTF-8, integers,
-floats as 8 bytes, blobs, NULL) that costs next to nothing beside reading the rows.
+hashed whole. The waybills live in GeoParquet parts: their segments are hashed from the
+files (:func:`workbench.case._parts.segment_digests`). Rows are hashed in storage order,
+with their column names, in marshal format 2 (:func:`_encode`): a fixed byte form of the
+values SQLite returns (text as UTF-8, integers, floats as 8 bytes, blobs, NULL) that costs
+next to nothing beside reading the rows.
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ def segment_digests(
     A segment that has no rows left is absent from the result."""
     if table not in SEGMENTED:
         raise ValueError(f"{table!r} is not kept per ingest")
+    if table == "shipments":  # GeoParquet parts: their files and replaced rows
+        from workbench.case import _parts
+
+        return _parts.segment_digests(con, seqs)
     if seqs is None:
         found = con.execute(f'SELECT DISTINCT ingest_seq FROM "{table}"')  # noqa: S608
         seqs = [row[0] for row in found]

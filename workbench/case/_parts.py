@@ -1,0 +1,586 @@
+"""The case's waybills as GeoParquet parts beside its GeoPackage (private to ``case``).
+
+A case's waybills grow with the platform (millions a month); the curated layers (sellers,
+sites, reviews, audit) stay small. So waybills are stored columnar, in GeoParquet 1.1 files
+in the folder ``<case>.waybills`` next to the GeoPackage (inside the ``NAME.case`` folder of
+a case made as one), and the GeoPackage lists them in ``waybill_parts`` with their SHA-256,
+row count, bounding box and the ingest that wrote them:
+
+* **one part per ingested file**, its rows sorted along a Hilbert curve and cut into row
+  groups of ``ROW_GROUP_ROWS``, each with a ``bbox`` covering column, so a site or a
+  viewport reads only the row groups that overlap it; the sort spills to buckets of the
+  key range first, so memory stays that of a chunk and a bucket, whatever the file's size;
+* **a killed process changes nothing**: parts are written into a locked ``.incoming-*``
+  folder, moved in and listed inside the GeoPackage transaction that records the ingest;
+  files no committed transaction lists are swept by the next write, and so are incoming
+  folders whose writer died;
+* **replaced rows** (a waybill ingested again with the same number) are marked in
+  ``waybill_deletes`` (row positions per part) rather than rewritten; a part whose rows are
+  all replaced is dropped;
+* the audit log's digest of an ingest's waybills covers its parts' bytes (SHA-256 of each
+  file as it is now) and their deleted rows (:func:`segment_digests`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import marshal
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+__all__ = [
+    "COLUMNS",
+    "PartsWriter",
+    "commit_parts",
+    "folder_for",
+    "folder_of",
+    "read_parts",
+    "replacements",
+    "segment_digests",
+    "sweep",
+]
+
+ROW_GROUP_ROWS = 100_000
+_BUCKETS = 32  # key ranges the rows of a file spill to before each is sorted
+_SORT_ROWS = 2_000_000  # a bucket larger than this is sorted in slices of this many rows
+_HILBERT_ORDER = 16  # 2^16 cells a side: ~600 m at the equator
+_INCOMING = ".incoming-"
+_LOCK = ".lock"
+_KEY = "shipment_id"
+
+# the stored columns, in the order a case has always returned them, with their types
+COLUMNS: dict[str, pa.DataType] = {
+    "shipment_id": pa.string(),
+    "seller_id": pa.string(),
+    "lat": pa.float64(),
+    "lon": pa.float64(),
+    "coord_system": pa.string(),
+    "origin_address": pa.string(),
+    "shipped_at": pa.timestamp("ms"),  # Parquet has no seconds unit
+    "items": pa.int64(),
+    "value_cny": pa.float64(),
+    "brand": pa.string(),
+    "precision": pa.string(),
+    "source_lat": pa.float64(),
+    "source_lon": pa.float64(),
+    "repair": pa.string(),
+}
+_BBOX = pa.struct([(k, pa.float64()) for k in ("xmin", "ymin", "xmax", "ymax")])
+SCHEMA = pa.schema(
+    [*(pa.field(k, t) for k, t in COLUMNS.items()), ("geometry", pa.binary()), ("bbox", _BBOX)]
+)
+
+
+def folder_for(case_file: str | os.PathLike[str]) -> Path:
+    """The parts folder of the GeoPackage ``case_file``: ``putian.gpkg`` ->
+    ``putian.waybills``."""
+    return Path(case_file).with_suffix(".waybills")
+
+
+def folder_of(con: sqlite3.Connection) -> Path:
+    """The parts folder of the case open on ``con`` (its main database file)."""
+    for _, name, file in con.execute("PRAGMA database_list"):
+        if name == "main":
+            return folder_for(file)
+    raise RuntimeError("the connection has no main database")  # pragma: no cover
+
+
+# -- writing -----------------------------------------------------------------------------
+def hilbert_key(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Position along a Hilbert curve over the globe (uint64; NaN points last)."""
+    n = 1 << _HILBERT_ORDER
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    x = np.clip(((np.nan_to_num(lon) + 180.0) / 360.0 * n).astype(np.int64), 0, n - 1)
+    y = np.clip(((np.nan_to_num(lat) + 90.0) / 180.0 * n).astype(np.int64), 0, n - 1)
+    d = np.zeros(len(x), dtype=np.int64)
+    s = n >> 1
+    while s > 0:  # the classic xy -> d walk, on whole arrays
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        flip = ~ry
+        swap_x = np.where(flip & rx, s - 1 - x, x)
+        swap_y = np.where(flip & rx, s - 1 - y, y)
+        x, y = np.where(flip, swap_y, swap_x), np.where(flip, swap_x, swap_y)
+        s >>= 1
+    out = d.astype(np.uint64)
+    out[~ok] = np.iinfo(np.uint64).max
+    return out
+
+
+def wkb_points(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
+    """ISO WKB points (21 bytes each) as an Arrow binary array, null where NaN."""
+    records = np.zeros(
+        len(lon), dtype=[("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")]
+    )
+    records["order"], records["kind"], records["x"], records["y"] = 1, 1, lon, lat
+    missing = ~(np.isfinite(lon) & np.isfinite(lat))
+    offsets = np.arange(len(lon) + 1, dtype=np.int32) * 21
+    validity = pa.array(~missing).buffers()[1] if missing.any() else None
+    return pa.BinaryArray.from_buffers(
+        pa.binary(),
+        len(lon),
+        [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(records.tobytes())],
+        null_count=int(missing.sum()),
+    )
+
+
+def to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """An intake frame as a table of the stored schema (missing columns null)."""
+    n = len(frame)
+    columns: dict[str, pa.Array] = {}
+    for name, kind in COLUMNS.items():
+        if name not in frame.columns:
+            if name == "precision":
+                columns[name] = pa.array(["exact"] * n, pa.string())
+            else:
+                columns[name] = pa.nulls(n, kind)
+            continue
+        series = frame[name]
+        if pa.types.is_timestamp(kind):
+            values = pd.to_datetime(series).to_numpy(dtype="datetime64[ms]")
+            columns[name] = pa.array(values, kind, mask=np.isnat(values))
+        elif pa.types.is_string(kind):
+            columns[name] = pa.array(series.astype(object), pa.string(), from_pandas=True)
+        else:
+            columns[name] = pa.array(series, from_pandas=True).cast(kind)
+    lat = frame["lat"].to_numpy(float, na_value=np.nan)
+    lon = frame["lon"].to_numpy(float, na_value=np.nan)
+    columns["geometry"] = wkb_points(lon, lat)
+    columns["bbox"] = pa.StructArray.from_arrays(
+        [pa.array(v) for v in (lon, lat, lon, lat)], fields=list(_BBOX)
+    )
+    return pa.Table.from_pydict(columns, schema=SCHEMA)
+
+
+@dataclass(frozen=True)
+class PartInfo:
+    """A finished part in the incoming folder."""
+
+    path: Path
+    rows: int
+    sha256: str
+    bbox: tuple[float, float, float, float]  # min lat, min lon, max lat, max lon
+
+
+def _geo_metadata(bbox: tuple[float, float, float, float]) -> bytes:
+    """GeoParquet 1.1 file metadata: WKB points in WGS-84 (OGC:CRS84) with a bbox covering."""
+    min_lat, min_lon, max_lat, max_lon = bbox
+    return json.dumps(
+        {
+            "version": "1.1.0",
+            "primary_column": "geometry",
+            "columns": {
+                "geometry": {
+                    "encoding": "WKB",
+                    "geometry_types": ["Point"],
+                    "bbox": [min_lon, min_lat, max_lon, max_lat],
+                    "covering": {
+                        "bbox": {
+                            "xmin": ["bbox", "xmin"],
+                            "ymin": ["bbox", "ymin"],
+                            "xmax": ["bbox", "xmax"],
+                            "ymax": ["bbox", "ymax"],
+                        }
+                    },
+                }
+            },
+        },
+        separators=(",", ":"),
+    ).encode("utf-8")
+
+
+class PartsWriter:
+    """The waybills of one ingested file, written into a part of the incoming folder.
+
+    ``add`` takes each intake chunk: its rows spill to ``_BUCKETS`` files by Hilbert key
+    range (ranges cut at the quantiles of the first chunk); ``finish`` sorts each bucket
+    in turn and writes the part's row groups in key order.
+    """
+
+    def __init__(self, incoming: Path) -> None:
+        self.incoming = incoming
+        self.name = f"part-{uuid.uuid4().hex}.parquet"
+        self._cuts: np.ndarray | None = None
+        self._spills: list[pq.ParquetWriter | None] = [None] * _BUCKETS
+        self._lo = np.array([np.inf, np.inf])  # min lat, min lon
+        self._hi = np.array([-np.inf, -np.inf])
+        self.rows = 0
+
+    def _spill_path(self, b: int) -> Path:
+        return self.incoming / f"{self.name}.bucket-{b:02d}"
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        table = to_arrow(frame)
+        lat = frame["lat"].to_numpy(float, na_value=np.nan)
+        lon = frame["lon"].to_numpy(float, na_value=np.nan)
+        if np.isfinite(lat).any():
+            self._lo = np.fmin(self._lo, [np.nanmin(lat), np.nanmin(lon)])
+            self._hi = np.fmax(self._hi, [np.nanmax(lat), np.nanmax(lon)])
+        key = hilbert_key(lat, lon)
+        if self._cuts is None:
+            finite = np.sort(key[key < np.iinfo(np.uint64).max])
+            picks = np.linspace(0, len(finite), _BUCKETS + 1)[1:-1].astype(np.int64)
+            self._cuts = (
+                finite[np.minimum(picks, len(finite) - 1)]
+                if len(finite)
+                else np.zeros(_BUCKETS - 1, np.uint64)
+            )
+        bucket = np.searchsorted(self._cuts, key, side="right")
+        table = table.append_column("_key", pa.array(key))
+        order = np.argsort(bucket, kind="stable")
+        starts = np.searchsorted(bucket[order], np.arange(_BUCKETS + 1))
+        for b in range(_BUCKETS):
+            if starts[b] == starts[b + 1]:
+                continue
+            part = table.take(pa.array(order[starts[b] : starts[b + 1]]))
+            writer = self._spills[b]
+            if writer is None:
+                writer = self._spills[b] = pq.ParquetWriter(
+                    self._spill_path(b), part.schema, compression="lz4"
+                )
+            writer.write_table(part)
+        self.rows += len(frame)
+
+    def finish(self) -> PartInfo | None:
+        """Write the part (None when no row came) and remove the spills."""
+        for writer in self._spills:
+            if writer is not None:
+                writer.close()
+        if self.rows == 0:
+            return None
+        path = self.incoming / self.name
+        bbox = (float(self._lo[0]), float(self._lo[1]), float(self._hi[0]), float(self._hi[1]))
+        schema = SCHEMA.with_metadata({b"geo": _geo_metadata(bbox)})
+        with pq.ParquetWriter(path, schema, compression="zstd") as out:
+            for b, writer in enumerate(self._spills):
+                if writer is None:
+                    continue
+                spill = pq.ParquetFile(self._spill_path(b))
+                for table in _sorted_slices(spill):
+                    out.write_table(
+                        table.drop_columns("_key").replace_schema_metadata(schema.metadata),
+                        row_group_size=ROW_GROUP_ROWS,
+                    )
+                self._spill_path(b).unlink()
+        return PartInfo(path, self.rows, file_sha256(path), bbox)
+
+
+def _sorted_slices(spill: pq.ParquetFile) -> Iterator[pa.Table]:
+    """A bucket's rows in key order: the whole bucket sorted at once, or in slices when
+    it is large (each slice sorted; the row groups stay compact)."""
+    rows = spill.metadata.num_rows
+    if rows <= _SORT_ROWS:
+        table = spill.read()
+        yield table.take(pc.sort_indices(table.column("_key")))
+        return
+    batch: list[pa.Table] = []
+    count = 0
+    for group in range(spill.num_row_groups):
+        batch.append(spill.read_row_group(group))
+        count += batch[-1].num_rows
+        if count >= _SORT_ROWS:
+            table = pa.concat_tables(batch)
+            yield table.take(pc.sort_indices(table.column("_key")))
+            batch, count = [], 0
+    if batch:
+        table = pa.concat_tables(batch)
+        yield table.take(pc.sort_indices(table.column("_key")))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def incoming_folder(folder: Path) -> Iterator[Path]:
+    """A new incoming folder under ``folder``, locked while this block runs, then removed.
+
+    The lock tells a sweep in another process that a writer is alive here."""
+    folder.mkdir(parents=True, exist_ok=True)
+    incoming = folder / f"{_INCOMING}{uuid.uuid4().hex}"
+    incoming.mkdir()
+    lock = (incoming / _LOCK).open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield incoming
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+        lock.close()
+
+
+# -- committing ---------------------------------------------------------------------------
+def live_parts(con: sqlite3.Connection) -> list[tuple[int, str, int | None, int]]:
+    """(part_id, file, ingest_seq, rows) of every listed part, in part order (ingest_seq
+    None: rows no ingest stored, moved from an older case)."""
+    rows = con.execute("SELECT part_id, file, ingest_seq, rows FROM waybill_parts ORDER BY part_id")
+    return [(int(a), str(b), None if c is None else int(c), int(d)) for a, b, c, d in rows]
+
+
+def deleted_rows(con: sqlite3.Connection, part_id: int) -> np.ndarray:
+    row = con.execute("SELECT rows FROM waybill_deletes WHERE part_id = ?", (part_id,)).fetchone()
+    return np.frombuffer(row[0], dtype="<u4").astype(np.int64) if row else np.empty(0, np.int64)
+
+
+@dataclass
+class Replacements:
+    """Stored rows the new parts replace: per new part (file name), the rows per stored
+    part; and the ingests those stored rows came from."""
+
+    rows: dict[str, dict[int, np.ndarray]]
+    segments: set[int | None]
+
+
+def replacements(con: sqlite3.Connection, infos: Sequence[PartInfo]) -> Replacements:
+    """Which stored waybills the new parts replace (same waybill number). Call inside the
+    write transaction, before checking and committing."""
+    folder = folder_of(con)
+    stored = live_parts(con)
+    out = Replacements({}, set())
+    if not stored or not infos:
+        return out
+    seq_of = {part_id: seq for part_id, _, seq, _ in stored}
+    for info in infos:
+        keys = pc.unique(pq.read_table(info.path, columns=[_KEY]).column(_KEY))
+        hits: dict[int, np.ndarray] = {}
+        for part_id, file, _, _ in stored:
+            column = pq.read_table(folder / file, columns=[_KEY]).column(_KEY)
+            hit = np.flatnonzero(pc.is_in(column, value_set=keys).to_numpy(zero_copy_only=False))
+            if len(hit):
+                hits[part_id] = hit
+                out.segments.add(seq_of[part_id])
+        out.rows[info.path.name] = hits
+    return out
+
+
+def commit_parts(
+    con: sqlite3.Connection, infos: Sequence[PartInfo], seq: int | None, hits: Replacements
+) -> tuple[dict[str, int], list[Path]]:
+    """Inside the caller's write transaction: mark the rows the new parts replace, move the
+    parts in and list them. Returns the rows each new part replaced (by file name) and the
+    files to remove once the transaction has committed (parts with no row left).
+
+    Two waybill files of one ingest never replace each other's rows: intake refuses a
+    number seen twice within a file, and the later file of one ingest wins over stored
+    rows only."""
+    folder = folder_of(con)
+    sweep(con, folder)
+    totals = {part_id: n for part_id, _, _, n in live_parts(con)}
+    files = {part_id: file for part_id, file, _, _ in live_parts(con)}
+    doomed: list[Path] = []
+    replaced: dict[str, int] = {}
+    for info in infos:
+        found = hits.rows.get(info.path.name, {})
+        for part_id, rows in found.items():
+            if part_id not in totals:
+                continue  # already dropped for an earlier file of this ingest
+            merged = np.union1d(deleted_rows(con, part_id), rows).astype("<u4")
+            if len(merged) >= totals[part_id]:  # every row replaced: the part goes
+                con.execute("DELETE FROM waybill_parts WHERE part_id = ?", (part_id,))
+                con.execute("DELETE FROM waybill_deletes WHERE part_id = ?", (part_id,))
+                doomed.append(folder / files[part_id])
+                del totals[part_id]
+                continue
+            con.execute(
+                "INSERT OR REPLACE INTO waybill_deletes (part_id, rows) VALUES (?, ?)",
+                (part_id, merged.tobytes()),
+            )
+        replaced[info.path.name] = int(sum(len(r) for r in found.values()))
+        target = folder / info.path.name
+        os.replace(info.path, target)
+        min_lat, min_lon, max_lat, max_lon = info.bbox
+        con.execute(
+            "INSERT INTO waybill_parts (file, ingest_seq, rows, sha256, min_lat, min_lon, "
+            "max_lat, max_lon, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+            "strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+            (target.name, seq, info.rows, info.sha256, min_lat, min_lon, max_lat, max_lon),
+        )
+    return replaced, doomed
+
+
+def sweep(con: sqlite3.Connection, folder: Path) -> None:
+    """Remove part files no committed transaction lists, and incoming folders whose writer
+    died. Call inside a write transaction: no other writer is between moving its parts in
+    and committing them then."""
+    if not folder.is_dir():
+        return
+    listed = {str(r[0]) for r in con.execute("SELECT file FROM waybill_parts")}
+    for entry in folder.iterdir():
+        if entry.name.startswith(_INCOMING) and entry.is_dir() and not entry.is_symlink():
+            with contextlib.suppress(OSError), (entry / _LOCK).open("a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live writer
+                shutil.rmtree(entry, ignore_errors=True)
+        elif (
+            entry.name.startswith("part-")
+            and entry.suffix == ".parquet"
+            and entry.name not in listed
+            and entry.is_file()
+            and not entry.is_symlink()
+        ):
+            entry.unlink()
+
+
+# -- reading -------------------------------------------------------------------------------
+def read_parts(
+    con: sqlite3.Connection,
+    columns: Sequence[str] | None = None,
+    *,
+    bbox: tuple[float, float, float, float] | None = None,
+    before_seq: int | None = None,
+    dictionary: Iterable[str] = (),
+) -> pa.Table:
+    """The live waybills (replaced rows left out), optionally only ``columns``, only the
+    row groups whose bbox overlaps ``bbox`` (min lat, min lon, max lat, max lon; rows
+    outside it are kept: the caller filters), only parts stored before ingest
+    ``before_seq``. Adds ``ingest_seq``. ``dictionary``: string columns read
+    dictionary-encoded (categoricals in pandas)."""
+    folder = folder_of(con)
+    wanted = list(COLUMNS) if columns is None else [c for c in columns if c != "ingest_seq"]
+    unknown = [c for c in wanted if c not in SCHEMA.names]
+    if unknown:
+        raise KeyError(f"no waybill column {unknown}")
+    tables = []
+    for part_id, file, seq, _ in live_parts(con):
+        if before_seq is not None and (seq is None or seq >= before_seq):
+            continue
+        tables.append(_read_one(con, folder / file, part_id, seq, wanted, bbox, set(dictionary)))
+    if not tables:
+        return _empty(wanted, dictionary)
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _empty(wanted: list[str], dictionary: Iterable[str]) -> pa.Table:
+    fields = [SCHEMA.field(c) for c in wanted]
+    fields = [
+        pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name in set(dictionary) else f
+        for f in fields
+    ]
+    table = pa.Table.from_pylist([], schema=pa.schema(fields))
+    return table.append_column("ingest_seq", pa.array([], pa.int64()))
+
+
+def _read_one(
+    con: sqlite3.Connection,
+    path: Path,
+    part_id: int,
+    seq: int | None,
+    wanted: list[str],
+    bbox: tuple[float, float, float, float] | None,
+    dictionary: set[str],
+) -> pa.Table:
+    source = pq.ParquetFile(path, read_dictionary=[c for c in wanted if c in dictionary])
+    groups = list(range(source.num_row_groups))
+    offsets = np.concatenate(
+        [[0], np.cumsum([source.metadata.row_group(g).num_rows for g in groups])]
+    )
+    if bbox is not None:
+        groups = [g for g in groups if _overlaps(source.metadata.row_group(g), bbox)]
+    table = (
+        source.read_row_groups(groups, columns=wanted)
+        if groups
+        else source.schema_arrow.empty_table().select(wanted)
+    )
+    deleted = deleted_rows(con, part_id)
+    if len(deleted) and table.num_rows:
+        positions = np.concatenate([np.arange(offsets[g], offsets[g + 1]) for g in groups])
+        keep = ~np.isin(positions, deleted)
+        table = table.filter(pa.array(keep))
+    seqs = (
+        pa.nulls(table.num_rows, pa.int64())
+        if seq is None
+        else pa.array(np.full(table.num_rows, seq, np.int64))
+    )
+    return table.append_column("ingest_seq", seqs)
+
+
+def _overlaps(group: Any, bbox: tuple[float, float, float, float]) -> bool:
+    """Whether a row group's bbox statistics overlap ``bbox`` (no statistics: yes)."""
+    stats = {}
+    for c in range(group.num_columns):
+        column = group.column(c)
+        if column.path_in_schema in ("bbox.xmin", "bbox.ymin", "bbox.xmax", "bbox.ymax"):
+            if column.statistics is None or not column.statistics.has_min_max:
+                return True
+            stats[column.path_in_schema] = column.statistics
+    if len(stats) < 4:
+        return True
+    min_lat, min_lon, max_lat, max_lon = bbox
+    return not (
+        stats["bbox.xmin"].min > max_lon
+        or stats["bbox.xmax"].max < min_lon
+        or stats["bbox.ymin"].min > max_lat
+        or stats["bbox.ymax"].max < min_lat
+    )
+
+
+def count_rows(con: sqlite3.Connection) -> int:
+    """Live waybills in the case, from the listing (no file is read)."""
+    total = con.execute("SELECT coalesce(sum(rows), 0) FROM waybill_parts").fetchone()[0]
+    gone = sum(len(r[0]) // 4 for r in con.execute("SELECT rows FROM waybill_deletes"))
+    return int(total) - gone
+
+
+# -- the audit log's view ----------------------------------------------------------------
+def segment_digests(
+    con: sqlite3.Connection, seqs: Iterable[int | None] | None = None
+) -> dict[str, str]:
+    """Ingest -> SHA-256 over its parts: name, listed rows and SHA-256, the SHA-256 of the
+    file as it is now, and its replaced rows. An ingest without parts left is absent."""
+    folder = folder_of(con)
+    wanted = None if seqs is None else set(seqs)
+    by_seq: dict[int | None, list[Any]] = {}
+    rows = con.execute(
+        "SELECT p.part_id, p.file, p.ingest_seq, p.rows, p.sha256, d.rows FROM waybill_parts p "
+        "LEFT JOIN waybill_deletes d ON d.part_id = p.part_id ORDER BY p.part_id"
+    )
+    for part_id, file, seq, n, sha, deleted in rows:
+        if wanted is not None and seq not in wanted:
+            continue
+        path = folder / file
+        actual = file_sha256(path) if path.is_file() else "missing"
+        key = None if seq is None else int(seq)
+        by_seq.setdefault(key, []).append((int(part_id), file, n, sha, actual, deleted or b""))
+    return {
+        "none" if seq is None else str(seq): hashlib.sha256(marshal.dumps(parts, 2)).hexdigest()
+        for seq, parts in by_seq.items()
+    }
+
+
+def move_rows_in(
+    con: sqlite3.Connection, frames: Iterable[tuple[int | None, pd.DataFrame]]
+) -> None:
+    """Write waybills given as (ingest_seq, frame) chunks, grouped by ingest, as parts
+    (inside the caller's transaction): how an older case's table moves out."""
+    folder = folder_of(con)
+    with incoming_folder(folder) as incoming:
+        writers: dict[int | None, PartsWriter] = {}
+        for seq, frame in frames:
+            writers.setdefault(seq, PartsWriter(incoming)).add(frame)
+        for seq, writer in writers.items():
+            info = writer.finish()
+            if info is not None:
+                commit_parts(con, [info], seq, Replacements({}, set()))
