@@ -71,15 +71,27 @@ _AUDITED_REPORT = (
 _CHILD_READ_ROWS = 50_000  # below this, starting a reader process costs more than it saves
 
 
+CASE_FOLDER_FILE = "case.gpkg"  # the GeoPackage inside a NAME.case folder
+
+
 def resolve_case_path(
     name: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
 ) -> Path:
-    """The case file for ``name``: ``.gpkg`` added if missing, kept inside ``root`` if given."""
+    """The GeoPackage of the case ``name``, kept inside ``root`` if given.
+
+    ``putian.case`` is a case made as one folder (``putian.case/case.gpkg``, its waybills
+    in ``putian.case/case.waybills``): what to move, copy or zip. ``putian.gpkg`` (or
+    ``putian``) is the GeoPackage itself, its waybills in ``putian.waybills`` beside it.
+    """
     path = Path(name)
     if path.suffix == "":
         path = path.with_suffix(".gpkg")
+    if path.suffix.lower() == ".case":
+        path = path / CASE_FOLDER_FILE
     if path.suffix.lower() != ".gpkg":
-        raise InputError(f"case {str(name)!r}: a case file ends in .gpkg, not {path.suffix!r}")
+        raise InputError(
+            f"case {str(name)!r}: a case is a NAME.case folder or a .gpkg file, not {path.suffix!r}"
+        )
     if root is None:
         return path
     base = Path(root).resolve()

@@ -269,17 +269,25 @@ class PartsWriter:
         path = self.incoming / self.name
         bbox = (float(self._lo[0]), float(self._lo[1]), float(self._hi[0]), float(self._hi[1]))
         schema = SCHEMA.with_metadata({b"geo": _geo_metadata(bbox)})
+        size = ROW_GROUP_ROWS
         with pq.ParquetWriter(path, schema, compression="zstd") as out:
+            pending: list[pa.Table] = []  # sorted rows not yet written: less than a group
             for b, writer in enumerate(self._spills):
                 if writer is None:
                     continue
                 spill = pq.ParquetFile(self._spill_path(b))
                 for table in _sorted_slices(spill):
-                    out.write_table(
-                        table.drop_columns("_key").replace_schema_metadata(schema.metadata),
-                        row_group_size=ROW_GROUP_ROWS,
-                    )
+                    pending.append(table.drop_columns("_key"))
+                    rows = sum(t.num_rows for t in pending)
+                    if rows >= size:  # whole row groups, in key order across buckets
+                        merged = pa.concat_tables(pending)
+                        whole = rows - rows % size
+                        out.write_table(merged.slice(0, whole).cast(schema), row_group_size=size)
+                        pending = [merged.slice(whole)]
                 self._spill_path(b).unlink()
+            rest = [t for t in pending if t.num_rows]
+            if rest:
+                out.write_table(pa.concat_tables(rest).cast(schema), row_group_size=size)
         return PartInfo(path, self.rows, file_sha256(path), bbox)
 
 

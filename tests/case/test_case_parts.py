@@ -1,0 +1,168 @@
+"""The waybills' GeoParquet parts: replacing, sweeping, reading by area, moving the case."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from workbench.case import _parts
+from workbench.case._case import open_case
+from workbench.intake._table import IntakeResult
+
+
+def waybills(ids: list[str], lat: float = 25.44, lon: float = 119.01, **columns) -> IntakeResult:
+    n = len(ids)
+    frame = pd.DataFrame(
+        {
+            "shipment_id": ids,
+            "seller_id": [f"S{i % 3}" for i in range(n)],
+            "lat": lat + np.arange(n) * 1e-4,
+            "lon": lon + np.arange(n) * 1e-4,
+            "shipped_at": pd.Timestamp("2026-03-02"),
+            **columns,
+        }
+    )
+    report = {"table": "shipments", "source": "x.csv", "sha256": f"{n:064d}", "rows_read": n}
+    return IntakeResult("shipments", frame, frame.iloc[0:0], report)
+
+
+def parts_of(case_path: Path) -> list[Path]:
+    return sorted(case_path.with_suffix(".waybills").glob("part-*.parquet"))
+
+
+def test_a_waybill_ingested_again_replaces_the_stored_one(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        first = case.ingest([waybills(["W1", "W2", "W3"], brand="Nike")])
+        assert first["shipments"] == {
+            "rows_read": 3, "new": 3, "replaced_or_already_present": 0, "quarantined": 0
+        }  # fmt: skip
+        again = case.ingest([waybills(["W3", "W4"], lat=30.0, brand="Gucci")])
+        assert again["shipments"]["new"] == 1
+        assert again["shipments"]["replaced_or_already_present"] == 1
+        ships = case.table("shipments").set_index("shipment_id")
+        assert sorted(ships.index) == ["W1", "W2", "W3", "W4"]
+        assert ships.loc["W3", "brand"] == "Gucci" and ships.loc["W3", "lat"] == 30.0
+        assert case.n_waybills() == 4
+        assert case.verify_audit().ok
+    # the first part stays, its replaced row marked; two parts are listed
+    assert len(parts_of(tmp_path / "c.gpkg")) == 2
+
+
+def test_a_part_whose_every_row_is_replaced_is_removed(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest([waybills(["W1", "W2"])])
+        (old,) = parts_of(case.path)
+        case.ingest([waybills(["W1", "W2"], lat=26.0)])
+        assert not old.exists() and len(parts_of(case.path)) == 1
+        assert case.table("shipments")["lat"].min() == 26.0
+        assert case.verify_audit().ok
+
+
+def test_orphans_and_dead_incoming_folders_are_swept_but_a_live_writer_is_not(
+    tmp_path: Path,
+) -> None:
+    import fcntl
+
+    path = tmp_path / "c.gpkg"
+    with open_case(path) as case:
+        case.ingest([waybills(["W1"])])
+    folder = path.with_suffix(".waybills")
+    orphan = folder / "part-0000deadbeef.parquet"  # moved in, never committed (a kill)
+    shutil.copy(parts_of(path)[0], orphan)
+    dead = folder / ".incoming-dead"
+    dead.mkdir()
+    (dead / ".lock").touch()
+    (dead / "part-x.parquet.bucket-00").write_bytes(b"half")
+    live = folder / ".incoming-live"
+    live.mkdir()
+    with (live / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process still writing its parts
+        with open_case(path) as case:
+            case.ingest([waybills(["W2"])])  # the next write sweeps
+            assert len(case.table("shipments")) == 2
+        assert not orphan.exists() and not dead.exists() and live.exists()
+    listed = {r[0] for r in sqlite3.connect(path).execute("SELECT file FROM waybill_parts")}
+    assert {p.name for p in parts_of(path)} == listed
+
+
+def test_a_viewport_reads_only_its_row_groups(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_parts, "ROW_GROUP_ROWS", 1_000)
+    rng = np.random.default_rng(1)
+    n = 20_000
+    ids = [f"W{i}" for i in range(n)]
+    result = waybills(ids)
+    result.frame["lat"] = rng.uniform(20, 40, n)
+    result.frame["lon"] = rng.uniform(100, 120, n)
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest([result])
+        (part,) = parts_of(case.path)
+        assert pq.ParquetFile(part).num_row_groups == 20
+        box = (25.0, 110.0, 26.0, 111.0)
+        near = case.waybills(["shipment_id", "lat", "lon"], bbox=box)
+        inside = near[near["lat"].between(25, 26) & near["lon"].between(110, 111)]
+        everything = case.table("shipments")
+        expected = everything[
+            everything["lat"].between(25, 26) & everything["lon"].between(110, 111)
+        ]
+        # every waybill in the box, from a small share of the row groups (Hilbert order)
+        assert sorted(inside["shipment_id"]) == sorted(expected["shipment_id"])
+        assert len(near) <= n / 5
+
+
+def test_a_case_folder_moves_as_one(tmp_path: Path) -> None:
+    with open_case(tmp_path / "putian.case") as case:
+        case.ingest([waybills(["W1", "W2"])])
+        assert case.path == tmp_path / "putian.case" / "case.gpkg"
+    assert sorted(p.name for p in (tmp_path / "putian.case").iterdir()) == [
+        "case.gpkg",
+        "case.gpkg.audit-head.json",
+        "case.waybills",
+    ]
+    moved = shutil.move(tmp_path / "putian.case", tmp_path / "elsewhere" / "putian.case")
+    with open_case(moved, create=False) as case:
+        assert sorted(case.table("shipments")["shipment_id"]) == ["W1", "W2"]
+        assert case.verify_audit().ok
+    with open_case(Path(moved) / "case.gpkg", create=False) as case:  # the same case
+        assert case.n_waybills() == 2
+
+
+def test_site_waybills_are_read_from_the_sites_row_groups(tmp_path: Path) -> None:
+    from workbench.demo._generate import generate_demo
+    from workbench.intake._table import load_table
+
+    demo = generate_demo(tmp_path / "demo", n_shipments=6_000, n_background_sellers=80)
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest(
+            [
+                load_table(getattr(demo, t), t)
+                for t in ("sellers", "identifiers", "shipments", "evidence")
+            ]
+        )
+        run = case.find_sites(300)
+        sites = case.sites(run)
+        top = sites.iloc[0]
+        ships = case.site_shipments(str(top["site_id"]))
+        assert len(ships) == int(top["n_shipments"])
+        assert set(ships["seller_id"]) <= set(top["sellers"])
+        # waybills ingested after the run do not join its sites
+        extra = waybills(
+            ["LATE1"], lat=float(ships["lat"].iloc[0]), lon=float(ships["lon"].iloc[0])
+        )
+        extra.frame["lat"] = ships["lat"].iloc[0]
+        extra.frame["lon"] = ships["lon"].iloc[0]
+        case.ingest([extra])
+        assert len(case.site_shipments(str(top["site_id"]), run_id=run)) == int(top["n_shipments"])
+
+
+@pytest.mark.parametrize("name", ["putian.txt", "putian.case.zip"])
+def test_other_names_are_refused(tmp_path: Path, name: str) -> None:
+    from workbench.errors import InputError
+
+    with pytest.raises(InputError, match=r"NAME.case folder or a .gpkg file"):
+        open_case(tmp_path / name)
