@@ -566,7 +566,8 @@ def test_inside_the_root_a_name_gets_gpkg(root: Path) -> None:
 
 @pytest.mark.parametrize(("name", "suffix"), [("x.csv", ".csv"), ("x.gpkg.sqlite", ".sqlite")])
 def test_a_case_file_must_end_in_gpkg(root: Path, name: str, suffix: str) -> None:
-    expected = re.escape(f"case {name!r}: a case file ends in .gpkg, not {suffix!r}")
+    expected = re.escape(f"case {name!r}: a case is a NAME.case folder or a .gpkg file, not ")
+    expected += re.escape(repr(suffix))
     with pytest.raises(InputError, match=expected):
         open_case(name)
     with pytest.raises(InputError, match=expected):

@@ -532,10 +532,9 @@ class Case:
                 writer = _parts.PartsWriter(incoming) if incoming and table == "shipments" else None
                 for chunk in chunks:
                     columns = columns or stored_columns(chunk)
-                    tables = staged_tables(i, chunk)
+                    tables = staged_tables(i, chunk, data=writer is None)
                     if writer is not None:
                         writer.add(chunk.frame)
-                        del tables[f"data_{i}"]
                     if tables:
                         stage(staged, tables, mode="create_append")
                     n_clean += len(chunk.frame)

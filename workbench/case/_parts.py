@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 ROW_GROUP_ROWS = 100_000
+_READ_ATTEMPTS = 3
 _BUCKETS = 32  # key ranges the rows of a file spill to before each is sorted
 _SORT_ROWS = 2_000_000  # a bucket larger than this is sorted in slices of this many rows
 _HILBERT_ORDER = 16  # 2^16 cells a side: ~600 m at the equator
@@ -156,7 +157,7 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
             values = pd.to_datetime(series).to_numpy(dtype="datetime64[ms]")
             columns[name] = pa.array(values, kind, mask=np.isnat(values))
         elif pa.types.is_string(kind):
-            columns[name] = pa.array(series.astype(object), pa.string(), from_pandas=True)
+            columns[name] = _strings(series)
         else:
             columns[name] = pa.array(series, from_pandas=True).cast(kind)
     lat = frame["lat"].to_numpy(float, na_value=np.nan)
@@ -166,6 +167,23 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
         [pa.array(v) for v in (lon, lat, lon, lat)], fields=list(_BBOX)
     )
     return pa.Table.from_pydict(columns, schema=SCHEMA)
+
+
+def _strings(series: pd.Series) -> pa.Array:
+    """A text column as Arrow strings: as it is when pandas keeps it in Arrow already."""
+    try:
+        array = pa.array(series, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed objects: as text
+        array = pa.array(series.astype(object).map(_text), pa.string(), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = pa.array(series.astype(object).map(_text), pa.string(), from_pandas=True)
+    return array.cast(pa.string())
+
+
+def _text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) or pd.isna(value) else str(value)
 
 
 @dataclass(frozen=True)
@@ -244,13 +262,13 @@ class PartsWriter:
                 else np.zeros(_BUCKETS - 1, np.uint64)
             )
         bucket = np.searchsorted(self._cuts, key, side="right")
-        table = table.append_column("_key", pa.array(key))
         order = np.argsort(bucket, kind="stable")
+        table = table.append_column("_key", pa.array(key)).take(pa.array(order))  # one take
         starts = np.searchsorted(bucket[order], np.arange(_BUCKETS + 1))
         for b in range(_BUCKETS):
             if starts[b] == starts[b + 1]:
                 continue
-            part = table.take(pa.array(order[starts[b] : starts[b + 1]]))
+            part = table.slice(starts[b], starts[b + 1] - starts[b])
             writer = self._spills[b]
             if writer is None:
                 writer = self._spills[b] = pq.ParquetWriter(
@@ -471,11 +489,25 @@ def read_parts(
     unknown = [c for c in wanted if c not in SCHEMA.names]
     if unknown:
         raise KeyError(f"no waybill column {unknown}")
-    tables = []
-    for part_id, file, seq, _ in live_parts(con):
-        if before_seq is not None and (seq is None or seq >= before_seq):
+    for attempt in range(_READ_ATTEMPTS):
+        # the listing and the replaced rows in one statement: one snapshot of the case
+        listing = con.execute(
+            "SELECT p.part_id, p.file, p.ingest_seq, d.rows FROM waybill_parts p "
+            "LEFT JOIN waybill_deletes d ON d.part_id = p.part_id ORDER BY p.part_id"
+        ).fetchall()
+        tables = []
+        try:
+            for _, file, seq, deleted in listing:
+                if before_seq is not None and (seq is None or seq >= before_seq):
+                    continue
+                gone = np.frombuffer(deleted or b"", dtype="<u4")
+                tables.append(_read_one(folder / file, gone, seq, wanted, bbox, set(dictionary)))
+        except FileNotFoundError:
+            # a writer replaced every row of a part after the listing was read: read again
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
             continue
-        tables.append(_read_one(con, folder / file, part_id, seq, wanted, bbox, set(dictionary)))
+        break
     if not tables:
         return _empty(wanted, dictionary)
     return pa.concat_tables(tables, promote_options="permissive")
@@ -492,9 +524,8 @@ def _empty(wanted: list[str], dictionary: Iterable[str]) -> pa.Table:
 
 
 def _read_one(
-    con: sqlite3.Connection,
     path: Path,
-    part_id: int,
+    deleted: np.ndarray,
     seq: int | None,
     wanted: list[str],
     bbox: tuple[float, float, float, float] | None,
@@ -512,7 +543,6 @@ def _read_one(
         if groups
         else source.schema_arrow.empty_table().select(wanted)
     )
-    deleted = deleted_rows(con, part_id)
     if len(deleted) and table.num_rows:
         positions = np.concatenate([np.arange(offsets[g], offsets[g + 1]) for g in groups])
         keep = ~np.isin(positions, deleted)

@@ -36,15 +36,18 @@ def stored_columns(result: IntakeResult) -> list[str]:
     return columns
 
 
-def staged_tables(i: int, result: IntakeResult) -> dict[str, Any]:
-    """Arrow tables of one intake result, named for the scratch file."""
+def staged_tables(i: int, result: IntakeResult, *, data: bool = True) -> dict[str, Any]:
+    """Arrow tables of one intake result, named for the scratch file (without its rows
+    when ``data`` is false: waybills go to GeoParquet parts, only their quarantine here)."""
     frame = result.frame
-    columns = stored_columns(result)
-    data = arrow_table(frame, [c for c in columns if c != "geom"])
-    if "geom" in columns:
-        blobs = point_blob_array(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
-        data = data.append_column("geom", blobs)
-    tables = {f"data_{i}": data}
+    tables = {}
+    if data:
+        columns = stored_columns(result)
+        rows = arrow_table(frame, [c for c in columns if c != "geom"])
+        if "geom" in columns:
+            blobs = point_blob_array(frame["lon"].to_numpy(float), frame["lat"].to_numpy(float))
+            rows = rows.append_column("geom", blobs)
+        tables[f"data_{i}"] = rows
     if len(result.quarantine):
         quarantine = result.quarantine.assign(
             table=result.table, source_sha256=result.report["sha256"]
