@@ -91,7 +91,7 @@ class CaseData:
 
     @classmethod
     def read(cls, case: Case) -> CaseData:
-        shipments = pd.DataFrame(case.table("shipments")).drop(columns="geometry")
+        shipments = case.waybills()  # a plain frame: no point objects for every waybill
         sellers = case.table("sellers")
         membership = case.table("networks")
         names = {
