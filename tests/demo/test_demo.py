@@ -14,6 +14,7 @@ import pytest
 
 import workbench
 from workbench.demo._generate import DemoData, demo_frames, generate_demo
+from workbench.demo._places import MARKET_DISTRICTS
 from workbench.errors import InputError
 from workbench.schema import TABLES
 
@@ -36,7 +37,10 @@ COLUMNS = {
     "evidence": ["evidence_id", "seller_id", "brand", "kind", "verdict", "date", "file_sha256"],
     "locations": ["seller_id", "kind", "address", "lat", "lon"],
 }
-RINGS = ("putian-ring", "baiyun-ring", "yiwu-ring", "jinjiang-ring")
+LARGE_RINGS = ("putian-ring", "baiyun-ring", "yiwu-ring", "jinjiang-ring")
+# small rings (7-12 accounts) whose workshops hide in busy legitimate market districts
+SMALL_RINGS = ("huaqiangbei-ring", "humen-ring", "fengze-ring")
+RINGS = LARGE_RINGS + SMALL_RINGS
 STRONG = ("phone", "email", "bank_card", "id_document", "device", "payment_account")
 # mainland China's bounding box, generously
 LAT_RANGE, LON_RANGE = (18.0, 54.0), (73.0, 135.0)
@@ -45,6 +49,12 @@ LAT_RANGE, LON_RANGE = (18.0, 54.0), (73.0, 135.0)
 @pytest.fixture(scope="module")
 def frames() -> dict[str, Any]:
     return demo_frames(seed=7, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def default_frames() -> dict[str, Any]:
+    """The demo at its default size: the small workshops have some 60-80 waybills each."""
+    return demo_frames(seed=7)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +96,13 @@ def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dy = (lat2 - lat1) * 111_320
     dx = (lon2 - lon1) * 111_320 * math.cos(math.radians(lat1))
     return math.hypot(dx, dy)
+
+
+def _distances_m(lat: float, lon: float, frame: pd.DataFrame) -> np.ndarray:
+    """Metres from (lat, lon) to every row of ``frame`` (the same flat approximation)."""
+    dy = (frame["lat"].to_numpy(float) - lat) * 111_320
+    dx = (frame["lon"].to_numpy(float) - lon) * 111_320 * math.cos(math.radians(lat))
+    return np.hypot(dx, dy)
 
 
 # -- determinism -----------------------------------------------------------------------------
@@ -222,8 +239,10 @@ def test_truth_networks_cover_every_seller(frames: dict[str, Any]) -> None:
 def test_ring_sizes_within_bounds(frames: dict[str, Any]) -> None:
     sizes = pd.Series(frames["truth"]["networks"]).value_counts()
     assert sizes["putian-ring"] == 40  # the Putian ring: 40 accounts on fake ID documents
-    for ring in RINGS:
+    for ring in LARGE_RINGS:
         assert 8 <= sizes[ring] <= 40, ring
+    for ring in SMALL_RINGS:
+        assert 7 <= sizes[ring] <= 12, ring
     assert {s["network"] for s in frames["truth"]["sites"]} == set(RINGS)
 
 
@@ -240,9 +259,9 @@ def test_ring_accounts_link_only_to_their_ring(frames: dict[str, Any]) -> None:
         assert (comp == comp[members[0]]).sum() == len(members), name  # ...and nobody else
 
 
-def test_ring_waybills_repeat_exact_workshop_points(frames: dict[str, Any]) -> None:
-    ship = frames["shipments"]
-    truth = frames["truth"]
+def test_ring_waybills_repeat_exact_workshop_points(default_frames: dict[str, Any]) -> None:
+    ship = default_frames["shipments"]  # at full size: the small workshops have ~70 waybills
+    truth = default_frames["truth"]
     network = ship["seller_id"].map(truth["networks"])
     for site in truth["sites"]:
         ring = ship[network == site["network"]]
@@ -262,6 +281,64 @@ def test_ring_waybills_repeat_exact_workshop_points(frames: dict[str, Any]) -> N
         ring = ship[network == ring_name]
         repeated = ring.groupby(["lat", "lon"])["seller_id"].transform("size") > 1
         assert 0.75 <= repeated.mean() <= 0.97, ring_name
+
+
+def test_small_workshops_are_flagged_in_the_truth(frames: dict[str, Any]) -> None:
+    sites = frames["truth"]["sites"]
+    keys = {"name", "city", "lat", "lon", "network", "brands", "kind", "dense_district"}
+    assert all(set(site) == keys and site["kind"] == "workshop" for site in sites)
+    hidden = [s for s in sites if s["dense_district"]]
+    assert [s["network"] for s in hidden] == list(SMALL_RINGS)  # one workshop each
+    assert [s["city"] for s in hidden] == ["Shenzhen", "Dongguan", "Quanzhou"]
+    assert all(len(s["brands"]) == 2 for s in hidden)
+    assert all(not s["dense_district"] for s in sites if s["network"] in LARGE_RINGS)
+
+
+def test_small_workshops_hide_in_busy_districts(default_frames: dict[str, Any]) -> None:
+    ship, truth = default_frames["shipments"], default_frames["truth"]
+    network = ship["seller_id"].map(truth["networks"])
+    for site in (s for s in truth["sites"] if s["dense_district"]):
+        d = _distances_m(site["lat"], site["lon"], ship)
+        own = (network == site["network"]).to_numpy()
+        at_workshop = int((own & (d <= 300)).sum())
+        around = ship[~own & (d <= 2_000)]
+        # a small workshop: some 60-80 of the 60,000 waybills (0.55% of the rings' 25%, 80-95%
+        # of them from the workshop points), in a district whose 2 km hold >= 10x as many (~30x)
+        assert 60 <= at_workshop <= 120, site["name"]
+        assert len(around) >= 10 * at_workshop, site["name"]
+        # ...shipped by many unrelated sellers, none of them dominant (no depot), bar a stray
+        # scattered waybill of another ring
+        per_seller = around["seller_id"].value_counts()
+        assert len(per_seller) >= 50, site["name"]
+        assert per_seller.iloc[0] <= 0.1 * len(around), site["name"]
+        assert around["seller_id"].map(truth["networks"]).isin(RINGS).mean() < 0.01, site["name"]
+
+
+@pytest.mark.parametrize("n", [60_000, 200_000])
+def test_market_districts_come_out_of_the_background_share(n: int) -> None:
+    got = demo_frames(seed=7, n_shipments=n)
+    ship, truth, ids = got["shipments"], got["truth"], got["identifiers"]
+    hub_users = set(ids.loc[ids["value"].isin(truth["infrastructure"]), "seller_id"])
+    ring = ship["seller_id"].map(truth["networks"]).isin(RINGS)
+    background = ~ring & ~ship["seller_id"].isin(hub_users)
+    # shares stay 25% ring, 30% hub, 45% background; the districts are part of the 45%
+    assert ring.mean() == pytest.approx(0.25, abs=0.002)
+    assert background.mean() == pytest.approx(0.45, abs=0.002)
+    network = ship["seller_id"].map(truth["networks"])
+    for site in (s for s in truth["sites"] if s["dense_district"]):  # grows with n
+        own = network == site["network"]
+        assert own.sum() == int(n * 0.25 * 0.0055), site["name"]
+    # each district: 15% of the 1,200 background sellers, its shops' 2-4 stalls and stockrooms
+    # all within its radius, shipping 10% of the background's waybills
+    warehouses = got["locations"].query("kind == 'warehouse'")
+    for district in MARKET_DISTRICTS:
+        inside = _distances_m(district.lat, district.lon, warehouses) <= district.radius_m + 100
+        per_seller = warehouses.assign(inside=inside).groupby("seller_id")["inside"]
+        shops = per_seller.all() & (per_seller.size() >= 2)
+        shops = set(shops.index[shops]) - hub_users
+        assert 170 <= len(shops) <= 190, district.name
+        share = ship.loc[background, "seller_id"].isin(shops).mean()
+        assert share == pytest.approx(0.10, abs=0.01), district.name
 
 
 def test_hub_sellers_share_only_the_hotline(frames: dict[str, Any]) -> None:

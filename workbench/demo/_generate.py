@@ -1,18 +1,28 @@
 """A deterministic demo investigation: platform exports plus the ground truth behind them.
 
-The demo plants four counterfeit workshops in real manufacturing places (Putian, Guangzhou
-Baiyun, Yiwu, Jinjiang), each run by a ring of seller accounts linked through shared phones,
-bank cards, ID documents, devices and payment accounts; one dense legitimate logistics hub
-in Yiwu whose ~300 sellers share only a courier hotline; and legitimate background sellers
-in fifteen other cities. Ring accounts ship most waybills from a few exact points at their
-workshop, so identical coordinates repeat, as they do in real exports.
+The demo plants seven counterfeit rings, each a group of seller accounts linked through
+shared phones, bank cards, ID documents, devices and payment accounts: four large ones with
+workshops in real manufacturing places (Putian, Guangzhou Baiyun, Yiwu, Jinjiang), and three
+small ones hidden in busy market districts (below). Around them: one dense legitimate
+logistics hub in Yiwu whose ~300 sellers share only a courier hotline, and legitimate
+background sellers in fifteen other cities. Ring accounts ship most waybills from a few
+exact points at their workshop, so identical coordinates repeat, as they do in real exports.
+
+Nearly half the background sellers are small shops in three busy market districts
+(Shenzhen Huaqiangbei, Dongguan Humen, Quanzhou Fengze), their stalls and stockrooms spread
+evenly within 2.2 km of the centre; each district ships a tenth of the background's
+waybills. In each hides a small workshop: a ring of 7-12 accounts with 0.55% of the ring
+waybills (about 70 at the default 60,000, 240 at 200,000), whose 2 km surroundings hold
+about 30 times its own waybills. It does not stand out by density alone, only through
+the network's own points and its evidence.
 
 Files: ``sellers.csv``, ``identifiers.csv``, ``shipments.csv`` (or ``.parquet``),
 ``evidence.csv``, ``locations.csv`` and ``truth.json``, the answer key: ``sites`` (the
-planted workshops, each with its ``network`` and ``brands``), ``hubs``, ``networks`` (every
-seller id -> its ring, a two-account ``family-NN`` household, or null), ``infrastructure``
-(the hub hotline as written), ``weak_identifiers`` (city-level addresses unrelated
-sellers give), ``hostile_names``, and the arguments it was generated with.
+planted workshops, each with its ``network``, ``brands`` and ``dense_district``, true for
+the three hidden in a market district), ``hubs``, ``networks`` (every seller id -> its
+ring, a two-account ``family-NN`` household, or null), ``infrastructure`` (the hub hotline
+as written), ``weak_identifiers`` (city-level addresses unrelated sellers give),
+``hostile_names``, and the arguments it was generated with.
 
 The same seed gives byte-identical files. Waybills are drawn with numpy (no loop per
 waybill): a million of them take about two seconds in memory.

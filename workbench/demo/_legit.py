@@ -2,7 +2,10 @@
 
 Hub users share only the logistics firm's 400 hotline (infrastructure); background sellers
 have their own warehouses in fifteen cities, a few share a city-level address (a weak link)
-and a couple of two-account households share a phone.
+and a couple of two-account households share a phone. Nearly half of them are small shops in
+three busy market districts (45% of the sellers, 30% of their waybills), with a stall and
+stockrooms spread evenly within 2.2 km of the district centre; a small counterfeit
+workshop hides in each.
 """
 
 from __future__ import annotations
@@ -87,51 +90,122 @@ def background_city(builder: Builder) -> P.City:
 
 
 def add_background(builder: Builder, n: int) -> None:
-    """``n`` unrelated legitimate sellers with one or two warehouses each."""
-    rng = builder.rng
-    sellers: list[Seller] = []
+    """``n`` unrelated legitimate sellers with one or two warehouses each.
+
+    Each market district takes its ``seller_share`` of them (at least two), with their
+    warehouses in the district and its ``volume_share`` of the background's waybills.
+    """
+    homes = _homes(n)
+    blocks = _Blocks(builder.rng)
+    sellers = [_background_seller(builder, blocks, home) for home in homes]
+    _district_volumes(sellers, homes)
     coarse: set[str] = set()
-    for _ in range(n):
-        city = background_city(builder)
-        brands, category = _legit_brands(builder, 0.15)
-        s = builder.new_seller(
-            "background", None, city, category, brands, registered=("2012-01-01", 5_000)
-        )
-        s.platform = builder.platform()
-        n_wh = 1 if rng.random() < 0.65 else 2
-        scatter = float(rng.uniform(0.0, 0.15))
-        shares = rng.dirichlet(np.ones(n_wh)) * (1 - scatter)
-        for share in shares:
-            la, lo = jitter(rng, city.lat, city.lon, city.spread_m)
-            addr = street_address(rng, city)
-            s.slots.append(Slot(float(share), la, lo, 0.0, (addr,)))
-            builder.pop.locations.append((s.index, "warehouse", addr, la, lo))
-        first = s.slots[0]
-        s.slots.append(Slot(scatter, first.lat, first.lon, 1_500.0, builder.pool(city)))
-        if rng.random() < 0.3:
-            builder.pop.locations.append(
-                (s.index, "return", first.addresses[0], first.lat, first.lon)
-            )
-        builder.own_ids(
-            s,
-            {
-                "phone": 1.0,
-                "email": 0.8,
-                "id_document": 1.0,
-                "bank_card": 0.6,
-                "payment_account": 0.6,
-                "device": 0.4,
-            },
-        )
-        if rng.random() < 0.3:
+    for s in sellers:
+        if builder.rng.random() < 0.3:
             builder.add_id(s, "address", s.registered_address)
-        elif rng.random() < 0.06:  # a coarse, city-level address: a weak link at most
-            builder.add_id(s, "address", city.prefix_cn)
-            coarse.add(city.prefix_cn)
-        sellers.append(s)
+        elif builder.rng.random() < 0.06:  # a coarse, city-level address: a weak link at most
+            builder.add_id(s, "address", s.city.prefix_cn)
+            coarse.add(s.city.prefix_cn)
     builder.pop.weak_identifiers.extend(sorted(coarse))
     _families(builder, sellers)
     _legit_evidence(builder, sellers, max(3, n // 50), max(1, n // 100))
+
+
+def _homes(n: int) -> list[P.MarketDistrict | None]:
+    """Where each of ``n`` background sellers keeps its warehouses: a market district, or
+    anywhere in its city (None)."""
+    per = [max(2, round(n * d.seller_share)) for d in P.MARKET_DISTRICTS]
+    in_districts = [d for d, k in zip(P.MARKET_DISTRICTS, per, strict=True) for _ in range(k)]
+    return [None] * (n - len(in_districts)) + in_districts
+
+
+def _radical_inverse(k: int, base: int) -> float:
+    """The ``k``-th point of the van der Corput sequence in ``base`` (digits mirrored)."""
+    value, scale = 0.0, 1.0 / base
+    while k:
+        k, digit = divmod(k, base)
+        value += digit * scale
+        scale /= base
+    return value
+
+
+class _Blocks:
+    """Warehouse points for background sellers: evenly spread over a market district, or
+    scattered over the city.
+
+    District points are successive points of a Halton sequence (bases 2 and 3, shifted at
+    random per district) mapped onto its disc, then moved a little: shops fill the blocks
+    of a busy district evenly, where independent random points would leave chance clumps
+    that stand out by density.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._shift = {d.name: rng.random(2) for d in P.MARKET_DISTRICTS}
+        self._used = dict.fromkeys(self._shift, 0)
+
+    def point(self, city: P.City, home: P.MarketDistrict | None) -> tuple[float, float]:
+        if home is None:
+            return jitter(self.rng, city.lat, city.lon, city.spread_m)
+        k = self._used[home.name] = self._used[home.name] + 1
+        shift = self._shift[home.name]
+        u = (_radical_inverse(k, 2) + shift[0]) % 1.0  # area: the radius grows as sqrt(u)
+        v = (_radical_inverse(k, 3) + shift[1]) % 1.0
+        la, lo = offset(home.lat, home.lon, home.radius_m * math.sqrt(u), 2 * math.pi * v)
+        return jitter(self.rng, la, lo, 30.0)
+
+
+def _background_seller(builder: Builder, blocks: _Blocks, home: P.MarketDistrict | None) -> Seller:
+    """One background seller, its warehouses (in ``home`` if given) and own identifiers."""
+    rng = builder.rng
+    city = background_city(builder) if home is None else home.city
+    brands, category = _legit_brands(builder, 0.15)
+    if home is not None and brands == (P.GENERIC_BRAND,) and rng.random() < 0.7:
+        category = home.trade  # most shops of a market district sell its trade
+    s = builder.new_seller(
+        "background", None, city, category, brands, registered=("2012-01-01", 5_000)
+    )
+    s.platform = builder.platform()
+    if home is None:
+        n_wh, evenness = (1 if rng.random() < 0.65 else 2), 1.0
+    else:  # a market shop: similar sizes, a stall and one to three stockrooms of similar use
+        s.volume = float(rng.lognormal(0.0, 0.35))
+        n_wh, evenness = int(rng.integers(2, 5)), 4.0
+    scatter = float(rng.uniform(0.0, 0.15))
+    shares = rng.dirichlet(np.full(n_wh, evenness)) * (1 - scatter)
+    for share in shares:
+        la, lo = blocks.point(city, home)
+        addr = street_address(rng, city, None if home is None else home.district_cn)
+        s.slots.append(Slot(float(share), la, lo, 0.0, (addr,)))
+        builder.pop.locations.append((s.index, "warehouse", addr, la, lo))
+    first = s.slots[0]
+    s.slots.append(Slot(scatter, first.lat, first.lon, 1_500.0, builder.pool(city)))
+    if rng.random() < 0.3:
+        builder.pop.locations.append((s.index, "return", first.addresses[0], first.lat, first.lon))
+    builder.own_ids(
+        s,
+        {
+            "phone": 1.0,
+            "email": 0.8,
+            "id_document": 1.0,
+            "bank_card": 0.6,
+            "payment_account": 0.6,
+            "device": 0.4,
+        },
+    )
+    return s
+
+
+def _district_volumes(sellers: list[Seller], homes: list[P.MarketDistrict | None]) -> None:
+    """Scale the district sellers' volumes so each district ships exactly its
+    ``volume_share`` of the background's waybills (their draws alone leave it to chance)."""
+    elsewhere = sum(s.volume for s, h in zip(sellers, homes, strict=True) if h is None)
+    rest = 1.0 - sum(d.volume_share for d in P.MARKET_DISTRICTS)
+    for district in P.MARKET_DISTRICTS:
+        members = [s for s, h in zip(sellers, homes, strict=True) if h is district]
+        scale = district.volume_share / rest * elsewhere / sum(s.volume for s in members)
+        for s in members:
+            s.volume *= scale
 
 
 def _families(builder: Builder, sellers: list[Seller]) -> None:

@@ -4,6 +4,11 @@ Reference coordinates are approximate WGS-84 centres of real Chinese cities and 
 (for Putian Licheng, Guangzhou Baiyun, Yiwu and Jinjiang, the positions their Wikipedia
 infoboxes give). Workshop and hub centres are chosen 1.5-4.5 km from those references, in
 the named district or city; compound addresses, park names and road names are synthetic.
+
+Three busy legitimate market districts are centred near real trading quarters (Shenzhen
+Huaqiangbei, Dongguan Humen; for Quanzhou, 1.4 km from the city's reference centre in
+Fengze); a small workshop of 7-12 accounts hides 300-350 m from each centre, among many
+independent sellers' stalls and stockrooms.
 """
 
 from __future__ import annotations
@@ -27,6 +32,28 @@ class City:
 
 
 @dataclass(frozen=True)
+class MarketDistrict:
+    """A busy legitimate trading quarter: many independent sellers keep warehouses in it.
+
+    ``seller_share`` of the background sellers keep their warehouses here, evenly spread
+    within ``radius_m`` of the centre, and together ship ``volume_share`` of the
+    background's waybills: many small shops, so the district is evenly busy and a small
+    workshop inside does not stand out by density alone.
+    """
+
+    name: str
+    city: City
+    district_cn: str  # the district written in the warehouses' addresses
+    trade: str  # the category most of its shops sell (a key of CATEGORIES)
+    lat: float  # chosen centre, WGS-84
+    lon: float
+    radius_m: float
+    seller_share: float  # share of the background sellers
+    volume_share: float  # share of the background's waybills
+    reference: str
+
+
+@dataclass(frozen=True)
 class Workshop:
     """A planted production site: a compound whose few loading points repeat exactly."""
 
@@ -37,6 +64,7 @@ class Workshop:
     lat: float  # chosen centre, WGS-84
     lon: float
     reference: str  # the real place the centre was chosen near
+    district: MarketDistrict | None = None  # the busy market district it hides in, if any
 
 
 @dataclass(frozen=True)
@@ -156,6 +184,76 @@ JINJIANG_WORKSHOP = Workshop(
     reference="Jinjiang, Fujian: 24.8200 N, 118.5700 E",
 )
 
+# busy legitimate market districts, each with a small workshop hidden in it
+HUAQIANGBEI = MarketDistrict(
+    name="Shenzhen Huaqiangbei electronics market district",
+    city=CITIES["shenzhen"],
+    district_cn="福田区",
+    trade="electronics",
+    lat=22.5455,
+    lon=114.0845,
+    radius_m=2_200.0,
+    seller_share=0.15,
+    volume_share=0.10,
+    reference="Huaqiangbei, Futian District, Shenzhen, Guangdong: 22.546 N, 114.085 E",
+)
+HUMEN = MarketDistrict(
+    name="Dongguan Humen garment market district",
+    city=CITIES["dongguan"],
+    district_cn="虎门镇",
+    trade="apparel",
+    lat=22.8150,
+    lon=113.6730,
+    radius_m=2_200.0,
+    seller_share=0.15,
+    volume_share=0.10,
+    reference="Humen Town, Dongguan, Guangdong: 22.815 N, 113.673 E",
+)
+FENGZE = MarketDistrict(
+    name="Quanzhou Fengze shoe and apparel trading district",
+    city=CITIES["quanzhou"],
+    district_cn="丰泽区",
+    trade="shoes",
+    lat=24.8800,
+    lon=118.6640,
+    radius_m=2_200.0,
+    seller_share=0.15,
+    volume_share=0.10,
+    reference="Quanzhou, Fujian (reference centre): 24.8741 N, 118.6757 E",
+)
+MARKET_DISTRICTS: tuple[MarketDistrict, ...] = (HUAQIANGBEI, HUMEN, FENGZE)
+
+HUAQIANGBEI_WORKSHOP = Workshop(
+    name="Shenzhen Huaqiangbei earphone refurbishing workshop",
+    city=CITIES["shenzhen"],
+    district_cn="福田区",
+    address_cn="广东省深圳市福田区华强北街道华新电子工业区三路12号",
+    lat=22.5475,
+    lon=114.0825,
+    reference=HUAQIANGBEI.reference,
+    district=HUAQIANGBEI,
+)
+HUMEN_WORKSHOP = Workshop(
+    name="Dongguan Humen garment relabelling workshop",
+    city=CITIES["dongguan"],
+    district_cn="虎门镇",
+    address_cn="广东省东莞市虎门镇龙眼服装工业区五路6号",
+    lat=22.8130,
+    lon=113.6755,
+    reference=HUMEN.reference,
+    district=HUMEN,
+)
+FENGZE_WORKSHOP = Workshop(
+    name="Quanzhou Fengze sneaker workshop",
+    city=CITIES["quanzhou"],
+    district_cn="丰泽区",
+    address_cn="福建省泉州市丰泽区东湖街道鞋服工业区六路21号",
+    lat=24.8820,
+    lon=118.6615,
+    reference=FENGZE.reference,
+    district=FENGZE,
+)
+
 RINGS: tuple[Ring, ...] = (
     Ring(
         network="putian-ring",
@@ -165,7 +263,7 @@ RINGS: tuple[Ring, ...] = (
         size=(40, 40),
         category="shoes",
         platforms=("1688", "Taobao", "AliExpress"),
-        volume_share=0.40,
+        volume_share=0.39,
         pooled_id_documents=True,
     ),
     Ring(
@@ -176,7 +274,7 @@ RINGS: tuple[Ring, ...] = (
         size=(18, 28),
         category="bags",
         platforms=("AliExpress", "1688", "Taobao"),
-        volume_share=0.28,
+        volume_share=0.2735,
         pooled_id_documents=False,
     ),
     Ring(
@@ -199,6 +297,40 @@ RINGS: tuple[Ring, ...] = (
         category="apparel",
         platforms=("Taobao", "Pinduoduo", "1688"),
         volume_share=0.15,
+        pooled_id_documents=False,
+    ),
+    # small rings in busy market districts: a few hundred waybills at 200,000
+    Ring(
+        network="huaqiangbei-ring",
+        workshops=(HUAQIANGBEI_WORKSHOP,),
+        workshop_share=(1.0,),
+        brands=("Apple", "Beats"),
+        size=(7, 12),
+        category="electronics",
+        platforms=("Taobao", "Pinduoduo", "AliExpress"),
+        volume_share=0.0055,
+        pooled_id_documents=False,
+    ),
+    Ring(
+        network="humen-ring",
+        workshops=(HUMEN_WORKSHOP,),
+        workshop_share=(1.0,),
+        brands=("Moncler", "Burberry"),
+        size=(7, 12),
+        category="apparel",
+        platforms=("Taobao", "1688", "Pinduoduo"),
+        volume_share=0.0055,
+        pooled_id_documents=False,
+    ),
+    Ring(
+        network="fengze-ring",
+        workshops=(FENGZE_WORKSHOP,),
+        workshop_share=(1.0,),
+        brands=("Asics", "Puma"),
+        size=(7, 12),
+        category="shoes",
+        platforms=("Pinduoduo", "Taobao", "1688"),
+        volume_share=0.0055,
         pooled_id_documents=False,
     ),
 )
@@ -250,6 +382,12 @@ BRAND_PRICE_CNY: dict[str, float] = {
     "Peak": 259.0,
     "Perfect Diary": 89.0,
     "Proya": 169.0,
+    "Apple": 1_299.0,
+    "Beats": 1_499.0,
+    "Moncler": 9_600.0,
+    "Burberry": 6_900.0,
+    "Asics": 799.0,
+    "Puma": 599.0,
     GENERIC_BRAND: 39.0,
 }
 # brands a legitimate (authorised) seller may carry

@@ -3,7 +3,8 @@
 A ring's accounts are joined by a spanning tree of shared strong identifiers (phones, bank
 cards, ID documents, devices, payment accounts, e-mails) plus a few extra edges, each shared
 value written differently on each account; most waybills leave from a few exact points at
-the workshop, and returns go to an address next to it.
+the workshop, and returns go to an address next to it. A workshop in a busy market district
+is flagged ``dense_district`` in the truth list.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def add_ring(builder: Builder, ring: P.Ring) -> None:
                 "network": ring.network,
                 "brands": list(ring.brands),
                 "kind": "workshop",
+                "dense_district": ws.district is not None,
             }
         )
     per_ws = [max(3, round(n * share)) for share in ring.workshop_share[1:]]
