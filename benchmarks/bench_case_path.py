@@ -85,7 +85,7 @@ def run(n: int, data_dir: Path | None) -> dict[str, object]:
     files = [a for t in TABLES for a in (f"--{t}", str(data / f"{t}.csv"))]
     ingest_s, ingest_mb, _ = timed([*cli, "ingest", str(case), *files])
     sites_s, sites_mb, _ = timed([*cli, "sites", str(case), "--top", "3"])
-    reopen_s, reopen_mb, out = timed([sys.executable, "-c", REOPEN, str(case)])
+    reopen_s, _, out = timed([sys.executable, "-c", REOPEN, str(case)])
     inside = json.loads(out)
     size_mb = sum(p.stat().st_size for p in case.rglob("*") if p.is_file()) / 2**20
     csv_mb = (data / "shipments.csv").stat().st_size / 2**20

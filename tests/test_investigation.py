@@ -1,4 +1,5 @@
-"""End to end on the demo investigation, scored against the generator's ground truth."""
+"""End to end on the demo investigation, through the case, scored against the generator's
+ground truth: ingest, link, sites, map, then the signed bundle of the top sites."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import re
 from itertools import combinations
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -13,6 +15,8 @@ import pytest
 import workbench
 from workbench.coords import haversine_m
 from workbench.errors import InputError
+from workbench.export._keys import PUBLIC_KEY
+from workbench.investigation import OUTPUT_FILES
 from workbench.networks._link import normalise
 
 CDN_OR_TILES = re.compile(
@@ -23,27 +27,37 @@ CDN_OR_TILES = re.compile(
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory):
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     root = tmp_path_factory.mktemp("demo")
     demo = workbench.generate_demo(
         root / "data", seed=7, n_shipments=40_000, n_background_sellers=600, hostile_names=True
     )
     truth = json.loads(demo.truth.read_text(encoding="utf-8"))
-    result = workbench.run_investigation(demo.folder, root / "out", top=2)
-    return truth, result
+    result = workbench.run_investigation(demo.folder, root / "out")
+    keys = workbench.init_keys(root / "keys")
+    with workbench.open_case(result.case, create=False) as case:
+        case.set_setting("organisation", "Acme Brand Protection")
+        case.set_setting("contact", "ip-team@acme.example")
+        top = [str(s) for s in result.sites["site_id"].head(2)]
+        case.review(top[0], status="confirmed", note="test buy 14 matched", by="lead-7")
+        bundle = workbench.export_tip_sheet(
+            case, top, out=root / "bundles", keys_dir=keys, allow_unconfirmed="second opinion"
+        )
+    check = workbench.verify_bundle(bundle, key=keys / PUBLIC_KEY)
+    return SimpleNamespace(truth=truth, result=result, bundle=bundle, check=check, demo=demo)
 
 
 def test_top_site_is_a_planted_workshop(demo_run) -> None:
-    truth, result = demo_run
-    top = result.sites.iloc[0]
-    nearest = min(haversine_m(top["lat"], top["lon"], s["lat"], s["lon"]) for s in truth["sites"])
+    top = demo_run.result.sites.iloc[0]
+    nearest = min(
+        haversine_m(top["lat"], top["lon"], s["lat"], s["lon"]) for s in demo_run.truth["sites"]
+    )
     assert nearest <= 300
     assert top["label"] == "workshop"
 
 
 def test_every_planted_workshop_is_found_and_ranked_above_the_hub(demo_run) -> None:
-    truth, result = demo_run
-    sites = result.sites
+    truth, sites = demo_run.truth, demo_run.result.sites
     found_ranks = []
     for planted in truth["sites"]:
         dist = haversine_m(
@@ -59,9 +73,9 @@ def test_every_planted_workshop_is_found_and_ranked_above_the_hub(demo_run) -> N
 
 
 def test_planted_networks_are_recovered(demo_run) -> None:
-    truth, result = demo_run
+    truth, networks = demo_run.truth, demo_run.result.networks
     planted = {s: n for s, n in truth["networks"].items() if n}
-    found = result.networks.membership.set_index("seller_id")["network_id"]
+    found = networks.membership.set_index("seller_id")["network_id"]
 
     def pairs(assign: dict[str, str]) -> set[tuple[str, str]]:
         groups = pd.Series(assign).groupby(pd.Series(assign)).groups
@@ -78,64 +92,135 @@ def test_planted_networks_are_recovered(demo_run) -> None:
     hotline = normalise(
         pd.Series(["phone"] * len(truth["infrastructure"])), pd.Series(truth["infrastructure"])
     )
-    assert set(hotline) <= set(result.networks.infrastructure["value_norm"])
+    assert set(hotline) <= set(networks.infrastructure["value_norm"])
+
+
+def test_the_case_holds_what_the_run_reports(demo_run) -> None:
+    result = demo_run.result
+    with workbench.open_case(result.case, create=False) as case:
+        assert case.latest_run() == result.run_id
+        assert list(case.sites(result.run_id)["site_id"]) == list(result.sites["site_id"])
+        assert len(case.table("shipments")) == sum(
+            r["rows_stored"] for r in result.intake if r["table"] == "shipments"
+        )
+        actions = list(case.audit()["action"])
+        assert case.verify_audit().ok
+    # ingest, link, (find_sites links again with the same parameters), find sites, ...
+    assert actions[:5] == ["create case", "ingest", "link sellers", "link sellers", "find sites"]
+    assert actions[-1] == "export tip sheet"
 
 
 def test_outputs_exist_and_load_nothing_from_the_network(demo_run) -> None:
-    _, result = demo_run
+    result, bundle = demo_run.result, demo_run.bundle
+    assert set(result.outputs) == set(OUTPUT_FILES)
     for name, path in result.outputs.items():
+        assert path.parent == result.out_dir
         assert Path(path).stat().st_size > (30 if name == "quarantine" else 500), path
-    for path in (result.outputs["map"], *result.tip_sheets):
+    for path in (result.outputs["map"], bundle / "data" / "report.html"):
         html = Path(path).read_text(encoding="utf-8")
         assert not CDN_OR_TILES.search(html), path
         assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", html), path
     geo = json.loads(result.outputs["sites"].read_text(encoding="utf-8"))
     assert geo["features"][0]["properties"]["site_id"] == "S001"
+    assert json.loads(result.outputs["intake report"].read_text("utf-8")) == json.loads(
+        json.dumps(result.intake, default=str)
+    )
+
+
+def test_the_bundle_of_the_top_sites_verifies_and_names_the_review(demo_run) -> None:
+    check, bundle = demo_run.check, demo_run.bundle
+    assert check.ok and not check.key_from_bundle, str(check)
+    meta = json.loads((bundle / "data" / "bundle.json").read_text(encoding="utf-8"))
+    assert meta["site_ids"] == ["S001", "S002"] and meta["run_id"] == demo_run.result.run_id
+    assert meta["override"]["reason"] == "second opinion"  # S002 was not confirmed
+    html = (bundle / "data" / "report.html").read_text(encoding="utf-8")
+    assert "test buy 14 matched" in html and "lead-7" in html
 
 
 def test_tip_sheet_shows_hostile_names_as_text(demo_run) -> None:
-    _, result = demo_run
-    html = result.tip_sheets[0].read_text(encoding="utf-8")
+    html = (demo_run.bundle / "data" / "report.html").read_text(encoding="utf-8")
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img src=x" not in html
     assert "${alert(1)}" in html  # harmless in HTML text; no template string is built
     assert "Putian" in html and "GeoNames" in html
 
 
-def test_describe_names_every_output(demo_run) -> None:
-    _, result = demo_run
+def test_describe_names_the_case_every_output_and_the_next_steps(demo_run) -> None:
+    result = demo_run.result
     text = result.describe()
-    for path in [*result.outputs.values(), *result.tip_sheets]:
+    for path in [result.case, *result.outputs.values()]:
         assert str(path) in text
+    assert "not loaded (the name names no table): truth.json" in text
+    steps = result.next_steps()
+    assert f"workbench review {result.case} S001 --status confirmed" in steps
+    assert f"workbench tipsheet {result.case} --site S001" in steps
+    assert "--organisation" not in steps  # the case names who reports already
 
 
-def test_folder_without_sellers_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"no sellers file; expected sellers\.csv"):
-        workbench.load_investigation(tmp_path)
-    with pytest.raises(InputError, match="not a folder"):
-        workbench.load_investigation(tmp_path / "nope")
+def test_running_again_on_the_same_case_adds_nothing_twice(demo_run, tmp_path: Path) -> None:
+    first = demo_run.result
+    again = workbench.run_investigation(demo_run.demo.folder, tmp_path, case=first.case)
+    assert again.run_id == first.run_id  # the identical run is reused
+    assert all(r["new"] == 0 for r in again.intake)
+    with workbench.open_case(first.case, create=False) as case:
+        assert len(case.runs()) == 1 and case.verify_audit().ok
 
 
-def test_missing_optional_tables_are_empty_with_canonical_columns(tmp_path: Path) -> None:
+def test_only_sellers_and_shipments_are_enough(tmp_path: Path) -> None:
     (tmp_path / "sellers.csv").write_text("seller_id\nS1\n", encoding="utf-8")
     (tmp_path / "shipments.csv").write_text(
         "shipment_id,seller_id,lat,lon\nW1,S1,25.44,119.01\n", encoding="utf-8"
     )
-    inv = workbench.load_investigation(tmp_path)
-    assert inv.evidence.empty and "verdict" in inv.evidence.columns
-    assert set(inv.intake) == {"sellers", "shipments"}
+    result = workbench.run_investigation(tmp_path, tmp_path / "out")
+    assert set(result.exports.files) == {"sellers", "shipments"}
+    assert result.sites.empty  # one waybill is no production site
+    assert "Candidate sites: 0" in result.describe()
+    assert "try a larger one" in result.next_steps().lower()
+    assert result.outputs["map"].is_file()
 
 
-def test_tip_sheet_export_is_audited_in_the_case(tmp_path: Path) -> None:
-    from workbench.case._case import open_case
-    from workbench.intake._table import sha256_file
+# -- which file is which table -------------------------------------------------------------
+def _touch(folder: Path, *names: str) -> None:
+    for name in names:
+        (folder / name).write_text("x\n", encoding="utf-8")
 
-    demo = workbench.generate_demo(tmp_path / "data", n_shipments=5_000, n_background_sellers=100)
-    result = workbench.run_investigation(demo.folder, tmp_path / "out", case=tmp_path / "c.gpkg")
-    with open_case(tmp_path / "c.gpkg") as case:
-        log = case.audit()
-        assert case.verify_audit().ok
-    export = log[log["action"] == "export tip sheet"].iloc[-1]
-    report = result.tip_sheets[0]
-    assert sha256_file(report) in export["parameters"]  # the file as it was written
-    assert '"site_ids":["S001"]' in export["parameters"]
+
+def test_find_exports_reads_the_table_from_a_word_of_the_name(tmp_path: Path) -> None:
+    _touch(
+        tmp_path, "sellers.csv", "partner_shipments.csv", "2026-03 Evidence.xlsx",
+        "notes.txt", "mapping.yaml", ".hidden_identifiers.csv", "~$sellers.xlsx",
+    )  # fmt: skip
+    (tmp_path / "locations").mkdir()  # a folder is not a file
+    exports = workbench.find_exports(tmp_path)
+    assert {t: p.name for t, p in exports.files.items()} == {
+        "sellers": "sellers.csv",
+        "shipments": "partner_shipments.csv",
+        "evidence": "2026-03 Evidence.xlsx",
+    }
+    # readable files that name no table are listed, not dropped in silence; other kinds
+    # (the mapping file), hidden files and office lock files are not exports
+    assert [p.name for p in exports.other] == ["notes.txt"]
+    assert "shipments: partner_shipments.csv" in repr(exports)
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ((), r"no sellers and no shipments file; expected a file named like sellers\.csv"),
+        (("sellers.csv",), r"no shipments file; expected .* partner_shipments\.csv"),
+        (
+            ("sellers.csv", "shipments.csv", "shipments_2026-04.csv"),
+            r"2 files for the shipments table \(shipments\.csv, shipments_2026-04\.csv\)",
+        ),
+        (("sellers_shipments.csv",), r"mentions the tables sellers and shipments"),
+    ],
+)
+def test_find_exports_refuses_to_guess(tmp_path: Path, names: tuple[str, ...], message: str):
+    _touch(tmp_path, *names)
+    with pytest.raises(InputError, match=message):
+        workbench.find_exports(tmp_path)
+
+
+def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not a folder"):
+        workbench.run_investigation(tmp_path / "nope", tmp_path / "out")

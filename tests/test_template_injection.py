@@ -1,7 +1,7 @@
 """No data string is ever template source.
 
 Jinja payloads are pushed through every text field of every input table (ids included) and
-every output is read back: maps (run, ``site_map``, the explorer page), draft tip sheets, the
+every output is read back: maps (run, ``site_map``, the explorer page), the run's files, the
 signed bundle (HTML, PDF text, CSV, GeoJSON, KML, JSON), network exports. A payload that was
 evaluated leaves a marker that the literal text never contains; a payload that executed code
 leaves a file behind.
@@ -108,17 +108,22 @@ def test_payloads_reach_the_inputs(world) -> None:
 
 def test_run_outputs_hold_the_payloads_as_text(world) -> None:
     out = world.root / "run"
-    workbench.run_investigation(world.demo.folder, out, top=2)
+    workbench.run_investigation(world.demo.folder, out)
     texts = _texts(out)
-    assert "map.html" in texts
+    assert {"map.html", "sites.geojson", "networks.csv", "intake-report.json"} <= set(texts)
     for name, text in texts.items():
         _assert_inert(name, text)
     assert "WBCOMMENT" in texts["map.html"]
 
 
 def test_site_map_page_and_notebook_view(world) -> None:
-    inv = workbench.load_investigation(world.demo.folder)
-    view = workbench.site_map(inv.shipments, sellers=inv.sellers, locations=inv.locations)
+    tables = {
+        t: load_table(world.demo.folder / f"{t}.csv", t).frame
+        for t in ("shipments", "sellers", "locations")
+    }
+    view = workbench.site_map(
+        tables["shipments"], sellers=tables["sellers"], locations=tables["locations"]
+    )
     page = view.to_html()
     assert page is not None and "WBCOMMENT" in page
     _assert_inert("site_map", page)

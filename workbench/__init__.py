@@ -5,8 +5,8 @@ imports this package to find its extension and should not pay for geopandas)::
 
     import workbench
     demo = workbench.generate_demo("demo-data", seed=7)
-    result = workbench.run_investigation(demo.folder, "out")
-    print(result.tip_sheets[0])
+    result = workbench.run_investigation(demo.folder, "out")   # into the case out/case.gpkg
+    print(result.describe(), result.next_steps(), sep="\n")
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ _PUBLIC: dict[str, str] = {
     **dict.fromkeys(("geocode_addresses", "CachedGeocoder"), "workbench.geocode"),
     **dict.fromkeys(
         (
+            "find_exports",
+            "Exports",
             "load_table",
             "stream_table",
             "IntakeResult",
@@ -60,7 +62,7 @@ _PUBLIC: dict[str, str] = {
     **dict.fromkeys(("site_map", "MapView"), "workbench.maps"),
     **dict.fromkeys(("explore", "Explorer", "Selection"), "workbench.explorer"),
     **dict.fromkeys(
-        ("Investigation", "load_investigation", "run_investigation", "write_tip_sheets"),
+        ("run_investigation", "RunResult", "run_demo", "DemoResult", "demo_review"),
         "workbench.investigation",
     ),
 }
@@ -82,7 +84,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.gazetteer import jurisdiction
     from workbench.geocode import CachedGeocoder, geocode_addresses
     from workbench.intake import (
+        Exports,
         IntakeResult,
+        find_exports,
         load_evidence,
         load_identifiers,
         load_locations,
@@ -92,10 +96,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         stream_table,
     )
     from workbench.investigation import (
-        Investigation,
-        load_investigation,
+        DemoResult,
+        RunResult,
+        demo_review,
+        run_demo,
         run_investigation,
-        write_tip_sheets,
     )
     from workbench.maps import MapView, site_map
     from workbench.networks import (

@@ -1,298 +1,364 @@
-"""An investigation from load to tip sheet: the job behind ``workbench demo`` and the notebook.
+"""An investigation on its case, from a folder of exports to a verified tip-sheet bundle.
 
->>> inv = load_investigation("demo-data")                 # doctest: +SKIP
->>> result = run_investigation(inv, "out", radius_m=300)   # doctest: +SKIP
->>> print(result.describe())                               # doctest: +SKIP
+The job behind ``workbench run`` and ``workbench demo``; the template notebook takes the same
+steps one cell at a time. Everything goes through the case (:func:`workbench.open_case`): the
+exports are streamed into it, the seller networks and the clustering run are stored in it,
+reviews are recorded in it and the signed bundle is read from it, so the command line, a
+notebook and a scheduled script see the same investigation. ::
+
+    result = run_investigation("exports", "out", mapping="exports/mapping.yaml")
+    print(result.describe())      # the case, what was loaded, networks, sites, outputs
+    print(result.next_steps())    # explore, review, tip sheet, verify
+
+    demo = run_demo("demo-output", n_shipments=20_000)
+    print(demo.describe())        # ... down to the signed bundle and its verification
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pandas as pd
-
-from workbench.case._case import Case, open_case
-from workbench.errors import InputError
-from workbench.export._tipsheet import tip_sheet_context, write_reports
-from workbench.intake._table import QUARANTINE_COLUMNS, IntakeResult, load_table, sha256_file
-from workbench.networks._link import Networks, link_sellers
+from workbench.case._case import FIND_SITES_STEPS, Case, open_case
+from workbench.errors import NotFoundError, WorkbenchError
+from workbench.export._bundle import EXPORT_STEPS, BundleCheck, export_tip_sheet, verify_bundle
+from workbench.export._geo import write_geojson
+from workbench.export._keys import PUBLIC_KEY, init_keys, load_keys
+from workbench.export._tables import write_csv
+from workbench.intake._folder import Exports, find_exports
+from workbench.intake._mapping import MappingLike
 from workbench.progress import Progress, step
-from workbench.schema import TABLE_NAMES, TABLES
-from workbench.sites._finder import FIT_STEPS, SiteFinder
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from workbench.demo._generate import DemoData
+    from workbench.networks._link import Networks
 
 __all__ = [
-    "Investigation",
+    "CASE_NAME",
+    "DEMO_ACTOR",
+    "DEMO_STEPS",
+    "RUN_STEPS",
+    "DemoResult",
     "RunResult",
-    "assign_sites",
-    "load_investigation",
+    "demo_review",
+    "run_demo",
     "run_investigation",
-    "write_tip_sheets",
 ]
 
-_REQUIRED = ("sellers", "shipments")
-_SUFFIXES = (".csv", ".parquet", ".tsv", ".txt")
-
-
-@dataclass
-class Investigation:
-    """The loaded tables of one investigation, with what intake made of each file."""
-
-    folder: Path
-    tables: dict[str, pd.DataFrame]
-    intake: dict[str, IntakeResult] = field(default_factory=dict)
-
-    def __getattr__(self, name: str) -> pd.DataFrame:
-        tables = self.__dict__.get("tables", {})
-        if name in tables:
-            return tables[name]
-        raise AttributeError(name)
-
-    @property
-    def intake_report(self) -> pd.DataFrame:
-        """One row per file: rows read, stored and quarantined, encoding, hash."""
-        return pd.DataFrame([r.report for r in self.intake.values()])
-
-    @property
-    def quarantine(self) -> pd.DataFrame:
-        """Every rejected row of every file, with its reason."""
-        frames = [r.quarantine for r in self.intake.values() if len(r.quarantine)]
-        return (
-            pd.concat(frames, ignore_index=True)
-            if frames
-            else pd.DataFrame(columns=QUARANTINE_COLUMNS)
-        )
-
-
-def _find(folder: Path, table: str) -> Path | None:
-    for suffix in _SUFFIXES:
-        candidate = folder / f"{table}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def load_investigation(
-    folder: str | os.PathLike[str], *, mappings: Mapping[str, Mapping[str, str]] | None = None
-) -> Investigation:
-    """Load ``sellers``, ``shipments`` and, when present, ``identifiers``, ``evidence`` and
-    ``locations`` files (``.csv``, ``.tsv`` or ``.parquet``) from one folder."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise InputError(f"{root}: not a folder; expected a folder of export files")
-    inv = Investigation(root, {})
-    for table in TABLE_NAMES:
-        path = _find(root, table)
-        if path is None:
-            if table in _REQUIRED:
-                raise InputError(
-                    f"{root}: no {table} file; expected {table}.csv or {table}.parquet"
-                )
-            inv.tables[table] = pd.DataFrame(columns=list(TABLES[table].fields))
-            continue
-        result = load_table(path, table, mapping=(mappings or {}).get(table))
-        inv.intake[table] = result
-        inv.tables[table] = result.frame
-    return inv
+CASE_NAME = "investigation.case"  # the case (one folder) inside an output folder by default
+KEYS_FOLDER = "keys"  # the demo's own signing keys, inside its output folder
+BUNDLES_FOLDER = "bundles"  # tip-sheet bundles, inside an output folder
+OUTPUT_FILES = {
+    "intake report": "intake-report.json",
+    "quarantine": "quarantine.csv",
+    "networks": "networks.csv",
+    "sites": "sites.geojson",
+    "map": "map.html",
+}
+RUN_STEPS = 3 + FIND_SITES_STEPS  # the steps run_investigation reports to a Progress
+DEMO_STEPS = 1 + RUN_STEPS + 1 + EXPORT_STEPS + 1  # generate, run, review, export, verify
+DEMO_ACTOR = "workbench-demo"
+DEMO_NOTE = (  # short enough for the report to show it whole
+    "DEMO REVIEW on synthetic data, not a real decision: recorded by the demo so that its "
+    "tip sheet can be exported."
+)
+DEMO_SETTINGS = {
+    "organisation": "Counterfeit Workbench demo (synthetic data, not a real referral)",
+    "contact": "demo@example.org",
+}
+_WHO = ("organisation", "contact")  # case settings a tip sheet needs
 
 
 @dataclass
 class RunResult:
-    """What a run produced: networks, sites, the site of each waybill, and the output files."""
+    """What :func:`run_investigation` stored and wrote.
 
-    investigation: Investigation
+    ``case`` is the case as named (what ``open_case`` and the commands take), ``run_id`` the
+    clustering run, ``intake`` one report per file (rows read, stored, quarantined,
+    repaired), ``networks`` the linking result, ``sites`` the run's ranked sites and
+    ``outputs`` the files written into ``out_dir``.
+    """
+
+    case: Path
+    out_dir: Path
+    run_id: str
+    exports: Exports
+    intake: list[dict[str, Any]]
     networks: Networks
-    finder: SiteFinder
-    shipments: pd.DataFrame
+    sites: gpd.GeoDataFrame
     outputs: dict[str, Path]
-    tip_sheets: list[Path]
-
-    @property
-    def sites(self) -> gpd.GeoDataFrame:
-        return self.finder.sites_
 
     def describe(self) -> str:
-        """A short plain-text account of the run and where its outputs are."""
-        inv, sites = self.investigation, self.sites
+        """A plain-text account of the run and where its outputs are."""
+        read = sum(int(r["rows_read"]) for r in self.intake)
+        quarantined = sum(int(r["rows_quarantined"]) for r in self.intake)
         lines = [
-            f"Loaded {sum(r.report['rows_stored'] for r in inv.intake.values()):,} rows "
-            f"({len(inv.quarantine):,} quarantined) from {inv.folder}",
-            f"Networks: {len(self.networks.summary)} linking "
-            f"{int(self.networks.summary['n_sellers'].sum()) if len(self.networks.summary) else 0}"
-            f" accounts; {len(self.networks.infrastructure)} infrastructure identifier(s) ignored"
-            + (
-                f"; {len(self.networks.unknown_sellers)} identifier row(s) name unknown accounts"
-                if len(self.networks.unknown_sellers)
-                else ""
-            ),
-            f"Candidate sites: {len(sites)}"
-            + (
-                f"; top {sites.iloc[0]['site_id']} near {sites.iloc[0]['place']} "
-                f"(score {sites.iloc[0]['score']:.0f}, {sites.iloc[0]['label']})"
-                if len(sites)
-                else ""
+            f"Case: {self.case}",
+            f"Loaded {read:,} rows ({quarantined:,} quarantined) from {len(self.intake)} "
+            f"file(s) in {self.exports.folder}:",
+            *(
+                f"  {r['table']:<12} {Path(str(r['source'])).name}: {int(r['rows_read']):,} "
+                f"read, {int(r['rows_stored']):,} stored, {int(r['rows_quarantined']):,} "
+                f"quarantined, {int(r['rows_repaired']):,} repaired "
+                f"({r.get('encoding') or r.get('format')})"
+                for r in self.intake
             ),
         ]
+        if self.exports.other:
+            names = ", ".join(p.name for p in self.exports.other)
+            lines.append(f"  not loaded (the name names no table): {names}")
+        lines += [self._networks_line(), self._sites_line()]
         lines += [f"{name:>14}: {path}" for name, path in self.outputs.items()]
-        lines += [f"{'tip sheet':>14}: {path}" for path in self.tip_sheets]
+        return "\n".join(lines)
+
+    def _networks_line(self) -> str:
+        summary = self.networks.summary
+        accounts = int(summary["n_sellers"].sum()) if len(summary) else 0
+        line = (
+            f"Networks: {len(summary)} linking {accounts:,} accounts; "
+            f"{len(self.networks.infrastructure)} infrastructure identifier(s) ignored"
+        )
+        unknown = len(self.networks.unknown_sellers)
+        return line + (f"; {unknown} identifier row(s) name unknown accounts" if unknown else "")
+
+    def _sites_line(self) -> str:
+        line = f"Candidate sites: {len(self.sites)} (run {self.run_id})"
+        if not len(self.sites):
+            return line
+        top = self.sites.iloc[0]
+        where = ", ".join(
+            dict.fromkeys(str(top[k]) for k in ("place", "prefecture") if isinstance(top[k], str))
+        )
+        score = f"score {top['score']:.0f}, {top['label']}"
+        return line + f"; top {top['site_id']} near {where} ({score})"
+
+    def next_steps(self) -> str:
+        """The commands that take the case on: explore, review, tip sheet, verify."""
+        case, bundles = _quoted(self.case), _quoted(self.out_dir / BUNDLES_FOLDER)
+        if not len(self.sites):
+            return (
+                "No candidate sites at this radius. Try a larger one:\n"
+                f"  workbench sites {case} --radius-m 500"
+            )
+        site = shlex.quote(str(self.sites.iloc[0]["site_id"]))
+        lines = [
+            "Next steps (every decision is kept in the case, with who and when):",
+            "  explore the map and review the sites in JupyterLab (template "
+            f'"New counterfeit investigation", case_file = {str(self.case.resolve())!r}):',
+            "    workbench lab",
+            "  or record a decision on the command line:",
+            f"    workbench review {case} {site} --status confirmed "
+            "--note 'which test buys and checks confirmed it'",
+        ]
+        if not _has_keys():
+            lines += ["  create the organisation's signing keys (once):", "    workbench keys init"]
+        with open_case(self.case, create=False) as opened:
+            settings = opened.settings()
+        missing = [key for key in _WHO if not settings.get(key)]
+        who = "".join(f" --{key} {shlex.quote(f'YOUR {key.upper()}')}" for key in missing)
+        lines += [
+            "  write the signed tip sheet (PDF, HTML and data files) of a confirmed site:",
+            f"    workbench tipsheet {case} --site {site} --out {bundles}{who}",
+            "  check a bundle before sending it (the path the tipsheet command prints):",
+            f"    workbench verify {bundles}/tipsheet-REFERENCE",
+        ]
         return "\n".join(lines)
 
 
-def _sites_for_file(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = sites.drop(columns=["hull"]).copy()
-    for column in ("sellers", "brands", "networks"):
-        out[column] = out[column].map(lambda v: ";".join(map(str, v)))
-    out["score_parts"] = out["score_parts"].map(json.dumps)
-    for column in ("first_shipped", "last_shipped"):
-        out[column] = pd.to_datetime(out[column]).dt.strftime("%Y-%m-%d")
-    return out
+def _quoted(path: Path) -> str:
+    return shlex.quote(str(path))
 
 
-def assign_sites(shipments: pd.DataFrame, finder: SiteFinder) -> pd.DataFrame:
-    """A copy of ``shipments`` with the ``site_id`` each waybill was clustered into (or NA)."""
-    site_ids = finder.sites_["site_id"].to_numpy(dtype=object)
-    labels = finder.labels_
-    return shipments.assign(
-        site_id=pd.array([site_ids[k] if k >= 0 else None for k in labels], dtype=object)
-    )
+def _has_keys() -> bool:
+    """True when the default keys folder holds usable keys."""
+    try:
+        load_keys()
+    except WorkbenchError:
+        return False
+    return True
 
 
-def write_tip_sheets(
-    inv: Investigation,
+def _run_sites(case: Case, run_id: str) -> gpd.GeoDataFrame:
+    """The sites of ``run_id``; a run without sites reads as empty, not as unknown."""
+    try:
+        return case.sites(run_id)
+    except NotFoundError:
+        if case.latest_run() != run_id:
+            raise
+        return case.sites()  # the latest run, read without the check that it has sites
+
+
+def _write_outputs(
+    case: Case,
+    out_dir: Path,
+    intake: list[dict[str, Any]],
     networks: Networks,
-    finder: SiteFinder,
-    site_ids: list[str],
-    out: str | os.PathLike[str],
-    *,
-    organisation: Mapping[str, str] | None = None,
-    reviews: pd.DataFrame | None = None,
-    case: Case | None = None,
-) -> list[Path]:
-    """Write a draft tip sheet (HTML, for reading on screen) of each site in ``site_ids``.
+    sites: gpd.GeoDataFrame,
+) -> dict[str, Path]:
+    """The run's files for a first look: intake report, quarantine, networks, sites, map."""
+    from workbench.maps._page import site_map  # a view: drawn only when a run writes its map
 
-    Returns the report paths; the signed bundle for the police is
-    :func:`workbench.export.export_tip_sheet`. ``reviews`` (from ``Case.reviews(run_id=...)``)
-    adds each site's review history; with ``case`` the export is recorded in its audit log
-    with the SHA-256 of every file written.
-    """
-    ships = assign_sites(inv.shipments, finder)
-    params = {
-        "run_id": finder.run_id_,
-        **finder.get_params(),
-        **networks.parameters,
-        "excluded_imprecise_waybills": finder.n_excluded_,
-    }
-    contexts = [
-        tip_sheet_context(
-            site_id,
-            sites=finder.sites_,
-            shipments=ships,
-            sellers=inv.sellers,
-            networks=networks,
-            evidence=inv.evidence,
-            parameters=params,
-            sources=[r.report for r in inv.intake.values()],
-            organisation=organisation,
-            reviews=reviews,
-        )
-        for site_id in site_ids
-    ]
-    written = write_reports(contexts, out)
-    if case is not None:
-        case.log(
-            "export tip sheet",
-            {
-                "run_id": finder.run_id_,
-                "site_ids": list(site_ids),
-                "files": [{"path": str(p), "sha256": sha256_file(p)} for p in written],
-            },
-        )
-    return written
-
-
-def run_steps(*, case: bool) -> int:
-    """The number of steps :func:`run_investigation` reports (one more with a case)."""
-    return 4 + FIT_STEPS + int(case)
+    outputs = {name: out_dir / file for name, file in OUTPUT_FILES.items()}
+    outputs["intake report"].write_text(
+        json.dumps(intake, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
+    )
+    write_csv(case.quarantine(), outputs["quarantine"])
+    membership = networks.membership.merge(
+        networks.summary[["network_id", "kinds"]], on="network_id", how="left"
+    )
+    write_csv(membership, outputs["networks"])
+    write_geojson(sites, outputs["sites"])
+    site_map(
+        case.table("shipments"),
+        sites,
+        sellers=case.table("sellers"),
+        networks=networks.membership,
+        locations=case.table("locations"),
+    ).to_html(outputs["map"])
+    return outputs
 
 
 def run_investigation(
-    source: str | os.PathLike[str] | Investigation,
+    data_dir: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
-    radius_m: float = 300.0,
-    top: int = 1,
-    organisation: Mapping[str, str] | None = None,
-    max_accounts: int | None = None,
     case: str | os.PathLike[str] | None = None,
+    mapping: MappingLike = None,
+    radius_m: float = 300.0,
+    max_accounts: int | None = None,
+    actor: str | None = None,
     progress: Progress | None = None,
     **site_params: Any,
 ) -> RunResult:
-    """Load, link sellers, find sites, draw the map and write tip sheets for the ``top`` sites.
+    """Ingest a folder of exports into a case, link sellers, find sites and draw the map.
 
-    With ``case`` (a ``.gpkg`` path, created if missing) the loaded tables, quarantine,
-    networks and the clustering run are stored in the case, each step audited, and the tip
-    sheets carry the sites' review history. ``progress`` is told each step as it starts
-    (:func:`run_steps` of them).
+    Parameters
+    ----------
+    data_dir : the folder of export files (which file is which table:
+        :func:`workbench.find_exports`).
+    out : the folder for the map, the site and network files and the intake report.
+    case : the case to store everything in (created if missing; default ``out/investigation.case``).
+        Running again on the same case adds nothing twice: keyed rows are replaced, an
+        identical clustering run is reused.
+    mapping : a mapping file (YAML or JSON) or dict naming the source column of each field.
+    radius_m, site_params : the clustering parameters (:class:`workbench.SiteFinder`).
+    max_accounts : identifiers on more accounts are infrastructure (default: from the data).
+    actor : who runs it, for the audit log (default: the OS user).
+    progress : told each of the ``RUN_STEPS`` steps as it starts.
     """
-    from workbench.maps._page import site_map  # a view: imported only when a run draws its map
-
-    step(progress, "loading the exports")
-    inv = source if isinstance(source, Investigation) else load_investigation(source)
+    exports = find_exports(data_dir)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    step(progress, "linking sellers through shared identifiers")
-    nets = link_sellers(inv.sellers, inv.identifiers, max_accounts=max_accounts)
-    finder = SiteFinder(radius_m, **site_params).fit(
-        inv.shipments, networks=nets.membership, evidence=inv.evidence, progress=progress
-    )
-    step(progress, "writing the map, sites and networks")
-    sites = finder.sites_
-    ships = assign_sites(inv.shipments, finder)
-    outputs = {
-        "intake report": out_dir / "intake-report.json",
-        "quarantine": out_dir / "quarantine.csv",
-        "networks": out_dir / "networks.csv",
-        "sites": out_dir / "sites.geojson",
-        "map": out_dir / "map.html",
-    }
-    outputs["intake report"].write_text(
-        json.dumps([r.report for r in inv.intake.values()], indent=2, ensure_ascii=False),
-        encoding="utf-8",
-    )
-    inv.quarantine.to_csv(outputs["quarantine"], index=False, encoding="utf-8-sig")
-    nets.membership.merge(
-        nets.summary[["network_id", "kinds"]], on="network_id", how="left"
-    ).to_csv(outputs["networks"], index=False, encoding="utf-8-sig")
-    # RFC 7946: no crs member, outer rings counter-clockwise (GDAL's RFC7946 mode)
-    _sites_for_file(sites).to_file(outputs["sites"], driver="GeoJSON", RFC7946="YES")
-    site_map(
-        ships, sites, sellers=inv.sellers, networks=nets.membership, locations=inv.locations
-    ).to_html(outputs["map"])
-    top_ids = [str(site_id) for site_id in sites["site_id"].head(max(top, 0))]
-    with contextlib.ExitStack() as stack:
-        opened, reviews = None, None
-        if case is not None:  # store the step's results, then cite their review history
-            step(progress, "storing the run in the case")
-            outputs["case"] = Path(case)
-            opened = stack.enter_context(open_case(case))
-            opened.ingest(inv.intake.values())
-            opened.save_networks(nets)
-            reviews = opened.reviews(run_id=opened.save_sites(finder))
-        step(progress, f"writing {len(top_ids)} draft tip sheet(s)")
-        tips = write_tip_sheets(
-            inv,
-            nets,
-            finder,
-            top_ids,
-            out_dir / "tipsheets",
-            organisation=organisation,
-            reviews=reviews,
-            case=opened,
+    case_path = Path(case) if case is not None else out_dir / CASE_NAME
+    with open_case(case_path, actor=actor) as opened:
+        step(progress, f"reading {len(exports.files)} export file(s) into the case")
+        intake = opened.ingest_files(exports.files, mapping=mapping)
+        step(progress, "linking sellers through shared identifiers")
+        networks = opened.link_sellers(max_accounts=max_accounts)
+        run_id = opened.find_sites(
+            radius_m, max_accounts=max_accounts, progress=progress, **site_params
         )
-    return RunResult(inv, nets, finder, ships, outputs, tips)
+        sites = _run_sites(opened, run_id)
+        step(progress, "writing the map, sites and networks")
+        outputs = _write_outputs(opened, out_dir, intake, networks, sites)
+        return RunResult(case_path, out_dir, run_id, exports, intake, networks, sites, outputs)
+
+
+def demo_review(case: Case, site_id: str, *, run_id: str | None = None) -> dict[str, Any]:
+    """Record the demo's review of ``site_id``: confirmed by ``DEMO_ACTOR``, with a note that
+    says it is a demo decision on synthetic data. Also names the demo as the reporting
+    organisation of the case when none is set. Returns the review as recorded."""
+    settings = case.settings()
+    for key, value in DEMO_SETTINGS.items():
+        if not settings.get(key):
+            case.set_setting(key, value)
+    return case.review(site_id, status="confirmed", note=DEMO_NOTE, by=DEMO_ACTOR, run_id=run_id)
+
+
+@dataclass
+class DemoResult:
+    """What :func:`run_demo` made: the data, the run, the demo review, the verified bundle."""
+
+    data: DemoData
+    run: RunResult
+    review: dict[str, Any]
+    keys: Path
+    keys_created: bool
+    bundle: Path
+    check: BundleCheck
+
+    def describe(self) -> str:
+        """A plain-text account of the demo, ending with the bundle and its verification."""
+        truth = json.loads(self.data.truth.read_text(encoding="utf-8"))
+        review = self.review
+        public_key = self.keys / PUBLIC_KEY
+        return "\n".join(
+            [
+                f"Demo data: {self.data.folder} (synthetic; {self.data.truth.name} lists the "
+                f"{len(truth['sites'])} planted workshops)",
+                self.run.describe(),
+                f"Demo review: {review['site_id']} {review['status']} by {review['by']} "
+                "(labelled in the case as a demo decision, not a real one)",
+                f"Keys: {self.keys}",
+                "  (demo signing keys, "
+                + ("made now" if self.keys_created else "made by an earlier demo")
+                + "; an organisation makes its own once: workbench keys init)",
+                f"Tip sheet bundle: {self.bundle}",
+                f"        report: {self.bundle / 'data' / 'report.pdf'}",
+                f"Verified: {self.check}",
+                "Check it again, as the recipient will with your public key:",
+                f"  workbench verify {_quoted(self.bundle)} --key {_quoted(public_key)}",
+            ]
+        )
+
+
+def run_demo(
+    outdir: str | os.PathLike[str],
+    *,
+    seed: int = 7,
+    n_shipments: int = 60_000,
+    top: int = 1,
+    progress: Progress | None = None,
+) -> DemoResult:
+    """The whole path on the demo: generate, ingest, link, find sites, review, export, verify.
+
+    Writes the demo exports to ``outdir/data``, the case to ``outdir/investigation.case``,
+    the map and site files to ``outdir``, demo signing keys to ``outdir/keys`` (when there
+    are none) and the signed bundle of the ``top`` sites (with PDF) to ``outdir/bundles``;
+    the top site gets a review labelled as the demo's. ``progress`` is told each of the
+    ``DEMO_STEPS`` steps.
+    """
+    from workbench.demo._generate import generate_demo
+
+    root = Path(outdir)
+    step(progress, "generating the demo exports")
+    data = generate_demo(root / "data", seed=seed, n_shipments=n_shipments, defects=True)
+    keys_created = not (root / KEYS_FOLDER / PUBLIC_KEY).exists()
+    keys = init_keys(root / KEYS_FOLDER, exist_ok=True)
+    run = run_investigation(data.folder, root, case=root / CASE_NAME, progress=progress)
+    site_ids = [str(s) for s in run.sites["site_id"].head(max(top, 1))]
+    if not site_ids:
+        raise NotFoundError(f"the demo found no candidate sites in {run.case}; nothing to export")
+    with open_case(run.case, create=False) as case:
+        step(progress, "recording the demo review of the top site")
+        review = demo_review(case, site_ids[0], run_id=run.run_id)
+        bundle = export_tip_sheet(
+            case,
+            site_ids,
+            out=root / BUNDLES_FOLDER,
+            run_id=run.run_id,
+            allow_unconfirmed="demo on synthetic data: only the top site was reviewed"
+            if len(site_ids) > 1
+            else None,
+            keys_dir=keys,
+            progress=progress,
+        )
+    step(progress, "verifying the bundle")
+    check = verify_bundle(bundle, key=keys / PUBLIC_KEY)
+    return DemoResult(data, run, review, keys, keys_created, bundle, check)

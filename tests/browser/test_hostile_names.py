@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import workbench
-from workbench.investigation import RunResult
 
 if TYPE_CHECKING:
     from conftest import BrowserLog
@@ -41,25 +41,34 @@ INJECTED_IMAGES_JS = "() => [...document.images].filter(i => i.src.endsWith('/x'
 
 
 @pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    """A small demo with hostile seller names, run end to end: map and top tip sheet."""
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A small demo with hostile seller names, run end to end through the case: the run's map,
+    and the signed bundle of the top site (reviewed first) in ``out/bundles``."""
     tmp = tmp_path_factory.mktemp("hostile")
     workbench.generate_demo(
         tmp / "data", seed=7, n_shipments=20_000, n_background_sellers=300, hostile_names=True
     )
-    return workbench.run_investigation(tmp / "data", tmp / "out")
+    result = workbench.run_investigation(tmp / "data", tmp / "out")
+    with workbench.open_case(result.case, create=False) as case:
+        case.set_setting("organisation", "Acme Brand Protection")
+        case.set_setting("contact", "ip-team@acme.example")
+        case.review("S001", status="confirmed", note="test buy 14 matched", by="lead-7")
+        bundle = workbench.export_tip_sheet(
+            case, ["S001"], out=tmp / "out" / "bundles", keys_dir=workbench.init_keys(tmp / "keys")
+        )
+    return SimpleNamespace(result=result, report=bundle / "data" / "report.html")
 
 
 def test_hostile_names_render_as_text(
-    hostile_run: RunResult,
+    hostile_run: SimpleNamespace,
     page: Any,
     serve_folder: Any,
     browser_log: BrowserLog,
     screenshots: Path,
 ) -> None:
-    top = hostile_run.sites.iloc[0]
+    top = hostile_run.result.sites.iloc[0]
     assert (top["site_id"], top["prefecture"]) == ("S001", "Putian")
-    out = hostile_run.outputs["map"].parent
+    out = hostile_run.result.out_dir
     base = serve_folder(out)
 
     # (a) the map: every tooltip opened, the names are shown as text, nothing ran
@@ -76,8 +85,8 @@ def test_hostile_names_render_as_text(
     browser_log.assert_no_dialogs()
 
     # (b) the tip sheet of the Putian site: the names sit in the sellers table as text
-    tip_sheet = hostile_run.tip_sheets[0].relative_to(out).as_posix()
-    assert tip_sheet == "tipsheets/tipsheet-S001/report.html"
+    tip_sheet = hostile_run.report.relative_to(out).as_posix()
+    assert tip_sheet.startswith("bundles/tipsheet-") and tip_sheet.endswith("/data/report.html")
     page.goto(f"{base}/{tip_sheet}")
     text = page.inner_text("body")
     seller_names = page.locator("td.seller-name").all_inner_texts()

@@ -1,24 +1,100 @@
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from workbench.cli._main import cli
 
 
-def test_demo_runs_end_to_end_and_prints_outputs(tmp_path: Path) -> None:
+def _printed(output: str, label: str) -> Path:
+    """The path printed after ``label:`` at the start of a line."""
+    found = re.search(rf"^\s*{re.escape(label)}: (.+)$", output, re.MULTILINE)
+    assert found, f"no {label!r} line in:\n{output}"
+    return Path(found.group(1).strip())
+
+
+def _commands(output: str) -> dict[str, list[str]]:
+    """The ``workbench ...`` commands printed as next steps, by subcommand."""
+    lines = [line.strip() for line in output.splitlines()]
+    return {
+        words[1]: words[2:]
+        for words in (shlex.split(line) for line in lines if line.startswith("workbench "))
+    }
+
+
+def test_demo_runs_to_a_verified_signed_bundle(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = CliRunner().invoke(cli, ["demo", str(out), "--shipments", "20000"])
     assert result.exit_code == 0, result.output
-    assert "Candidate sites:" in result.output
-    assert "(6 quarantined)" in result.output  # the demo's planted export defects
-    for name in ("map.html", "sites.geojson", "report.html"):
-        assert name in result.output
-    assert (out / "map.html").exists()
+    text = result.output
+    assert "(6 quarantined)" in text  # the demo's planted export defects
+    assert "Candidate sites:" in text and "Demo review: S001 confirmed by workbench-demo" in text
+    verified = r"^Verified: bundle .*: intact, .* signature valid with the key you gave"
+    assert re.search(verified, text, re.MULTILINE)
+    case, bundle = _printed(text, "Case"), _printed(text, "Tip sheet bundle")
+    assert case == out / "investigation.case" and (case / "case.gpkg").is_file()
+    assert bundle.parent == out / "bundles" and (bundle / "data" / "report.html").is_file()
+    assert _printed(text, "report") == bundle / "data" / "report.pdf"
+    for label in ("map", "sites", "networks", "quarantine", "intake report", "Keys"):
+        assert _printed(text, label).exists(), label
+    assert _printed(text, "Keys") == out / "keys"
+    # the printed check, run as printed
+    verify = _commands(text)["verify"]
+    result = CliRunner().invoke(cli, ["verify", *verify])
+    assert result.exit_code == 0 and "signature valid with the key you gave" in result.output
+
+
+@pytest.fixture
+def partner_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """The demo's accounts with a logistics partner's waybills (Chinese headers, GB18030,
+    GCJ-02), and the partner's mapping file."""
+    import workbench
+
+    demo = workbench.generate_demo(tmp_path / "demo", n_shipments=20_000, partner=True)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for path in (demo.sellers, demo.identifiers, demo.evidence):
+        shutil.copy(path, folder)
+    shutil.copy(demo.folder / "partner" / "partner_shipments.csv", folder)
+    return folder, demo.folder / "partner" / "mapping.yaml"
+
+
+def test_run_with_a_mapping_then_the_printed_steps_end_in_a_verified_bundle(
+    tmp_path: Path, partner_folder: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, mapping = partner_folder
+    monkeypatch.setenv("WORKBENCH_KEYS_DIR", str(tmp_path / "org-keys"))  # none there yet
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["run", str(folder), "--out", str(out), "--mapping", str(mapping)])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "partner_shipments.csv: 2,000 read, 2,000 stored, 0 quarantined" in text
+    assert "(gb18030)" in text
+    case = out / "investigation.case"
+    assert _printed(text, "Case") == case and (case / "case.gpkg").is_file()
+    for label in ("map", "sites", "networks", "quarantine", "intake report"):
+        assert _printed(text, label).parent == out and _printed(text, label).is_file(), label
+    # it stops before review and says how to go on; the printed commands run as printed
+    steps = _commands(text)
+    assert list(steps) == ["lab", "review", "keys", "tipsheet", "verify"]
+    for name in ("review", "keys", "tipsheet"):
+        result = runner.invoke(cli, [name, *steps[name]])
+        assert result.exit_code == 0, (name, result.output)
+    bundle = Path(result.output.removeprefix("tip sheet written to ").strip())
+    assert bundle.parent == out / "bundles"
+    result = runner.invoke(cli, ["verify", str(bundle)])
+    assert result.exit_code == 0 and ": intact" in result.output, result.output
+    assert "partner_shipments.csv" in (bundle / "data" / "report.html").read_text("utf-8")
 
 
 def test_run_on_a_folder_without_sellers_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "shipments.csv").write_text("shipment_id\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["run", str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and "no sellers file" in result.output

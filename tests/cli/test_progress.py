@@ -20,7 +20,7 @@ from workbench.case._case import FIND_SITES_STEPS, open_case
 from workbench.export._bundle import EXPORT_STEPS, export_tip_sheet
 from workbench.export._keys import init_keys
 from workbench.intake._table import load_table
-from workbench.investigation import run_investigation, run_steps
+from workbench.investigation import DEMO_STEPS, RUN_STEPS, run_demo, run_investigation
 from workbench.progress import Progress, is_quiet, set_quiet
 from workbench.sites._finder import FIT_STEPS, SiteFinder
 
@@ -108,16 +108,19 @@ def test_case_steps_and_export_steps_match_what_runs(demo, tmp_path: Path) -> No
         assert len(export.labels) == EXPORT_STEPS
 
 
-@pytest.mark.parametrize("with_case", [False, True])
-def test_run_steps_match_what_runs(demo, tmp_path: Path, with_case: bool) -> None:
+def test_run_steps_match_what_runs(demo, tmp_path: Path) -> None:
     seen = Recorder()
-    total = run_steps(case=with_case)
-    with Progress("Run", total, callback=seen) as progress:
-        run_investigation(
-            demo.folder, tmp_path / "out", progress=progress,
-            case=tmp_path / "case.gpkg" if with_case else None,
-        )  # fmt: skip
-    assert len(seen.labels) == total
+    with Progress("Run", RUN_STEPS, callback=seen) as progress:
+        run_investigation(demo.folder, tmp_path / "out", progress=progress)
+    assert len(seen.labels) == RUN_STEPS
+
+
+def test_demo_steps_match_what_runs(tmp_path: Path) -> None:
+    seen = Recorder()
+    with Progress("Demo", DEMO_STEPS, callback=seen) as progress:
+        run_demo(tmp_path / "demo", n_shipments=3_000, progress=progress)
+    assert len(seen.labels) == DEMO_STEPS
+    assert seen.labels[0] == "generating the demo exports" and seen.labels[-1].startswith("verif")
 
 
 def _on_a_terminal(*args: str, cwd: Path) -> str:

@@ -331,6 +331,16 @@ def test_keys_are_private_and_refuse_to_be_replaced_silently(tmp_path: Path) -> 
         load_keys(tmp_path / "none")
 
 
+def test_keys_exist_ok_keeps_complete_keys_and_refuses_a_partial_folder(tmp_path: Path) -> None:
+    folder = init_keys(tmp_path / "keys", exist_ok=True)  # none yet: created
+    before = load_keys(folder).fingerprint
+    assert init_keys(folder, exist_ok=True) == folder
+    assert load_keys(folder).fingerprint == before  # kept, not replaced
+    (folder / "pseudonym.key").unlink()  # a folder with some keys only is not "existing keys"
+    with pytest.raises(InputError, match=r"keys already exist in .*force=True"):
+        init_keys(folder, exist_ok=True)
+
+
 def test_pseudonyms_are_stable_per_key_and_differ_between_keys() -> None:
     a, b = b"a" * 32, b"b" * 32
     assert pseudonym("+8613800138000", a) == pseudonym("+8613800138000", a)
@@ -338,7 +348,7 @@ def test_pseudonyms_are_stable_per_key_and_differ_between_keys() -> None:
     assert re.fullmatch(r"P-[A-Z2-7]{20}", pseudonym("x", a))
 
 
-def _rings_follow_rfc7946(collection: dict, *, polygons_expected: bool = True) -> None:
+def _rings_follow_rfc7946(collection: dict) -> None:
     import shapely.geometry
 
     polygons = [
@@ -346,7 +356,7 @@ def _rings_follow_rfc7946(collection: dict, *, polygons_expected: bool = True) -
         for f in collection["features"]
         if f["geometry"] and f["geometry"]["type"] in {"Polygon", "MultiPolygon"}
     ]
-    assert bool(polygons) == polygons_expected
+    assert polygons
     for shape in polygons:
         for polygon in getattr(shape, "geoms", [shape]):
             assert polygon.exterior.is_ccw, "RFC 7946: outer rings counter-clockwise"
@@ -369,7 +379,7 @@ def test_the_runs_sites_geojson_follows_rfc7946(tmp_path: Path) -> None:
     import workbench
 
     demo = workbench.generate_demo(tmp_path / "data", n_shipments=20_000)
-    workbench.run_investigation(demo.folder, tmp_path / "out")
-    collection = json.loads((tmp_path / "out" / "sites.geojson").read_text("utf-8"))
+    result = workbench.run_investigation(demo.folder, tmp_path / "out")
+    collection = json.loads(result.outputs["sites"].read_text("utf-8"))
     assert "crs" not in collection
-    _rings_follow_rfc7946(collection, polygons_expected=False)  # the run's file: points
+    _rings_follow_rfc7946(collection)  # the same writer as the bundle's: points and hulls

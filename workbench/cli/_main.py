@@ -34,20 +34,22 @@ def cli(quiet: bool) -> None:
     show_default=True,
     help="Number of waybills in the demo investigation.",
 )
-@click.option("--top", default=1, show_default=True, help="Tip sheets for the top N sites.")
+@click.option("--top", default=1, show_default=True, help="The bundle covers the top N sites.")
 @friendly
 def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
-    """Generate the demo investigation in OUTDIR/data and run it end to end."""
-    from workbench.demo._generate import generate_demo
-    from workbench.investigation import run_investigation, run_steps
+    """Run the whole path on a generated demo in OUTDIR, down to a verified signed bundle.
 
-    data = generate_demo(outdir / "data", seed=seed, n_shipments=n_shipments, defects=True)
-    echo(f"Demo data written to {data.folder} (seed {seed}, {n_shipments:,} waybills)")
-    with Progress("Demo investigation", run_steps(case=True)) as progress:
-        result = run_investigation(
-            data.folder, outdir, top=top, case=outdir / "case.gpkg", progress=progress
-        )
+    Demo exports (OUTDIR/data) are ingested into the case OUTDIR/investigation.case, sellers linked,
+    sites found and the top site given a review labelled as the demo's; the tip sheet of the
+    top N sites is signed with demo keys (OUTDIR/keys) into OUTDIR/bundles and verified.
+    """
+    from workbench.investigation import DEMO_STEPS, run_demo
+
+    with Progress("Demo investigation", DEMO_STEPS) as progress:
+        result = run_demo(outdir, seed=seed, n_shipments=n_shipments, top=top, progress=progress)
     echo(result.describe())
+    if not result.check.ok:
+        sys.exit(1)
 
 
 @cli.command()
@@ -57,27 +59,38 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
     "out",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the outputs.",
+    help="Folder for the map, the site and network files and the intake report.",
 )
-@click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
-@click.option("--top", default=1, show_default=True, help="Tip sheets for the top N sites.")
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML or JSON file naming the source column of each field, per table.",
+)
 @click.option(
     "--case",
     "case_path",
     default=None,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also store everything in this case file (.gpkg, created if missing).",
+    type=click.Path(path_type=Path),
+    help="The case to store everything in (created if missing; default OUT/investigation.case).",
 )
+@click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
 @friendly
-def run(data_dir: Path, out: Path, radius_m: float, top: int, case_path: Path | None) -> None:
-    """Run an investigation on a folder of exports (sellers.csv, shipments.csv, ...)."""
-    from workbench.investigation import run_investigation, run_steps
+def run(
+    data_dir: Path, out: Path, mapping: Path | None, case_path: Path | None, radius_m: float
+) -> None:
+    """Ingest a folder of exports into a case, link sellers, find sites and draw the map.
 
-    with Progress("Investigation", run_steps(case=case_path is not None)) as progress:
+    Each table is read from the file that names it (sellers.csv, partner_shipments.csv, ...).
+    Stops before review: it prints the commands that explore, review and export.
+    """
+    from workbench.investigation import RUN_STEPS, run_investigation
+
+    with Progress("Investigation", RUN_STEPS) as progress:
         result = run_investigation(
-            data_dir, out, radius_m=radius_m, top=top, case=case_path, progress=progress
+            data_dir, out, case=case_path, mapping=mapping, radius_m=radius_m, progress=progress
         )
     echo(result.describe())
+    echo(result.next_steps())
 
 
 @cli.command()

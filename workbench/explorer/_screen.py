@@ -3,7 +3,7 @@
 ::
 
     import workbench
-    case = workbench.open_case("investigation.gpkg")
+    case = workbench.open_case("investigation.case")
     explorer = workbench.explore(case)      # last line of a cell: the map, controls, table
     explorer.selection                      # what was drawn or clicked on the map
     explorer.observe(lambda change: print(change.new), names="selection")

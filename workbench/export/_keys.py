@@ -114,15 +114,24 @@ def _write_private(path: Path, data: bytes) -> None:
         os.chmod(path, 0o600)  # in case the umask was stricter than usual, keep it exact
 
 
-def init_keys(directory: str | os.PathLike[str] | None = None, *, force: bool = False) -> Path:
+def init_keys(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    exist_ok: bool = False,
+) -> Path:
     """Create the signing key and the pseudonymisation secret; returns their folder.
 
     Refuses to replace existing keys unless ``force`` (a new key makes earlier bundles
-    verifiable only with the old public key, and changes every partner token).
+    verifiable only with the old public key, and changes every partner token). With
+    ``exist_ok`` a folder that already holds all three keys is kept as it is (a folder with
+    only some of them is still an error).
     """
     folder = Path(directory) if directory is not None else keys_dir()
     paths = [folder / SIGNING_KEY, folder / PSEUDONYM_KEY, folder / PUBLIC_KEY]
     existing = [p for p in paths if p.exists()]
+    if exist_ok and not force and len(existing) == len(paths):
+        return folder
     if existing and not force:
         raise InputError(
             f"keys already exist in {folder}; keep them (earlier bundles and partner tokens "

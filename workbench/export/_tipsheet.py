@@ -26,7 +26,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from workbench.errors import InputError, MissingDependencyError, NotFoundError
 from workbench.export._i18n import Translator, translator
 from workbench.export._naming import reference as make_reference
-from workbench.export._naming import safe_name
 from workbench.export._report import records, shown, site_section, source_rows
 from workbench.gazetteer import ATTRIBUTION as GEONAMES_ATTRIBUTION
 from workbench.networks._link import Networks
@@ -36,7 +35,6 @@ __all__ = [
     "render_pdf",
     "render_tip_sheet",
     "tip_sheet_context",
-    "write_reports",
 ]
 
 ATTRIBUTIONS = (
@@ -115,7 +113,8 @@ def tip_sheet_context(
     site_ids : one site id or several; the report has one section per site.
     shipments : waybills with a ``site_id`` column (the site each was clustered into).
     reviews : the case's review history (``Case.reviews``), oldest first.
-    profile : ``"police"`` or ``"partner"`` for a bundle; None for a draft outside one.
+    profile : ``"police"`` or ``"partner"`` in a bundle; None marks the page a draft (a
+        preview rendered outside :func:`workbench.export.export_tip_sheet`).
     figures : PNG bytes per site id (:func:`workbench.export._static_map.site_figure`).
     override : ``{"reason", "by", "sites": {site_id: status}}`` when unconfirmed sites go out.
     contents : ``{"name", "what"}`` per file of the bundle.
@@ -229,18 +228,3 @@ def render_pdf(html: str, path: str | os.PathLike[str] | None = None) -> bytes:
     if path is not None:
         Path(path).write_bytes(pdf)
     return pdf
-
-
-def write_reports(contexts: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) -> list[Path]:
-    """Write one ``tipsheet-<site>/report.html`` per context under ``out``; returns the paths.
-
-    These are drafts for reading on screen; :func:`export_tip_sheet` makes the signed bundle.
-    """
-    written = []
-    for context in contexts:
-        name = "-".join(str(s["site_id"]) for s in context["sites"])
-        folder = Path(out) / f"tipsheet-{safe_name(name)}"
-        folder.mkdir(parents=True, exist_ok=True)
-        render_tip_sheet(context, folder / "report.html")
-        written.append(folder / "report.html")
-    return written
