@@ -184,16 +184,6 @@ def _has_keys() -> bool:
     return True
 
 
-def _run_sites(case: Case, run_id: str) -> gpd.GeoDataFrame:
-    """The sites of ``run_id``; a run without sites reads as empty, not as unknown."""
-    try:
-        return case.sites(run_id)
-    except NotFoundError:
-        if case.latest_run() != run_id:
-            raise
-        return case.sites()  # the latest run, read without the check that it has sites
-
-
 def _write_outputs(
     case: Case,
     out_dir: Path,
@@ -264,7 +254,7 @@ def run_investigation(
         run_id = opened.find_sites(
             radius_m, max_accounts=max_accounts, progress=progress, **site_params
         )
-        sites = _run_sites(opened, run_id)
+        sites = opened.sites(run_id)
         step(progress, "writing the map, sites and networks")
         outputs = _write_outputs(opened, out_dir, intake, networks, sites)
         return RunResult(case_path, out_dir, run_id, exports, intake, networks, sites, outputs)

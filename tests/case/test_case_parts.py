@@ -166,3 +166,34 @@ def test_other_names_are_refused(tmp_path: Path, name: str) -> None:
 
     with pytest.raises(InputError, match=r"NAME.case folder or a .gpkg file"):
         open_case(tmp_path / name)
+
+
+def test_find_sites_keeps_the_networks_linked_after_the_last_ingest(tmp_path: Path) -> None:
+    from workbench.demo._generate import generate_demo
+    from workbench.intake._table import load_table
+
+    demo = generate_demo(tmp_path / "demo", n_shipments=3_000, n_background_sellers=50)
+    with open_case(tmp_path / "c.case") as case:
+        case.ingest([load_table(getattr(demo, t), t) for t in ("sellers", "identifiers")])
+        case.ingest([load_table(demo.shipments, "shipments")])
+        case.link_sellers(include_weak=True)  # an option find_sites must not undo
+        stored = case.table("networks")
+        case.find_sites(300)
+        actions = case.audit()["action"].tolist()
+        assert actions.count("link sellers") == 1
+        pd.testing.assert_frame_equal(case.table("networks"), stored)
+        # new accounts came in: their links are not known yet, so the run links again
+        case.ingest([load_table(demo.sellers, "sellers")])
+        case.find_sites(300)
+        assert case.audit()["action"].tolist().count("link sellers") == 2
+
+
+def test_a_run_without_sites_reads_as_empty(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.case") as case:
+        case.ingest([waybills(["W1", "W2"])])  # one seller per point: no site
+        run = case.find_sites(300)
+        assert case.sites(run).empty and case.sites().empty
+        from workbench.errors import NotFoundError
+
+        with pytest.raises(NotFoundError, match="is not in this case"):
+            case.sites("nope")

@@ -352,8 +352,9 @@ class Case:
             "ON a.run_id = s.run_id AND a.site_id = s.site_id WHERE s.run_id = ? ORDER BY rank",
             (run,),
         )
-        if frame.empty and run_id is not None:
-            raise NotFoundError(f"run_id={run_id!r} is not in this case; see case.runs()")
+        known = self._con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run,)).fetchone()
+        if not known:
+            raise NotFoundError(f"run_id={run!r} is not in this case; see case.runs()")
         frame = frame.drop(columns=["fid", "geom"])
         frame["hull"] = frame["hull"].map(parse_geometry)
         for column in ("sellers", "networks", "brands", "score_parts", "stability", "precision"):
@@ -741,7 +742,12 @@ class Case:
         progress: Progress | None = None,
         **params: Any,
     ) -> str:
-        """Link sellers, cluster the case's shipments and store both; returns the run id.
+        """Cluster the case's shipments and store the run; returns the run id.
+
+        The sellers are linked first (and the networks stored) unless the case holds
+        networks linked after its last ingest of sellers or identifiers and no
+        ``max_accounts`` is given: then those networks are used as they are, so the options
+        of :meth:`link_sellers` (``allow_list``, ``include_weak``) are kept.
 
         ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
         """
@@ -753,18 +759,41 @@ class Case:
                 f"case {self.path} has no shipments yet; ingest a shipments file first "
                 "(workbench ingest CASE --shipments FILE)"
             )
-        step(progress, "linking sellers through shared identifiers")
-        networks = link_sellers(
-            self.table("sellers"), self.table("identifiers"), max_accounts=max_accounts
-        )
-        self.save_networks(networks)
+        if max_accounts is None and self._networks_current():
+            step(progress, "using the stored seller networks (linked after the last ingest)")
+            membership = self.table("networks")
+        else:
+            step(progress, "linking sellers through shared identifiers")
+            networks = link_sellers(
+                self.table("sellers"), self.table("identifiers"), max_accounts=max_accounts
+            )
+            self.save_networks(networks)
+            membership = networks.membership
         step(progress, "reading the shipments")
         shipments, evidence = self.site_input(), self.table("evidence")
         finder = SiteFinder(radius_m, **params).fit(
-            shipments, networks=networks.membership, evidence=evidence, progress=progress
+            shipments, networks=membership, evidence=evidence, progress=progress
         )
         step(progress, "storing the run")
         return self.save_sites(finder)
+
+    def _networks_current(self) -> bool:
+        """Whether the stored networks were linked after the last ingest of sellers or
+        identifiers (then a clustering run uses them as they are, with whatever options
+        linked them)."""
+        rows = self._con.execute(
+            "SELECT seq, action, parameters FROM audit WHERE action IN ('ingest', 'link sellers')"
+        ).fetchall()
+        linked = [seq for seq, action, _ in rows if action == "link sellers"]
+        if not linked:
+            return False
+        inputs = [
+            seq
+            for seq, action, parameters in rows
+            if action == "ingest"
+            and {"sellers", "identifiers"} & set(json.loads(parameters).get("tables", {}))
+        ]
+        return max(linked) > max(inputs, default=0)
 
     def review(
         self,
