@@ -85,10 +85,13 @@ def usable_rows(
     missing, outside = kernels().usable_rows(frozen(lat), frozen(lon), usable)
     excluded = {"no_coordinates": missing, "out_of_range": outside}
     if "precision" in shipments.columns:
-        precision = shipments["precision"].astype(str).to_numpy()
-        precise = np.isin(precision, PRECISE_ENOUGH)
-        for level in np.unique(precision[usable & ~precise]):
-            excluded[f"precision_{level}"] = int((usable & (precision == level)).sum())
+        codes, levels = _codes(shipments["precision"])  # each level compared once
+        names = np.array([str(v) for v in levels] + ["nan"], dtype=object)  # -1: missing
+        codes = np.where(codes >= 0, codes, len(levels)).astype(np.int64)
+        precise = np.isin(names, PRECISE_ENOUGH)[codes]
+        counts = np.bincount(codes[usable & ~precise], minlength=len(names))
+        for k in sorted(np.flatnonzero(counts), key=lambda k: str(names[k])):
+            excluded[f"precision_{names[k]}"] = int(counts[k])
         usable &= precise
     return usable, {k: v for k, v in excluded.items() if v}
 
