@@ -94,7 +94,7 @@ def test_template_runs_and_the_explorer_works(
     iframe = lab.page.locator(MAP_FRAME)
     expect(iframe).to_have_count(1)
     assert iframe.get_attribute("sandbox") == "allow-scripts"
-    iframe.evaluate("el => el.scrollIntoView({block: 'start'})")
+    _into_view(lab, iframe)
     content = _settled(iframe)
     frame = lab.page.frame_locator(MAP_FRAME)
     expect(frame.locator(".leaflet-container")).to_be_visible()
@@ -113,7 +113,7 @@ def test_template_runs_and_the_explorer_works(
     table.locator('tr[data-site-id="S001"]').click()
     content.wait_for_function("() => document.body.dataset.workbenchSelected === 'S001'")
     # the zoom animation runs on animation frames, which an off-screen frame does not get
-    iframe.evaluate("el => el.scrollIntoView({block: 'start'})")
+    _into_view(lab, iframe)
     content.wait_for_function(MAP_SETTLED_JS, polling=100, timeout=30_000)
     site = json.loads(lab.kernel(SITE_JS))
     centre = content.evaluate("() => window.workbenchMap.getCenter()")
@@ -165,6 +165,19 @@ DRAW_JS = """(site) => {
                              [site.lat + d, site.lon + d], [site.lat + d, site.lon - d]]);
     map.fire(L.Draw.Event.CREATED, {layer: layer, layerType: 'polygon'});
 }"""
+
+
+def _into_view(lab: Lab, iframe: Any, tries: int = 40) -> None:
+    """Scroll the map frame into the viewport and keep it there: outputs above it (the
+    network drawing, tables) may still be laying out and push it down after one scroll."""
+    height = lab.page.viewport_size["height"] if lab.page.viewport_size else 900
+    for _ in range(tries):
+        iframe.evaluate("el => el.scrollIntoView({block: 'start'})")
+        time.sleep(0.25)
+        box = iframe.bounding_box()
+        if box is not None and 0 <= box["y"] < height - 100:
+            return
+    raise AssertionError(f"the map frame stays out of view: {iframe.bounding_box()}")
 
 
 def _settled(iframe: Any) -> Any:
