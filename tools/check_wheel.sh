@@ -39,6 +39,10 @@ python -m workbench --version
 python -m workbench templates
 workbench --quiet demo "$work/demo" | tee "$work/demo.txt"
 test -s "$work/demo/map.html"
+grep -E "^Verified: bundle .*signature valid" "$work/demo.txt" >/dev/null || {
+  echo "the installed wheel's demo did not end in a verified signed bundle" >&2
+  exit 1
+}
 
 jupyter labextension list 2>&1 | tee "$work/labextension.txt"
 grep -E "counterfeit-workbench v[0-9.]+ .*enabled.*OK" "$work/labextension.txt" >/dev/null || {
