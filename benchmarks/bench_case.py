@@ -4,7 +4,8 @@
 
 The shipments come from the demo generator in memory (typed as intake makes them); the
 write is one `Case.ingest` (the waybills become a GeoParquet part, listed in the
-GeoPackage's transaction), the read is `Case.table("shipments")` into a GeoDataFrame. Best of `--repeat` runs.
+GeoPackage's transaction), the read is `Case.table("shipments")` into a GeoDataFrame.
+Best of `--repeat` runs.
 """
 
 from __future__ import annotations
