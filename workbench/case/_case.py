@@ -22,16 +22,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from workbench.case import _parts
 from workbench.case import audit as audit_log
 from workbench.case._gpkg import parse_geometry, register_functions, touch
 from workbench.case._io import insert_frame, python_values, read_arrow, read_frame, stage, typed
+from workbench.case._paths import (
+    is_locked,
+    resolve_case_path,
+    storage_error,
+)
 from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
 from workbench.case._staging import (
     QUARANTINE_STAGED,
+    replaced_segments,
     scratch_folder,
     staged_tables,
     stored_columns,
@@ -71,94 +76,6 @@ _AUDITED_REPORT = (
 _CHILD_READ_ROWS = 50_000  # below this, starting a reader process costs more than it saves
 
 
-CASE_FOLDER_FILE = "case.gpkg"  # the GeoPackage inside a NAME.case folder
-
-
-def resolve_case_path(
-    name: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
-) -> Path:
-    """The GeoPackage of the case ``name``, kept inside ``root`` if given.
-
-    ``putian.case`` is a case made as one folder (``putian.case/case.gpkg``, its waybills
-    in ``putian.case/case.waybills``): what to move, copy or zip. ``putian.gpkg`` (or
-    ``putian``) is the GeoPackage itself, its waybills in ``putian.waybills`` beside it.
-    """
-    path = Path(name)
-    if path.suffix == "":
-        path = path.with_suffix(".gpkg")
-    if path.suffix.lower() == ".case":
-        path = path / CASE_FOLDER_FILE
-    if path.suffix.lower() != ".gpkg":
-        raise InputError(
-            f"case {str(name)!r}: a case is a NAME.case folder or a .gpkg file, not {path.suffix!r}"
-        )
-    if root is None:
-        return path
-    base = Path(root).resolve()
-    target = (base / path).resolve()
-    if not target.is_relative_to(base):
-        raise InputError(f"case {str(name)!r} would lie outside the cases folder {base}")
-    return target
-
-
-def _point_keys(lat: pd.Series, lon: pd.Series) -> pd.Series:
-    """One int64 key per coordinate pair at 1e-7 degree (about 1 cm), as the site finder
-    collapses points."""
-    la = np.round((lat.to_numpy(float) + 90.0) * 1e7).astype(np.int64)
-    lo = np.round((lon.to_numpy(float) + 180.0) * 1e7).astype(np.int64)
-    return pd.Series(la * 3_600_000_001 + lo)
-
-
-def _is_locked(error: sqlite3.OperationalError) -> bool:
-    return "locked" in str(error) or "busy" in str(error)
-
-
-def _replaced_segments(
-    con: sqlite3.Connection, plans: Sequence[tuple[Any, ...]]
-) -> dict[str, set[int | None]]:
-    """table -> the ingests (ingest_seq) whose rows this ingest replaces or removes.
-
-    Keyed rows that come again replace the stored ones; a file ingested again replaces its
-    quarantine rows. Only these segments, and the new one, are hashed again.
-    """
-    replaced: dict[str, set[int | None]] = {}
-    for i, table, _columns, report, *_ in plans:
-        key = KEY_COLUMNS.get(table)
-        if key and table != "shipments":  # waybills: see _parts.replacements
-            rows = con.execute(
-                f'SELECT DISTINCT ingest_seq FROM main."{table}" WHERE "{key}" IN '  # noqa: S608
-                f'(SELECT "{key}" FROM stage.data_{i})'
-            )
-            replaced.setdefault(table, set()).update(r[0] for r in rows)
-        rows = con.execute(
-            'SELECT DISTINCT ingest_seq FROM quarantine WHERE "table" = ? AND source_sha256 = ?',
-            (table, report.get("sha256")),
-        )
-        replaced.setdefault("quarantine", set()).update(r[0] for r in rows)
-    return replaced
-
-
-def _storage_error(path: Path, error: sqlite3.OperationalError) -> Exception:
-    """What SQLite's storage errors mean for the user, as one line; others unchanged."""
-    text = str(error)
-    if "disk is full" in text or "disk I/O error" in text:
-        return CaseError(
-            f"case {path}: no space left on the disk that holds it ({text}); nothing was "
-            "written. Free some space and run the step again."
-        )
-    if "readonly" in text or "read-only" in text:
-        return CaseError(
-            f"case {path} is read-only here ({text}): the file or its folder cannot be "
-            "written. Copy the case to a folder you can write to, or ask for write access."
-        )
-    if "unable to open" in text:
-        return CaseError(
-            f"cannot open case {path} ({text}): check that its folder exists and can be "
-            "written (a case keeps its journal beside the file)"
-        )
-    return error
-
-
 class Case:
     """An open case file. Use :func:`open_case` to get one; close it (or use ``with``)."""
 
@@ -184,9 +101,9 @@ class Case:
             self._prepare_schema()
         except sqlite3.OperationalError as error:
             self._con.close()
-            if _is_locked(error):
+            if is_locked(error):
                 raise self._locked() from error
-            raise _storage_error(path, error) from error
+            raise storage_error(path, error) from error
         except sqlite3.DatabaseError as error:  # e.g. "file is not a database"
             self._con.close()
             raise InputError(f"{path} is not a case file (not SQLite: {error})") from error
@@ -207,17 +124,17 @@ class Case:
         try:
             self._con.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
-            if _is_locked(error):
+            if is_locked(error):
                 raise self._locked() from error
-            raise _storage_error(self.path, error) from error
+            raise storage_error(self.path, error) from error
         try:
             yield self._con
             self._con.execute("COMMIT")
         except BaseException as error:
             if self._con.in_transaction:  # SQLite may have rolled back already (a full disk)
                 self._con.execute("ROLLBACK")
-            if isinstance(error, sqlite3.OperationalError) and not _is_locked(error):
-                raise _storage_error(self.path, error) from error
+            if isinstance(error, sqlite3.OperationalError) and not is_locked(error):
+                raise storage_error(self.path, error) from error
             raise
         audit_log.write_anchor(self._con, self.path)  # the latest entry, kept beside the case
 
@@ -317,20 +234,7 @@ class Case:
         """The waybill columns the site finder uses, shaped for it: sellers, brands and
         precision levels as categoricals, dates as categoricals of days (a few hundred
         values instead of millions)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        table = _parts.read_parts(
-            self._con,
-            ["seller_id", "lat", "lon", "shipped_at", "value_cny", "brand", "precision"],
-            dictionary=("seller_id", "brand", "precision"),
-        )
-        days = pc.dictionary_encode(table.column("shipped_at").cast(pa.date32()))
-        table = table.set_column(table.schema.get_field_index("shipped_at"), "shipped_at", days)
-        # one dictionary per column across the row groups, and one block per column: pandas
-        # neither unifies categories nor copies the columns into one block (half the time)
-        table = table.drop_columns("ingest_seq").unify_dictionaries()
-        return table.to_pandas(split_blocks=True, self_destruct=True)
+        return _parts.site_frame(self._con)
 
     def n_waybills(self) -> int:
         """How many waybills the case holds (from the parts' listing: no file is read)."""
@@ -403,9 +307,7 @@ class Case:
                 float(points["lon"].max()),
             )
             ships = self.waybills(bbox=box, before_seq=int(found[0]))
-            at_point = _point_keys(ships["lat"], ships["lon"]).isin(
-                set(_point_keys(points["lat"], points["lon"]))
-            )
+            at_point = _parts.at_points(ships, points)
             precise = ships["precision"].isin(PRECISE_ENOUGH)
             ships = ships[at_point.to_numpy() & precise.to_numpy()].reset_index(drop=True)
         return gpd.GeoDataFrame(
@@ -551,7 +453,7 @@ class Case:
             stack.callback(self._con.execute, "DETACH DATABASE stage")
             with self._write() as con:
                 written = sorted({p[1] for p in plans} | {"quarantine"})
-                replaced = _replaced_segments(con, plans)
+                replaced = replaced_segments(con, plans)
                 parts = [p[6] for p in plans if p[6] is not None]
                 hits = _parts.replacements(con, parts)
                 replaced.setdefault("shipments", set()).update(hits.segments)
@@ -764,7 +666,7 @@ class Case:
                 f"case {self.path} has no shipments yet; ingest a shipments file first "
                 "(workbench ingest CASE --shipments FILE)"
             )
-        if max_accounts is None and self._networks_current():
+        if max_accounts is None and audit_log.networks_current(self._con):
             step(progress, "using the stored seller networks (linked after the last ingest)")
             membership = self.table("networks")
         else:
@@ -781,24 +683,6 @@ class Case:
         )
         step(progress, "storing the run")
         return self.save_sites(finder)
-
-    def _networks_current(self) -> bool:
-        """Whether the stored networks were linked after the last ingest of sellers or
-        identifiers (then a clustering run uses them as they are, with whatever options
-        linked them)."""
-        rows = self._con.execute(
-            "SELECT seq, action, parameters FROM audit WHERE action IN ('ingest', 'link sellers')"
-        ).fetchall()
-        linked = [seq for seq, action, _ in rows if action == "link sellers"]
-        if not linked:
-            return False
-        inputs = [
-            seq
-            for seq, action, parameters in rows
-            if action == "ingest"
-            and {"sellers", "identifiers"} & set(json.loads(parameters).get("tables", {}))
-        ]
-        return max(linked) > max(inputs, default=0)
 
     def review(
         self,

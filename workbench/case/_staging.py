@@ -5,15 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sqlite3
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.case._io import arrow_table, point_blob_array
-from workbench.schema import TABLES
+from workbench.schema import KEY_COLUMNS, TABLES
 
 if TYPE_CHECKING:
     from workbench.intake._table import IntakeResult
@@ -95,3 +96,28 @@ def sweep_stale_scratch(max_age_s: float = 86_400) -> None:
         with contextlib.suppress(OSError):
             if _ours(folder) and folder.lstat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def replaced_segments(
+    con: sqlite3.Connection, plans: Sequence[tuple[Any, ...]]
+) -> dict[str, set[int | None]]:
+    """table -> the ingests (ingest_seq) whose rows this ingest replaces or removes.
+
+    Keyed rows that come again replace the stored ones; a file ingested again replaces its
+    quarantine rows. Only these segments, and the new one, are hashed again.
+    """
+    replaced: dict[str, set[int | None]] = {}
+    for i, table, _columns, report, *_ in plans:
+        key = KEY_COLUMNS.get(table)
+        if key and table != "shipments":  # waybills: see _parts.replacements
+            rows = con.execute(
+                f'SELECT DISTINCT ingest_seq FROM main."{table}" WHERE "{key}" IN '  # noqa: S608
+                f'(SELECT "{key}" FROM stage.data_{i})'
+            )
+            replaced.setdefault(table, set()).update(r[0] for r in rows)
+        rows = con.execute(
+            'SELECT DISTINCT ingest_seq FROM quarantine WHERE "table" = ? AND source_sha256 = ?',
+            (table, report.get("sha256")),
+        )
+        replaced.setdefault("quarantine", set()).update(r[0] for r in rows)
+    return replaced

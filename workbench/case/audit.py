@@ -252,3 +252,22 @@ def verify(con: sqlite3.Connection, case_path: str | os.PathLike[str] | None = N
             )
     check.ok = not check.problems
     return check
+
+
+def networks_current(con: sqlite3.Connection) -> bool:
+    """Whether the stored networks were linked after the last ingest of sellers or
+    identifiers (then a clustering run uses them as they are, with whatever options
+    linked them)."""
+    rows = con.execute(
+        "SELECT seq, action, parameters FROM audit WHERE action IN ('ingest', 'link sellers')"
+    ).fetchall()
+    linked = [seq for seq, action, _ in rows if action == "link sellers"]
+    if not linked:
+        return False
+    inputs = [
+        seq
+        for seq, action, parameters in rows
+        if action == "ingest"
+        and {"sellers", "identifiers"} & set(json.loads(parameters).get("tables", {}))
+    ]
+    return max(linked) > max(inputs, default=0)
