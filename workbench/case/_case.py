@@ -234,7 +234,9 @@ class Case:
         """The waybill columns the site finder uses, shaped for it: sellers, brands and
         precision levels as categoricals, dates as categoricals of days (a few hundred
         values instead of millions)."""
-        return _parts.site_frame(self._con)
+        from workbench.case._site_input import site_frame
+
+        return site_frame(self._con)
 
     def n_waybills(self) -> int:
         """How many waybills the case holds (from the parts' listing: no file is read)."""

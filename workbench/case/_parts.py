@@ -624,23 +624,6 @@ def move_rows_in(
                 commit_parts(con, [info], seq, Replacements({}, set()))
 
 
-def site_frame(con: sqlite3.Connection) -> pd.DataFrame:
-    """The waybill columns the site finder uses, shaped for it: sellers, brands and
-    precision levels as categoricals, dates as categoricals of days (a few hundred values
-    instead of millions)."""
-    table = read_parts(
-        con,
-        ["seller_id", "lat", "lon", "shipped_at", "value_cny", "brand", "precision"],
-        dictionary=("seller_id", "brand", "precision"),
-    )
-    days = pc.dictionary_encode(table.column("shipped_at").cast(pa.date32()))
-    table = table.set_column(table.schema.get_field_index("shipped_at"), "shipped_at", days)
-    # one dictionary per column across the row groups, and one block per column: pandas
-    # neither unifies categories nor copies the columns into one block (half the time)
-    table = table.drop_columns("ingest_seq").unify_dictionaries()
-    return table.to_pandas(split_blocks=True, self_destruct=True)
-
-
 def point_keys(lat: pd.Series, lon: pd.Series) -> pd.Series:
     """One int64 key per coordinate pair at 1e-7 degree (about 1 cm), as the site finder
     collapses points."""
