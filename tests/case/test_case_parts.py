@@ -197,3 +197,81 @@ def test_a_run_without_sites_reads_as_empty(tmp_path: Path) -> None:
 
         with pytest.raises(NotFoundError, match="is not in this case"):
             case.sites("nope")
+
+
+# -- the companions of counts the explorer reads ------------------------------------------
+def cells_frame(case) -> pd.DataFrame:
+    cells = case.waybill_cells().to_pandas()
+    cells["seller_id"] = cells["seller_id"].astype(str)
+    cells["brand"] = cells["brand"].astype(object)
+    cells["day"] = pd.to_datetime(cells["day"]).astype("datetime64[ns]")
+    keys = ["lat", "lon", "seller_id", "brand", "day"]
+    return cells.groupby(keys, dropna=False)["n"].sum().sort_index()
+
+
+def counted(case) -> pd.Series:
+    ships = case.waybills(["lat", "lon", "seller_id", "brand", "shipped_at"])
+    ships["day"] = ships["shipped_at"].dt.normalize().astype("datetime64[ns]")
+    keys = ["lat", "lon", "seller_id", "brand", "day"]
+    return ships.groupby(keys, dropna=False).size().rename("n").sort_index()
+
+
+def test_each_part_has_a_companion_of_counts_matching_its_waybills(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        ids = [f"W{i}" for i in range(40)]
+        brands = ["Nike" if i % 2 else None for i in range(40)]
+        case.ingest([waybills(ids, brand=brands, lat=np.where(np.arange(40) < 30, 25.44, 25.5))])
+        listed = case._con.execute("SELECT file FROM waybill_cells").fetchall()
+        assert len(listed) == 1 and listed[0][0].startswith("cells-")
+        assert (case.path.with_suffix(".waybills") / listed[0][0]).is_file()
+        got = cells_frame(case)
+        assert int(got.sum()) == 40
+        pd.testing.assert_series_equal(got, counted(case), check_dtype=False)
+
+
+def test_counts_leave_out_replaced_waybills(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest([waybills(["W1", "W2", "W3"], brand="Nike")])
+        case.ingest([waybills(["W3", "W4"], lat=30.0, brand="Gucci")])
+        got = cells_frame(case)
+        assert int(got.sum()) == 4  # W3 counted once, at its new place
+        pd.testing.assert_series_equal(got, counted(case), check_dtype=False)
+
+
+def test_an_altered_companion_breaks_the_audit_chain(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest([waybills(["W1", "W2", "W3"])])
+        assert case.verify_audit().ok
+        (name,) = case._con.execute("SELECT file FROM waybill_cells").fetchone()
+        companion = case.path.with_suffix(".waybills") / name
+        table = pq.read_table(companion)
+        pq.write_table(table.slice(0, 1), companion)
+        assert not case.verify_audit().ok
+
+
+def test_a_case_without_companions_gets_them_on_open(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest([waybills(["W1", "W2", "W3"], brand="Nike")])
+        before = counted(case)
+        (name,) = case._con.execute("SELECT file FROM waybill_cells").fetchone()
+    # back to schema 5: no companions table
+    (tmp_path / "c.waybills" / name).unlink()
+    with sqlite3.connect(tmp_path / "c.gpkg") as con:
+        con.execute("DROP TABLE waybill_cells")
+        con.execute("UPDATE workbench_meta SET value = '5' WHERE key = 'schema_version'")
+    con.close()
+    with open_case(tmp_path / "c.gpkg") as case:
+        assert case.schema_version == 6
+        assert len(case._con.execute("SELECT * FROM waybill_cells").fetchall()) == 1
+        pd.testing.assert_series_equal(cells_frame(case), before, check_dtype=False)
+        assert case.verify_audit().ok  # companions change no ingest's digest
+
+
+def test_a_companion_no_transaction_lists_is_swept(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest([waybills(["W1"])])
+        stray = case.path.with_suffix(".waybills") / "cells-0123.parquet"
+        stray.write_bytes(b"left by a killed ingest")
+        case.ingest([waybills(["W2"])])
+        assert not stray.exists()
+        assert len(list(case.path.with_suffix(".waybills").glob("cells-*.parquet"))) == 2

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 
 from workbench.case import _parts
 from workbench.case import audit as audit_log
@@ -229,6 +230,14 @@ class Case:
         if categorical:
             table = table.unify_dictionaries()
         return typed(table.to_pandas(split_blocks=True, self_destruct=True))
+
+    def waybill_cells(self) -> pa.Table:
+        """Waybill counts per (lat, lon, seller_id, brand, day), column ``n``: what a map
+        draws, without reading the waybills (an Arrow table; seller_id and brand
+        dictionary-encoded; a cell can repeat across parts: sum ``n``)."""
+        from workbench.case._cells import read_cells
+
+        return read_cells(self._con, _parts.folder_for(self.path))
 
     def site_input(self) -> pd.DataFrame:
         """The waybill columns the site finder uses, shaped for it: sellers, brands and

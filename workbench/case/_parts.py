@@ -43,6 +43,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from workbench.case._cells import CELL_SCHEMA, cells_name, cells_of
+
 __all__ = [
     "COLUMNS",
     "PartsWriter",
@@ -194,6 +196,7 @@ class PartInfo:
     rows: int
     sha256: str
     bbox: tuple[float, float, float, float]  # min lat, min lon, max lat, max lon
+    cells: tuple[Path, str] | None = None  # its companion of counts (see ``_cells``) and SHA
 
 
 def _geo_metadata(bbox: tuple[float, float, float, float]) -> bytes:
@@ -231,9 +234,10 @@ class PartsWriter:
     in turn and writes the part's row groups in key order.
     """
 
-    def __init__(self, incoming: Path) -> None:
+    def __init__(self, incoming: Path, *, cells: bool = True) -> None:
         self.incoming = incoming
         self.name = f"part-{uuid.uuid4().hex}.parquet"
+        self.cells = cells
         self._cuts: np.ndarray | None = None
         self._spills: list[pq.ParquetWriter | None] = [None] * _BUCKETS
         self._lo = np.array([np.inf, np.inf])  # min lat, min lon
@@ -288,7 +292,20 @@ class PartsWriter:
         bbox = (float(self._lo[0]), float(self._lo[1]), float(self._hi[0]), float(self._hi[1]))
         schema = SCHEMA.with_metadata({b"geo": _geo_metadata(bbox)})
         size = ROW_GROUP_ROWS
-        with pq.ParquetWriter(path, schema, compression="zstd") as out:
+        counts = self.incoming / cells_name(self.name)
+        with contextlib.ExitStack() as stack:
+            out = stack.enter_context(pq.ParquetWriter(path, schema, compression="zstd"))
+            cells = (
+                stack.enter_context(pq.ParquetWriter(counts, CELL_SCHEMA, compression="zstd"))
+                if self.cells
+                else None
+            )
+
+            def write(table: pa.Table) -> None:
+                out.write_table(table.cast(schema), row_group_size=size)
+                if cells is not None:
+                    cells.write_table(cells_of(table))
+
             pending: list[pa.Table] = []  # sorted rows not yet written: less than a group
             for b, writer in enumerate(self._spills):
                 if writer is None:
@@ -300,13 +317,14 @@ class PartsWriter:
                     if rows >= size:  # whole row groups, in key order across buckets
                         merged = pa.concat_tables(pending)
                         whole = rows - rows % size
-                        out.write_table(merged.slice(0, whole).cast(schema), row_group_size=size)
+                        write(merged.slice(0, whole))
                         pending = [merged.slice(whole)]
                 self._spill_path(b).unlink()
             rest = [t for t in pending if t.num_rows]
             if rest:
-                out.write_table(pa.concat_tables(rest).cast(schema), row_group_size=size)
-        return PartInfo(path, self.rows, file_sha256(path), bbox)
+                write(pa.concat_tables(rest))
+        companion = (counts, file_sha256(counts)) if self.cells else None
+        return PartInfo(path, self.rows, file_sha256(path), bbox, companion)
 
 
 def _sorted_slices(spill: pq.ParquetFile) -> Iterator[pa.Table]:
@@ -423,8 +441,10 @@ def commit_parts(
                 continue  # already dropped for an earlier file of this ingest
             merged = np.union1d(deleted_rows(con, part_id), rows).astype("<u4")
             if len(merged) >= totals[part_id]:  # every row replaced: the part goes
+                doomed.extend(folder / f for f in _companions(con, part_id))
                 con.execute("DELETE FROM waybill_parts WHERE part_id = ?", (part_id,))
                 con.execute("DELETE FROM waybill_deletes WHERE part_id = ?", (part_id,))
+                con.execute("DELETE FROM waybill_cells WHERE part_id = ?", (part_id,))
                 doomed.append(folder / files[part_id])
                 del totals[part_id]
                 continue
@@ -436,13 +456,32 @@ def commit_parts(
         target = folder / info.path.name
         os.replace(info.path, target)
         min_lat, min_lon, max_lat, max_lon = info.bbox
-        con.execute(
+        cursor = con.execute(
             "INSERT INTO waybill_parts (file, ingest_seq, rows, sha256, min_lat, min_lon, "
             "max_lat, max_lon, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
             "strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
             (target.name, seq, info.rows, info.sha256, min_lat, min_lon, max_lat, max_lon),
         )
+        if info.cells is not None:
+            add_companion(con, int(cursor.lastrowid or 0), *info.cells)
     return replaced, doomed
+
+
+def add_companion(con: sqlite3.Connection, part_id: int, path: Path, sha256: str) -> None:
+    """Move a part's companion of counts in beside it and list it (inside the caller's
+    write transaction)."""
+    os.replace(path, folder_of(con) / path.name)
+    con.execute(
+        "INSERT INTO waybill_cells (part_id, file, sha256) VALUES (?, ?, ?)",
+        (part_id, path.name, sha256),
+    )
+
+
+def _companions(con: sqlite3.Connection, part_id: int) -> list[str]:
+    return [
+        str(r[0])
+        for r in con.execute("SELECT file FROM waybill_cells WHERE part_id = ?", (part_id,))
+    ]
 
 
 def sweep(con: sqlite3.Connection, folder: Path) -> None:
@@ -452,6 +491,8 @@ def sweep(con: sqlite3.Connection, folder: Path) -> None:
     if not folder.is_dir():
         return
     listed = {str(r[0]) for r in con.execute("SELECT file FROM waybill_parts")}
+    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'waybill_cells'").fetchone():
+        listed |= {str(r[0]) for r in con.execute("SELECT file FROM waybill_cells")}
     for entry in folder.iterdir():
         if entry.name.startswith(_INCOMING) and entry.is_dir() and not entry.is_symlink():
             with contextlib.suppress(OSError), (entry / _LOCK).open("a") as lock:
@@ -461,7 +502,7 @@ def sweep(con: sqlite3.Connection, folder: Path) -> None:
                     continue  # a live writer
                 shutil.rmtree(entry, ignore_errors=True)
         elif (
-            entry.name.startswith("part-")
+            entry.name.startswith(("part-", "cells-"))
             and entry.suffix == ".parquet"
             and entry.name not in listed
             and entry.is_file()
@@ -587,21 +628,31 @@ def segment_digests(
     con: sqlite3.Connection, seqs: Iterable[int | None] | None = None
 ) -> dict[str, str]:
     """Ingest -> SHA-256 over its parts: name, listed rows and SHA-256, the SHA-256 of the
-    file as it is now, and its replaced rows. An ingest without parts left is absent."""
+    file as it is now, and its replaced rows. An ingest without parts left is absent.
+
+    A part's companion of counts (``_cells``) is derived from it: one that matches its
+    listed SHA-256 adds nothing (so giving an older case companions changes no digest);
+    one altered or missing adds its name, and the digest no longer matches."""
     folder = folder_of(con)
     wanted = None if seqs is None else set(seqs)
     by_seq: dict[int | None, list[Any]] = {}
     rows = con.execute(
-        "SELECT p.part_id, p.file, p.ingest_seq, p.rows, p.sha256, d.rows FROM waybill_parts p "
-        "LEFT JOIN waybill_deletes d ON d.part_id = p.part_id ORDER BY p.part_id"
+        "SELECT p.part_id, p.file, p.ingest_seq, p.rows, p.sha256, d.rows, c.file, c.sha256 "
+        "FROM waybill_parts p LEFT JOIN waybill_deletes d ON d.part_id = p.part_id "
+        "LEFT JOIN waybill_cells c ON c.part_id = p.part_id ORDER BY p.part_id"
     )
-    for part_id, file, seq, n, sha, deleted in rows:
+    for part_id, file, seq, n, sha, deleted, cells, cells_sha in rows:
         if wanted is not None and seq not in wanted:
             continue
         path = folder / file
         actual = file_sha256(path) if path.is_file() else "missing"
         key = None if seq is None else int(seq)
-        by_seq.setdefault(key, []).append((int(part_id), file, n, sha, actual, deleted or b""))
+        entry: tuple[Any, ...] = (int(part_id), file, n, sha, actual, deleted or b"")
+        if cells is not None:
+            companion = folder / cells
+            if not companion.is_file() or file_sha256(companion) != cells_sha:
+                entry = (*entry, f"altered {cells}")
+        by_seq.setdefault(key, []).append(entry)
     return {
         "none" if seq is None else str(seq): hashlib.sha256(marshal.dumps(parts, 2)).hexdigest()
         for seq, parts in by_seq.items()
@@ -617,11 +668,31 @@ def move_rows_in(
     with incoming_folder(folder) as incoming:
         writers: dict[int | None, PartsWriter] = {}
         for seq, frame in frames:
-            writers.setdefault(seq, PartsWriter(incoming)).add(frame)
+            writers.setdefault(seq, PartsWriter(incoming, cells=False)).add(frame)
         for seq, writer in writers.items():
             info = writer.finish()
             if info is not None:
                 commit_parts(con, [info], seq, Replacements({}, set()))
+
+
+def add_companions(con: sqlite3.Connection) -> None:
+    """Write the missing companions of counts of the listed parts (inside the caller's
+    write transaction): how an older case gets them."""
+    folder = folder_of(con)
+    missing = con.execute(
+        "SELECT p.part_id, p.file FROM waybill_parts p WHERE p.part_id NOT IN "
+        "(SELECT part_id FROM waybill_cells) ORDER BY p.part_id"
+    ).fetchall()
+    if not missing:
+        return
+    with incoming_folder(folder) as incoming:
+        for part_id, file in missing:
+            source = pq.ParquetFile(folder / file)
+            path = incoming / cells_name(file)
+            with pq.ParquetWriter(path, CELL_SCHEMA, compression="zstd") as out:
+                for group in range(source.num_row_groups):
+                    out.write_table(cells_of(source.read_row_group(group)))
+            add_companion(con, int(part_id), path, file_sha256(path))
 
 
 def point_keys(lat: pd.Series, lon: pd.Series) -> pd.Series:

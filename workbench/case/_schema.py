@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench.case._gpkg import create_core, register
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _V1_TABLES = """
 CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -202,8 +202,20 @@ def _v5(con: sqlite3.Connection) -> None:
         add_rtree(con, table, column)
 
 
+def _v6(con: sqlite3.Connection) -> None:
+    """Each waybill part gets a companion of counts per place, seller, brand and day
+    (``waybill_cells``), written here for the parts already stored."""
+    from workbench.case import _parts
+
+    con.execute(
+        "CREATE TABLE waybill_cells (part_id INTEGER PRIMARY KEY, file TEXT NOT NULL UNIQUE, "
+        "sha256 TEXT NOT NULL)"
+    )
+    _parts.add_companions(con)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5,
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6,
 }  # fmt: skip
 assert max(MIGRATIONS) == SCHEMA_VERSION
 
