@@ -275,3 +275,84 @@ def test_a_companion_no_transaction_lists_is_swept(tmp_path: Path) -> None:
         case.ingest([waybills(["W2"])])
         assert not stray.exists()
         assert len(list(case.path.with_suffix(".waybills").glob("cells-*.parquet"))) == 2
+
+
+# -- writing a part: bounded sort, whatever the file's order ------------------------------
+def _sorted_file(n: int, seed: int = 3) -> list[pd.DataFrame]:
+    """Waybills in chunks ordered so the first chunk's key quantiles fit the rest badly:
+    the first chunk is all in one town, later chunks spread over the country, and a third
+    of the rows sit on one point (a hub)."""
+    rng = np.random.default_rng(seed)
+    lat = np.r_[np.full(n // 10, 25.44), rng.uniform(20, 40, n - n // 10)]
+    lon = np.r_[np.full(n // 10, 119.01), rng.uniform(100, 120, n - n // 10)]
+    hub = rng.random(n) < 0.33
+    lat[hub], lon[hub] = 29.3, 120.07
+    frame = pd.DataFrame(
+        {
+            "shipment_id": [f"W{i}" for i in range(n)],
+            "seller_id": [f"S{i % 7}" for i in range(n)],
+            "lat": lat,
+            "lon": lon,
+            "shipped_at": pd.Timestamp("2026-03-02"),
+        }
+    )
+    return [frame.iloc[i : i + n // 10] for i in range(0, n, n // 10)]
+
+
+def test_a_part_is_in_key_order_when_buckets_overflow(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_parts, "_SORT_ROWS", 300)
+    monkeypatch.setattr(_parts, "ROW_GROUP_ROWS", 250)
+    sizes: list[int] = []
+    real = _parts._sorted_runs
+    split = []
+
+    def runs(path):  # type: ignore[no-untyped-def]
+        top = path.name.endswith(tuple(f"bucket-{b:02d}" for b in range(_parts._BUCKETS)))
+        split.append(not top)
+        for table in real(path):
+            if top:  # a split spill's runs come through here again
+                sizes.append(table.num_rows)
+            yield table
+
+    monkeypatch.setattr(_parts, "_sorted_runs", runs)
+    with _parts.incoming_folder(tmp_path / "parts") as incoming:
+        writer = _parts.PartsWriter(incoming)
+        for chunk in _sorted_file(5_000):
+            writer.add(chunk)
+        info = writer.finish()
+        assert info is not None and info.rows == 5_000
+        table = pq.read_table(info.path)
+        # only the part and its companion are left: every spill was removed
+        assert sorted(p.name for p in incoming.iterdir() if p.name != ".lock") == sorted(
+            [info.path.name, _parts.cells_name(info.path.name)]
+        )
+    key = _parts.hilbert_key(table.column("lat").to_numpy(), table.column("lon").to_numpy())
+    assert (np.diff(key.astype(np.float64)) >= 0).all()
+    assert sorted(table.column("shipment_id").to_pylist()) == sorted(f"W{i}" for i in range(5_000))
+    # no run is sorted in memory above the bound: the hub's 1,650 rows share one key
+    # and come as the chunks spilled them (at most 500 rows each)
+    assert sum(sizes) == 5_000 and max(sizes) <= 500, sizes
+    assert any(split)  # some bucket was split again
+
+
+def test_work_ahead_keeps_order_raises_where_it_failed_and_stops_its_thread() -> None:
+    import threading
+
+    from workbench.case._ahead import ahead
+
+    assert list(ahead(range(100))) == list(range(100))
+
+    def failing():  # type: ignore[no-untyped-def]
+        yield 1
+        raise ValueError("row 2: bad")
+
+    got = []
+    with pytest.raises(ValueError, match="row 2"):
+        for item in ahead(failing()):
+            got.append(item)
+    assert got == [1]
+    before = threading.active_count()
+    for item in ahead(iter(range(1_000_000))):
+        if item == 3:
+            break
+    assert threading.active_count() == before

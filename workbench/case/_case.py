@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from workbench.case import _parts
 from workbench.case import audit as audit_log
+from workbench.case._ahead import ahead
 from workbench.case._gpkg import parse_geometry, register_functions, touch
 from workbench.case._io import insert_frame, python_values, read_arrow, read_frame, stage, typed
 from workbench.case._paths import (
@@ -449,7 +450,7 @@ class Case:
                 n_clean = n_quarantined = 0
                 # waybills go to a GeoParquet part, the other tables to the scratch file
                 writer = _parts.PartsWriter(incoming) if incoming and table == "shipments" else None
-                for chunk in chunks:
+                for chunk in ahead(chunks):  # the next chunk is read while this one is stored
                     columns = columns or stored_columns(chunk)
                     tables = staged_tables(i, chunk, data=writer is None)
                     if writer is not None:

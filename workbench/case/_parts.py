@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from workbench.case._ahead import ahead
 from workbench.case._cells import CELL_SCHEMA, cells_name, cells_of
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
 ROW_GROUP_ROWS = 100_000
 _READ_ATTEMPTS = 3
 _BUCKETS = 32  # key ranges the rows of a file spill to before each is sorted
-_SORT_ROWS = 2_000_000  # a bucket larger than this is sorted in slices of this many rows
+_SORT_ROWS = 400_000  # a bucket larger than this is split again before it is sorted
 _HILBERT_ORDER = 16  # 2^16 cells a side: ~600 m at the equator
 _INCOMING = ".incoming-"
 _LOCK = ".lock"
@@ -300,53 +301,88 @@ class PartsWriter:
                 if self.cells
                 else None
             )
-
-            def write(table: pa.Table) -> None:
-                out.write_table(table.cast(schema), row_group_size=size)
-                if cells is not None:
-                    cells.write_table(cells_of(table))
-
-            pending: list[pa.Table] = []  # sorted rows not yet written: less than a group
-            for b, writer in enumerate(self._spills):
-                if writer is None:
-                    continue
-                spill = pq.ParquetFile(self._spill_path(b))
-                for table in _sorted_slices(spill):
-                    pending.append(table.drop_columns("_key"))
-                    rows = sum(t.num_rows for t in pending)
-                    if rows >= size:  # whole row groups, in key order across buckets
-                        merged = pa.concat_tables(pending)
-                        whole = rows - rows % size
-                        write(merged.slice(0, whole))
-                        pending = [merged.slice(whole)]
-                self._spill_path(b).unlink()
-            rest = [t for t in pending if t.num_rows]
-            if rest:
-                write(pa.concat_tables(rest))
+            # the next groups are read, sorted and counted on a second thread while these
+            # are encoded and compressed
+            for group, counted in ahead(self._groups(schema, size)):
+                out.write_table(group, row_group_size=size)
+                if cells is not None and counted is not None:
+                    cells.write_table(counted)
         companion = (counts, file_sha256(counts)) if self.cells else None
         return PartInfo(path, self.rows, file_sha256(path), bbox, companion)
 
+    def _groups(self, schema: pa.Schema, size: int) -> Iterator[tuple[pa.Table, pa.Table | None]]:
+        """The part's rows in key order as whole row groups (the last may be short), cast
+        to the part's schema, each with its counts when the part gets a companion."""
+        pending: list[pa.Table] = []  # sorted rows not yet handed out: less than a group
+        for b, writer in enumerate(self._spills):
+            if writer is None:
+                continue
+            for table in _sorted_runs(self._spill_path(b)):
+                pending.append(table.drop_columns("_key"))
+                rows = sum(t.num_rows for t in pending)
+                if rows >= size:  # whole row groups, in key order across buckets
+                    merged = pa.concat_tables(pending)
+                    whole = rows - rows % size
+                    yield self._group(merged.slice(0, whole), schema)
+                    pending = [merged.slice(whole)]
+        rest = [t for t in pending if t.num_rows]
+        if rest:
+            yield self._group(pa.concat_tables(rest), schema)
 
-def _sorted_slices(spill: pq.ParquetFile) -> Iterator[pa.Table]:
-    """A bucket's rows in key order: the whole bucket sorted at once, or in slices when
-    it is large (each slice sorted; the row groups stay compact)."""
-    rows = spill.metadata.num_rows
-    if rows <= _SORT_ROWS:
-        table = spill.read()
-        yield table.take(pc.sort_indices(table.column("_key")))
-        return
-    batch: list[pa.Table] = []
-    count = 0
-    for group in range(spill.num_row_groups):
-        batch.append(spill.read_row_group(group))
-        count += batch[-1].num_rows
-        if count >= _SORT_ROWS:
-            table = pa.concat_tables(batch)
+    def _group(self, table: pa.Table, schema: pa.Schema) -> tuple[pa.Table, pa.Table | None]:
+        return table.cast(schema), cells_of(table) if self.cells else None
+
+
+def _sorted_runs(path: Path) -> Iterator[pa.Table]:
+    """A spill file's rows in key order, in tables of at most ``_SORT_ROWS`` rows (or
+    more rows of a single key, which need no sorting), removing the file as it goes.
+
+    A larger spill (the first chunk's key quantiles need not fit the whole file) is split
+    again at its own key quantiles, so memory stays that of ``_SORT_ROWS`` rows whatever
+    the file's size or order."""
+    spill = pq.ParquetFile(path)
+    try:
+        if spill.metadata.num_rows <= _SORT_ROWS:
+            table = spill.read()
             yield table.take(pc.sort_indices(table.column("_key")))
-            batch, count = [], 0
-    if batch:
-        table = pa.concat_tables(batch)
-        yield table.take(pc.sort_indices(table.column("_key")))
+            return
+        keys = np.sort(spill.read(columns=["_key"]).column("_key").to_numpy())
+        if keys[0] == keys[-1]:  # one key: already in order
+            for g in range(spill.num_row_groups):
+                yield spill.read_row_group(g)
+            return
+        cuts = np.unique(keys[np.arange(_SORT_ROWS // 2, len(keys), _SORT_ROWS // 2)])
+        cuts = cuts[cuts > keys[0]]
+        if not len(cuts):  # most rows share the lowest key: split it off
+            cuts = keys[np.searchsorted(keys, keys[0], side="right")][None]
+        del keys
+        subs = _split(spill, cuts, path)
+    finally:
+        spill.close()
+        path.unlink()
+    for sub in subs:
+        yield from _sorted_runs(sub)
+
+
+def _split(spill: pq.ParquetFile, cuts: np.ndarray, path: Path) -> list[Path]:
+    """Spill ``spill``'s rows again to files by key range (cut at ``cuts``)."""
+    paths = [path.with_name(f"{path.name}.{i:03d}") for i in range(len(cuts) + 1)]
+    writers: list[pq.ParquetWriter | None] = [None] * len(paths)
+    try:
+        for g in range(spill.num_row_groups):
+            table = spill.read_row_group(g)
+            which = np.searchsorted(cuts, table.column("_key").to_numpy(), side="right")
+            for i in np.unique(which):
+                rows = table.filter(pa.array(which == i))
+                writer = writers[i]
+                if writer is None:
+                    writer = writers[i] = pq.ParquetWriter(paths[i], rows.schema, compression="lz4")
+                writer.write_table(rows)
+    finally:
+        for writer in writers:
+            if writer is not None:
+                writer.close()
+    return [p for p, w in zip(paths, writers, strict=True) if w is not None]
 
 
 def file_sha256(path: Path) -> str:

@@ -1,0 +1,66 @@
+"""Work one step ahead on a second thread (private to ``case``).
+
+An ingest reads and checks the next chunk while the last one is written, and writing a
+part sorts the next bucket while the last is encoded. Both sides spend most of their time
+in Arrow, NumPy and zlib/zstd code that releases the GIL, so on two cores the two overlap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+_DONE = object()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
+    """The items of ``items``, produced on a background thread at most ``depth`` items
+    ahead of the consumer (so memory holds ``depth + 1`` items at most).
+
+    An exception raised while producing is raised here, at the item it replaced. When the
+    consumer stops early (an error of its own, or ``close``), the producer is told to stop
+    and joined, so no thread outlives the loop."""
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        slots.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            slots.put(_Failed(error))
+
+    thread = threading.Thread(target=produce, name="workbench-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                slots.get_nowait()
+            thread.join(timeout=0.05)
