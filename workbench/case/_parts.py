@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from workbench.arrays import unique
 from workbench.case._ahead import ahead
 from workbench.case._cells import CELL_SCHEMA, cells_name, cells_of
 
@@ -351,7 +352,7 @@ def _sorted_runs(path: Path) -> Iterator[pa.Table]:
             for g in range(spill.num_row_groups):
                 yield spill.read_row_group(g)
             return
-        cuts = np.unique(keys[np.arange(_SORT_ROWS // 2, len(keys), _SORT_ROWS // 2)])
+        cuts = unique(keys[np.arange(_SORT_ROWS // 2, len(keys), _SORT_ROWS // 2)])
         cuts = cuts[cuts > keys[0]]
         if not len(cuts):  # most rows share the lowest key: split it off
             cuts = keys[np.searchsorted(keys, keys[0], side="right")][None]
@@ -372,7 +373,7 @@ def _split(spill: pq.ParquetFile, cuts: np.ndarray, path: Path) -> list[Path]:
         for g in range(spill.num_row_groups):
             table = spill.read_row_group(g)
             which = np.searchsorted(cuts, table.column("_key").to_numpy(), side="right")
-            for i in np.unique(which):
+            for i in unique(which):
                 rows = table.filter(pa.array(which == i))
                 writer = writers[i]
                 if writer is None:

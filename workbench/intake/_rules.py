@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.arrays import unique
 from workbench.schema import (
     TableSpec,
 )
@@ -330,5 +331,5 @@ class KeySeen:
         out.fail(dup, "duplicate_key", describe(column, raw, "appears earlier in the file"))
         # insert the chunk's new hashes in place: O(stored + chunk), where a union (a sort
         # of everything) made a 10M-row file cost minutes
-        new = np.unique(hashed[present & ~out.bad])
+        new = unique(hashed[present & ~out.bad])
         self.hashes = np.insert(self.hashes, np.searchsorted(self.hashes, new), new)
