@@ -362,3 +362,23 @@ def test_partner_export_loads_through_its_mapping_file(tmp_path: Path) -> None:
     assert set(result.report["repairs"]) >= {"gcj02_to_wgs84", "bd09_to_wgs84"}
     assert (result.frame["shipped_at"].to_numpy() == original["shipped_at"].to_numpy()).all()
     assert np.isclose(result.frame["value_cny"], original["value_cny"]).all()
+
+
+def test_duplicates_are_found_across_chunks_and_the_blocks_of_seen_keys(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from workbench.intake._rules import KeySeen
+
+    monkeypatch.setattr(KeySeen, "BLOCK", 8)  # blocks split many times over 400 keys
+    ids = [f"S{i}" for i in range(400)]
+    again = ids[::37] + ids[-3:]  # repeats from every part of the key space
+    lines = [f"{s},n" for s in ids + again]
+    result = load_table(
+        write(tmp_path, "seller_id,name\n" + "\n".join(lines) + "\n", "sellers.csv"),
+        "sellers",
+        chunk_rows=25,
+    )
+    accounted(result)
+    assert result.frame["seller_id"].tolist() == ids
+    assert result.quarantine["reason"].tolist() == ["duplicate_key"] * len(again)
+    assert result.quarantine["row_number"].tolist() == list(range(402, 402 + len(again)))

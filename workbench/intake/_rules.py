@@ -316,20 +316,63 @@ class KeySeen:
     duplicates are found exactly; across chunks by hash, where a collision of two different
     keys (odds about n^2 / 2^65: 1e-7 for 3 million keys) would send the later row to the
     quarantine as a duplicate, visible with its message, never dropped.
+
+    The hashes are kept in sorted blocks of at most ``2 * BLOCK`` (split when they grow
+    past it), found through the first hash of each block: adding a chunk rewrites only
+    blocks, so memory is the hashes plus one block, not twice the hashes.
     """
 
+    BLOCK = 1 << 20
+
     def __init__(self) -> None:
-        self.hashes = np.array([], dtype=np.uint64)
+        self.blocks: list[np.ndarray] = [np.array([], dtype=np.uint64)]
+        self.fences = np.zeros(1, dtype=np.uint64)  # the lowest hash each block may hold
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.blocks)
 
     def check(self, key: pd.Series, column: str, raw: pd.Series, out: Verdicts) -> None:
         present = (key != "").to_numpy()
         dup = key.duplicated(keep="first").to_numpy() & present
         hashed = pd.util.hash_array(key.to_numpy(dtype=object))
-        if len(self.hashes):
-            at = np.searchsorted(self.hashes, hashed).clip(0, len(self.hashes) - 1)
-            dup |= present & (self.hashes[at] == hashed)
+        dup |= present & self._contains(hashed)
         out.fail(dup, "duplicate_key", describe(column, raw, "appears earlier in the file"))
-        # insert the chunk's new hashes in place: O(stored + chunk), where a union (a sort
-        # of everything) made a 10M-row file cost minutes
-        new = unique(hashed[present & ~out.bad])
-        self.hashes = np.insert(self.hashes, np.searchsorted(self.hashes, new), new)
+        self._add(unique(hashed[present & ~out.bad]))
+
+    def _by_block(self, hashed: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(block, positions in ``hashed``) for every block some hash falls in."""
+        block = np.searchsorted(self.fences, hashed, side="right") - 1
+        order = np.argsort(block, kind="stable")
+        edges = np.searchsorted(block[order], np.arange(len(self.blocks) + 1))
+        return [
+            (b, order[edges[b] : edges[b + 1]])
+            for b in range(len(self.blocks))
+            if edges[b] < edges[b + 1]
+        ]
+
+    def _contains(self, hashed: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(hashed), dtype=bool)
+        for b, at in self._by_block(hashed):
+            stored = self.blocks[b]
+            if len(stored):
+                place = np.searchsorted(stored, hashed[at]).clip(0, len(stored) - 1)
+                found[at] = stored[place] == hashed[at]
+        return found
+
+    def _add(self, new: np.ndarray) -> None:
+        """Insert sorted, unseen hashes."""
+        blocks: list[np.ndarray] = []
+        fences: list[int] = []
+        touched = dict(self._by_block(new))
+        for b, stored in enumerate(self.blocks):
+            if b in touched:
+                values = new[touched[b]]
+                stored = np.insert(stored, np.searchsorted(stored, values), values)
+            if len(stored) > 2 * self.BLOCK:  # split in two
+                half = len(stored) // 2
+                blocks += [stored[:half].copy(), stored[half:].copy()]
+                fences += [int(self.fences[b]), int(stored[half])]
+            else:
+                blocks.append(stored)
+                fences.append(int(self.fences[b]))
+        self.blocks, self.fences = blocks, np.array(fences, dtype=np.uint64)
