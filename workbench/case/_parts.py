@@ -61,8 +61,8 @@ __all__ = [
 
 ROW_GROUP_ROWS = 100_000
 _READ_ATTEMPTS = 3
-_BUCKETS = 32  # key ranges the rows of a file spill to before each is sorted
-_SORT_ROWS = 400_000  # a bucket larger than this is split again before it is sorted
+_BUCKETS = 64  # key ranges the rows of a file spill to before each is sorted
+_SORT_ROWS = 200_000  # a bucket larger than this is split again before it is sorted
 _HILBERT_ORDER = 16  # 2^16 cells a side: ~600 m at the equator
 _INCOMING = ".incoming-"
 _LOCK = ".lock"
@@ -321,11 +321,10 @@ class PartsWriter:
             for table in _sorted_runs(self._spill_path(b)):
                 pending.append(table.drop_columns("_key"))
                 rows = sum(t.num_rows for t in pending)
-                if rows >= size:  # whole row groups, in key order across buckets
+                while rows >= size:  # one row group at a time, in key order across buckets
                     merged = pa.concat_tables(pending)
-                    whole = rows - rows % size
-                    yield self._group(merged.slice(0, whole), schema)
-                    pending = [merged.slice(whole)]
+                    yield self._group(merged.slice(0, size), schema)
+                    pending, rows = [merged.slice(size)], rows - size
         rest = [t for t in pending if t.num_rows]
         if rest:
             yield self._group(pa.concat_tables(rest), schema)
@@ -345,7 +344,9 @@ def _sorted_runs(path: Path) -> Iterator[pa.Table]:
     try:
         if spill.metadata.num_rows <= _SORT_ROWS:
             table = spill.read()
-            yield table.take(pc.sort_indices(table.column("_key")))
+            ordered = table.take(pc.sort_indices(table.column("_key")))
+            del table  # not held while the caller works on the sorted copy
+            yield ordered
             return
         keys = np.sort(spill.read(columns=["_key"]).column("_key").to_numpy())
         if keys[0] == keys[-1]:  # one key: already in order

@@ -23,6 +23,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,7 @@ class IntakeStream:
         self.info = FileInfo(format="csv")
         self.report: dict[str, Any] = {}
         self._seen = KeySeen()
+        self._digest: Future[str] | None = None
         self._counts: dict[str, Any] = {
             "read": 0,
             "stored": 0,
@@ -194,7 +196,11 @@ class IntakeStream:
     def __iter__(self) -> Iterator[IntakeResult]:
         from tqdm.auto import tqdm
 
-        self.sha256 = sha256_file(self.path)
+        # the file's SHA-256 is read on a second thread (hashlib lets go of the GIL) while
+        # its encoding is checked and its first chunk read; the first report waits for it
+        pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-sha256")
+        self._digest = pool.submit(sha256_file, self.path)
+        pool.shutdown(wait=False)
         bar = tqdm(
             desc=f"{self.table}: {self.path.name}",
             unit=" rows",
@@ -274,6 +280,14 @@ class IntakeStream:
 
     def _identity(self) -> dict[str, Any]:
         return {"table": self.table, "source": str(self.path), "sha256": self.sha256}
+
+    @property
+    def sha256(self) -> str:
+        """The file's SHA-256 (read once iteration has started, or now)."""
+        if self._digest is None:
+            self._digest = Future()
+            self._digest.set_result(sha256_file(self.path))
+        return self._digest.result()
 
     def _quarantine(
         self, source: pd.DataFrame, chunk: RawChunk, bad: np.ndarray, out: Verdicts
