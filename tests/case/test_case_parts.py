@@ -306,10 +306,10 @@ def test_a_part_is_in_key_order_when_buckets_overflow(tmp_path: Path, monkeypatc
     real = _parts._sorted_runs
     split = []
 
-    def runs(path):  # type: ignore[no-untyped-def]
-        top = path.name.endswith(tuple(f"bucket-{b:02d}" for b in range(_parts._BUCKETS)))
+    def runs(spill):  # type: ignore[no-untyped-def]
+        top = spill.path.name.endswith(tuple(f"bucket-{b:02d}" for b in range(_parts._BUCKETS)))
         split.append(not top)
-        for table in real(path):
+        for table in real(spill):
             if top:  # a split spill's runs come through here again
                 sizes.append(table.num_rows)
             yield table
