@@ -382,3 +382,32 @@ def test_duplicates_are_found_across_chunks_and_the_blocks_of_seen_keys(
     assert result.frame["seller_id"].tolist() == ids
     assert result.quarantine["reason"].tolist() == ["duplicate_key"] * len(again)
     assert result.quarantine["row_number"].tolist() == list(range(402, 402 + len(again)))
+
+
+def test_a_bad_byte_past_the_checked_head_is_found_by_the_reader(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from workbench.intake import _encoding
+
+    monkeypatch.setattr(_encoding, "HEAD_BYTES", 4096)  # only the head is checked up front
+    rows = "".join(f"S{i},shop {i}\n" for i in range(5000))
+    path = tmp_path / "sellers.csv"
+    path.write_bytes(("seller_id,name\n" + rows).encode() + b"S9,Caf\xe9 M\xfcller\n")
+    with pytest.raises(InvalidFileError, match=r"line 5002 is not valid UTF-8.*encoding"):
+        load_table(path, "sellers", chunk_rows=1000)
+
+
+def test_a_gbk_file_with_a_plain_head_says_to_name_its_encoding(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from workbench.intake import _encoding
+
+    monkeypatch.setattr(_encoding, "HEAD_BYTES", 4096)
+    rows = "".join(f"S{i},shop {i}\n" for i in range(5000)) + "S9x,莆田鞋业\n"
+    path = tmp_path / "sellers.csv"
+    path.write_bytes(("seller_id,name\n" + rows).encode("gbk"))
+    with pytest.raises(InvalidFileError, match=r"line 5002 .*`encoding: gb18030`"):
+        load_table(path, "sellers", chunk_rows=1000)
+    mapping = {"sellers": {"encoding": "gb18030"}}
+    result = load_table(path, "sellers", mapping=mapping)
+    assert result.frame["name"].iloc[-1] == "莆田鞋业"

@@ -8,12 +8,16 @@ from pathlib import Path
 
 from workbench.errors import InvalidFileError
 
+HEAD_BYTES = 1 << 24  # 16 MiB decide UTF-8; Arrow checks the rest as it reads
 
-def detect_encoding(path: Path, declared: str | None = None) -> str:
+
+def detect_encoding(path: Path, declared: str | None = None, *, whole: bool = True) -> str:
     """The text encoding of a file: BOM first, then strict UTF-8, then GB18030 (GBK).
 
-    The whole file is checked in blocks (a bad byte late in a file is found). A file that
-    is neither, or whose GB18030 decoding looks like mojibake, is an error that says how to
+    The whole file is checked in blocks (a bad byte late in a file is found), or with
+    ``whole=False`` its first ``HEAD_BYTES``: a reader that validates UTF-8 itself (Arrow's
+    CSV reader) then calls :func:`not_utf8` when it meets a bad byte later. A file that is
+    neither, or whose GB18030 decoding looks like mojibake, is an error that says how to
     declare the encoding in the mapping.
     """
     if declared:
@@ -31,29 +35,45 @@ def detect_encoding(path: Path, declared: str | None = None) -> str:
         return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    bad_at = _first_undecodable(path, "utf-8")
+    bad_at = _first_undecodable(path, "utf-8", None if whole else HEAD_BYTES)
     if bad_at is None:
         return "utf-8"
     if _first_undecodable(path, "gb18030") is None and _looks_chinese(path):
         return "gb18030"
+    raise not_utf8(path, bad_at)
+
+
+def not_utf8(path: Path, bad_at: int | None = None) -> InvalidFileError:
+    """The error for a file read as UTF-8 that is not, naming the line of its first bad
+    byte (found now when not given) and how to name the encoding."""
+    if bad_at is None:
+        bad_at = _first_undecodable(path, "utf-8") or 0
     line = _line_of_offset(path, bad_at)
-    raise InvalidFileError(
+    if _first_undecodable(path, "gb18030") is None and _looks_chinese(path):
+        return InvalidFileError(
+            f"{path}: line {line} is not valid UTF-8 (the lines before it are); the file reads "
+            "as GB18030/GBK: name its encoding in the mapping (`encoding: gb18030`)"
+        )
+    return InvalidFileError(
         f"{path}: line {line} is not valid UTF-8, and the file does not read as GB18030/GBK "
         "either; re-export it as UTF-8, or name its encoding in the mapping "
         "(for example `encoding: big5`)"
     )
 
 
-def _first_undecodable(path: Path, encoding: str) -> int | None:
+def _first_undecodable(path: Path, encoding: str, limit: int | None = None) -> int | None:
+    """Offset of the first byte that does not decode (in the first ``limit`` bytes)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset = 0
     with open(path, "rb") as fh:
-        while block := fh.read(1 << 22):
+        while block := fh.read(1 << 22 if limit is None else min(1 << 22, limit - offset)):
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
                 return offset + exc.start
             offset += len(block)
+            if limit is not None and offset >= limit:
+                return None  # a character cut at the limit is not an error
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:

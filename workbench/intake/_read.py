@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.errors import InvalidFileError
-from workbench.intake._encoding import detect_encoding
+from workbench.intake._encoding import detect_encoding, not_utf8
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".xlsx", ".geojson", ".json", ".gpkg")
@@ -156,7 +156,7 @@ def read_csv_chunks(
 ) -> Iterator[RawChunk]:
     """Stream a delimited text file; ragged records come back as ``rejected`` rows."""
 
-    info.encoding = detect_encoding(path, encoding)
+    info.encoding = detect_encoding(path, encoding, whole=False)
     header, info.delimiter = _header(path, info.encoding, delimiter)
     check_header(path, header)
     info.columns = header
@@ -183,9 +183,9 @@ def read_csv_chunks(
         if "skip initial" in str(exc):  # a header and nothing else
             yield RawChunk(_empty(header), np.array([], dtype=np.int64))
             return
-        raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
+        raise _unreadable(path, info, encoding, exc) from exc
     except UnicodeError as exc:
-        raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
+        raise _unreadable(path, info, encoding, exc) from exc
     seen = 0  # records so far, valid or rejected
     pending: list[tuple[pd.DataFrame, np.ndarray]] = []
     pending_rows = 0
@@ -209,11 +209,19 @@ def read_csv_chunks(
                     f"{_BLOCK_BYTES >> 20} MiB; a field holds at most that (is a quote "
                     "missing, or is this column a file dump?)"
                 ) from exc
-        raise InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})") from exc
+        raise _unreadable(path, info, encoding, exc) from exc
     if pending or rejected or seen == 0:
         chunk, _ = _take(pending, max(pending_rows, 1), header)
         chunk.rejected = list(rejected)
         yield chunk
+
+
+def _unreadable(
+    path: Path, info: FileInfo, declared: str | None, exc: Exception
+) -> InvalidFileError:
+    if info.encoding == "utf-8" and not declared and "UTF8" in str(exc):
+        return not_utf8(path)  # a bad byte past the head checked before reading
+    return InvalidFileError(f"{path}: cannot be read as {info.encoding} CSV ({exc})")
 
 
 def _frame(batch: pa.RecordBatch, header: list[str]) -> pd.DataFrame:
