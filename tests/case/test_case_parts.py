@@ -342,6 +342,20 @@ def test_work_ahead_keeps_order_raises_where_it_failed_and_stops_its_thread() ->
 
     assert list(ahead(range(100))) == list(range(100))
 
+    made = [0]
+
+    def counted():  # type: ignore[no-untyped-def]
+        for i in range(50):
+            made[0] += 1
+            yield i
+
+    import time
+
+    for taken, item in enumerate(ahead(counted()), start=1):
+        time.sleep(0.002)  # the producer has time to run ahead, if it may
+        assert made[0] <= taken + 1  # at most one item beyond the one being worked on
+        assert item == taken - 1
+
     def failing():  # type: ignore[no-untyped-def]
         yield 1
         raise ValueError("row 2: bad")

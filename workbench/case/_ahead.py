@@ -7,7 +7,6 @@ in Arrow, NumPy and zlib/zstd code that releases the GIL, so on two cores the tw
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -25,26 +24,31 @@ class _Failed:
 
 def ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     """The items of ``items``, produced on a background thread at most ``depth`` items
-    ahead of the consumer (so memory holds ``depth + 1`` items at most).
+    ahead of the one the consumer works on (so memory holds ``depth + 1`` items at most:
+    the next is made only once the consumer has taken the last).
 
     An exception raised while producing is raised here, at the item it replaced. When the
     consumer stops early (an error of its own, or ``close``), the producer is told to stop
     and joined, so no thread outlives the loop."""
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    slots: queue.Queue[object] = queue.Queue()
+    room = threading.Semaphore(depth)  # items made and not yet taken
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        slots.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            source = iter(items)
+            while True:
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
-            slots.put(_DONE)
+                try:
+                    item = next(source)
+                except StopIteration:
+                    slots.put(_DONE)
+                    return
+                slots.put(item)
         except BaseException as error:  # handed to the consumer, raised there
             slots.put(_Failed(error))
 
@@ -57,10 +61,9 @@ def ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
                 return
             if isinstance(item, _Failed):
                 raise item.error
+            room.release()  # the producer may start the next one now
             yield item  # type: ignore[misc]
+            del item
     finally:
         stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                slots.get_nowait()
-            thread.join(timeout=0.05)
+        thread.join()
