@@ -246,3 +246,35 @@ def test_site_kernels_load_from_the_cache_in_one_version() -> None:
     stats = json.loads(out.stdout)
     assert {"point_codes", "tally", "site_shapes", "first_rows"} <= set(stats), sorted(stats)
     assert all(misses == 0 and hits > 0 and n == 1 for hits, misses, n in stats.values()), stats
+
+
+def test_paused_gc_nests_across_threads_and_restores_the_collector() -> None:
+    import gc
+    import threading
+
+    from workbench.sites._waybills import paused_gc
+
+    inside = threading.Event()
+    leave = threading.Event()
+
+    def background() -> None:  # like the kernels loading while fit runs
+        with paused_gc():
+            inside.set()
+            leave.wait(5)
+
+    assert gc.isenabled()
+    with paused_gc():
+        thread = threading.Thread(target=background)
+        thread.start()
+        inside.wait(5)
+    assert not gc.isenabled()  # the background pause still runs
+    leave.set()
+    thread.join()
+    assert gc.isenabled()
+    gc.disable()  # a collector the caller switched off stays off
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -31,11 +31,7 @@ from workbench.case import audit as audit_log
 from workbench.case._ahead import ahead
 from workbench.case._gpkg import parse_geometry, register_functions, touch
 from workbench.case._io import insert_frame, python_values, read_arrow, read_frame, stage, typed
-from workbench.case._paths import (
-    is_locked,
-    resolve_case_path,
-    storage_error,
-)
+from workbench.case._paths import is_locked, resolve_case_path, storage_error
 from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
 from workbench.case._staging import (
     QUARANTINE_STAGED,
@@ -677,14 +673,17 @@ class Case:
 
         ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
         """
+        from workbench.case._site_input import site_frame_ahead
         from workbench.networks._link import link_sellers
-        from workbench.sites._finder import SiteFinder
+        from workbench.sites._finder import SiteFinder, load_kernels_ahead
 
         if not self.n_waybills():
             raise NotFoundError(
                 f"case {self.path} has no shipments yet; ingest a shipments file first "
                 "(workbench ingest CASE --shipments FILE)"
             )
+        load_kernels_ahead()  # on threads while the sellers are linked: the kernels load
+        shipments = site_frame_ahead(self._con)  # and the waybills are read
         if max_accounts is None and audit_log.networks_current(self._con):
             step(progress, "using the stored seller networks (linked after the last ingest)")
             membership = self.table("networks")
@@ -696,9 +695,8 @@ class Case:
             self.save_networks(networks)
             membership = networks.membership
         step(progress, "reading the shipments")
-        shipments, evidence = self.site_input(), self.table("evidence")
         finder = SiteFinder(radius_m, **params).fit(
-            shipments, networks=membership, evidence=evidence, progress=progress
+            shipments(), networks=membership, evidence=self.table("evidence"), progress=progress
         )
         step(progress, "storing the run")
         return self.save_sites(finder)

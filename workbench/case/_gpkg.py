@@ -9,6 +9,7 @@ transaction, which GDAL-based writers cannot offer.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import struct
 from collections.abc import Iterable
@@ -49,6 +50,7 @@ _POINT_DTYPE = np.dtype(
 )  # fmt: skip
 _HEADER = struct.Struct("<2sBBi")
 _FLAGS_LE_NO_ENVELOPE = 0b0000_0001
+_POINT_WKB = struct.Struct("<BIdd")  # byte order, geometry type, x, y
 _FLAGS_EMPTY = 0b0001_0000
 
 
@@ -180,10 +182,15 @@ BEGIN DELETE FROM "rtree_{t}_{c}" WHERE id = OLD."{i}"; END""",
 )
 
 
+@functools.lru_cache(maxsize=8)  # the R-tree triggers ask five times about each new row
 def _bounds(blob: bytes | None) -> tuple[float, float, float, float] | None:
     """(min x, max x, min y, max y) of a GeoPackage binary geometry; None when empty."""
     if blob is None or blob[3] & _FLAGS_EMPTY:
         return None
+    if len(blob) == _POINT_DTYPE.itemsize and blob[3] == _FLAGS_LE_NO_ENVELOPE:
+        order, kind, x, y = _POINT_WKB.unpack_from(blob, _HEADER.size)
+        if order == 1 and kind == 1 and x == x and y == y:  # a point as point_records writes it
+            return x, x, y, y
     geometry = parse_geometry(blob)
     if geometry is None or geometry.is_empty:
         return None

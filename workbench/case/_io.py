@@ -136,8 +136,11 @@ def read_arrow(path: str, sql: str) -> pd.DataFrame | None:
 
     with tempfile.TemporaryDirectory(prefix="workbench-read-") as tmp:
         out = str(Path(tmp) / "result.arrow")
+        # the reader as a script (-P: its folder not on the path): ``-m`` would import the
+        # workbench and case packages first, geopandas and all (half the child's time)
+        reader = str(Path(__file__).with_name("_reader.py"))
         child = subprocess.run(
-            [sys.executable, "-m", "workbench.case._reader", path, sql, out],
+            [sys.executable, "-P", reader, path, sql, out],
             capture_output=True,
             text=True,
             check=False,

@@ -7,7 +7,10 @@ another process could then delete the write-ahead log under it and lose committe
 (see "How To Corrupt An SQLite Database File", section 2.2). A child process has its own
 locks. The single SELECT reads one consistent snapshot.
 
-    python -m workbench.case._reader CASE.gpkg "SELECT ..." OUT.arrow
+    python -P path/to/_reader.py CASE.gpkg "SELECT ..." OUT.arrow
+
+It runs as a script, not with ``-m``: it imports nothing of the workbench (``-m`` would
+import the package first, geopandas and all).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ SITE_COLUMNS = (
     "stable", "precision",
 )  # fmt: skip
 _JSON_COLUMNS = ("sellers", "networks", "brands", "score_parts", "stability", "precision")
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(v, ensure_ascii=False), made once
 
 
 def site_rows(sites: pd.DataFrame) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
@@ -28,7 +29,7 @@ def site_rows(sites: pd.DataFrame) -> tuple[dict[str, list[Any]], dict[str, list
         if column not in sites.columns:
             continue
         if column in _JSON_COLUMNS:
-            points[column] = [json.dumps(v, ensure_ascii=False) for v in sites[column]]
+            points[column] = [_JSON.encode(v) for v in sites[column]]
         else:
             points[column] = python_values(sites[column])
     points["geom"] = point_blobs(sites["lon"].to_numpy(float), sites["lat"].to_numpy(float))

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -60,6 +61,8 @@ from workbench.sites._waybills import (
     PRECISE_ENOUGH,
     Waybills,
     collapse,
+    floats,
+    paused_gc,
     row_labels,
     usable_rows,
     waybills,
@@ -70,6 +73,7 @@ __all__ = ["PRECISE_ENOUGH", "SCORE_WEIGHTS", "WORKSHOP_EVIDENCE", "SiteFinder",
 STABILITY_FACTORS = (0.5, 2.0)  # radii tried besides the chosen one: 150 and 600 m for 300 m
 FIT_STEPS = 8  # the steps SiteFinder.fit reports to a Progress
 _kernels_ready = False
+_kernels_lock = threading.Lock()  # one loader; the others wait for it
 STABLE_SHARE = 0.5  # a site persists at a radius when half its waybills stay in one site there
 
 
@@ -176,6 +180,16 @@ class SiteFinder:
         ``progress`` (a :class:`workbench.progress.Progress`) is told each of the
         ``FIT_STEPS`` steps as it starts.
         """
+        with paused_gc():
+            return self._fit(shipments, networks, evidence, progress)
+
+    def _fit(
+        self,
+        shipments: pd.DataFrame,
+        networks: pd.DataFrame | None,
+        evidence: pd.DataFrame | None,
+        progress: Progress | None,
+    ) -> SiteFinder:
         self._validate(shipments)
         if progress is not None:
             progress.step("loading the clustering kernels (the first run compiles them, ~30 s)")
@@ -217,7 +231,7 @@ class SiteFinder:
         _name_splits(self.sites_, seeded.split_group[keep], rank_of, site_ids)
         ranked = np.full(len(point_label), -1, dtype=np.int64)  # site row of each point
         ranked[point_label >= 0] = rank_of[point_label[point_label >= 0]]
-        self.labels_ = row_labels(point, ranked)
+        self._labels: np.ndarray | tuple[np.ndarray, np.ndarray] = (point, ranked)
         in_site = ranked >= 0
         self.site_points_ = pd.DataFrame(
             {
@@ -230,12 +244,22 @@ class SiteFinder:
         self.activity_ = describe.weekly(counts, rank_of, site_ids)
         return self
 
+    @property
+    def labels_(self) -> np.ndarray:
+        """Site row of each waybill (``sites_`` order), -1 for none; made on first use
+        from the point of each waybill and the site of each point (a case storing a run
+        never needs the 10M-row array)."""
+        if "_labels" not in self.__dict__:
+            raise AttributeError("labels_ is set by fit; call fit first")
+        if isinstance(self._labels, tuple):
+            self._labels = row_labels(*self._labels)
+        return self._labels
+
     def _points(
         self, shipments: pd.DataFrame
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Unique usable points, their waybills and each row's point (sets ``excluded_``)."""
-        lat = shipments["lat"].to_numpy(dtype=float, na_value=np.nan)
-        lon = shipments["lon"].to_numpy(dtype=float, na_value=np.nan)
+        lat, lon = floats(shipments["lat"]), floats(shipments["lon"])
         usable, self.excluded_ = usable_rows(shipments, lat, lon)
         self.n_excluded_ = int(sum(self.excluded_.values()))
         return collapse(lat, lon, usable)
@@ -385,11 +409,25 @@ def compile_kernels() -> None:
     """Compile the site finder's numba kernels, or load them from numba's cache (once a process).
 
     A first run on a new install compiles them (20-40 s on 2 cores); :meth:`SiteFinder.fit`
-    calls this as its first reported step, so a progress bar says what the wait is.
+    calls this as its first reported step, so a progress bar says what the wait is. While
+    :func:`load_kernels_ahead` is loading them, this waits for it.
     """
     global _kernels_ready
-    if _kernels_ready:
-        return
+    with _kernels_lock, paused_gc():  # numba's import and loading make many objects
+        if not _kernels_ready:
+            _fit_toy_case()
+            _kernels_ready = True
+
+
+def load_kernels_ahead() -> None:
+    """Start :func:`compile_kernels` on a background thread and return at once: a caller
+    with other work first (linking the sellers, reading the waybills) overlaps the ~0.5 s
+    of loading the cached kernels with it, and ``fit`` then finds them loaded."""
+    if not _kernels_ready:
+        threading.Thread(target=compile_kernels, name="site-kernels", daemon=True).start()
+
+
+def _fit_toy_case() -> None:
     rng = np.random.default_rng(0)
     # a workshop (few accounts, one network), a hub (many unrelated accounts) and scattered
     # background: every kernel of fit runs on it, with the dtypes of a real run
@@ -411,7 +449,6 @@ def compile_kernels() -> None:
     networks = pd.DataFrame({"seller_id": [f"R{i}" for i in range(8)], "network_id": "N0001"})
     evidence = pd.DataFrame({"seller_id": ["R1"], "verdict": ["counterfeit"], "brand": ["Nike"]})
     SiteFinder(300).fit(ships, networks=networks, evidence=evidence)
-    _kernels_ready = True
 
 
 def _name_splits(

@@ -30,13 +30,13 @@ import numpy as np
 
 from workbench.coords import haversine_m
 from workbench.sites._density import background_weight, dbscan
-from workbench.sites._waybills import Waybills
+from workbench.sites._waybills import Waybills, frozen, kernels
 
 COINCIDE_SHARE = 0.5  # of a seeded cluster's waybills already in one site: the same place
 DOMINANT_SHARE = 0.5  # of the waybills at a seeded cluster's points, for it to split a site
 SHARED_OPERATORS_MAX = 0.1  # share of a part's waybills sent by operators of the other part
 _NEAREST_POINTS = 256  # heaviest points of a part that the rest of a split site is matched to
-_COUNT_CELLS = 1 << 26  # operators x points up to this are counted in one dense array
+_COUNT_CELLS = 1 << 24  # operators x points up to this are counted in one dense array
 
 FOUND_BY_DENSITY, FOUND_BY_EVIDENCE, FOUND_BY_BOTH = "density", "evidence", "density+evidence"
 
@@ -89,12 +89,7 @@ class _Cluster:
 
 def suspect_points(ways: Waybills, suspect: np.ndarray) -> SuspectPoints:
     """Points and waybills of the operators flagged in ``suspect`` (per operator code)."""
-    suspect_seller = np.append(suspect[ways.operator_of_seller], False)  # code -1: last
-    rows = np.flatnonzero(suspect_seller[ways.seller] & (ways.point >= 0))
-    op = ways.operator_of_seller[ways.seller[rows]]
-    point = ways.point[rows].astype(np.int64)
-    # operators in name order (a network before a lone account of the same name): codes
-    # follow the order of the rows
+    # operators in name order (a network before a lone account of the same name)
     codes = np.flatnonzero(suspect)
     codes = np.array(
         sorted(
@@ -103,16 +98,22 @@ def suspect_points(ways: Waybills, suspect: np.ndarray) -> SuspectPoints:
         ),
         dtype=np.int64,
     )
-    rank_of = np.zeros(len(suspect), dtype=np.int64)
+    rank_of = np.full(len(suspect), -1, dtype=np.int64)
     rank_of[codes] = np.arange(len(codes))
-    width = max(int(point.max(initial=-1)) + 1, 1)
-    key = rank_of[op] * width + point
-    if len(codes) * width <= _COUNT_CELLS:  # one counting pass instead of a sort
-        tally = np.bincount(key, minlength=len(codes) * width)
+    rank_of_seller = rank_of[ways.operator_of_seller]
+    width = max(int(ways.point.max(initial=-1)) + 1, 1)
+    if len(codes) * width <= _COUNT_CELLS:  # one counting pass over the rows, no sort
+        tally = np.zeros(len(codes) * width, dtype=np.int64)
+        if len(codes):
+            kernels().pair_tally(
+                frozen(ways.seller), frozen(ways.point), frozen(rank_of_seller), width, tally
+            )
         keys = np.flatnonzero(tally)
         counts = tally[keys]
     else:
-        keys, counts = np.unique(key, return_counts=True)
+        seller_rank = np.append(rank_of_seller, -1)[ways.seller]  # code -1: no seller
+        rows = np.flatnonzero((seller_rank >= 0) & (ways.point >= 0))
+        keys, counts = np.unique(seller_rank[rows] * width + ways.point[rows], return_counts=True)
     rank, point = keys // width, keys % width
     start = np.concatenate([[0], np.flatnonzero(np.diff(rank)) + 1, [len(keys)]]).astype(np.int64)
     operator = codes[rank[start[:-1]]] if len(keys) else np.empty(0, dtype=np.int64)

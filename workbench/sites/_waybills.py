@@ -9,9 +9,12 @@ copied to drop them. The numba kernels (:mod:`workbench.sites._jit`) load on fir
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import ModuleType
@@ -26,6 +29,9 @@ MAX_THREADS = 4
 PARALLEL_MIN_WAYBILLS = 200_000  # fewer: one thread
 
 T = TypeVar("T")
+_pause_lock = threading.Lock()
+_pauses = 0  # paused_gc blocks running now
+_gc_was_enabled = True
 
 
 def kernels() -> ModuleType:
@@ -87,12 +93,14 @@ def usable_rows(
     if "precision" in shipments.columns:
         codes, levels = _codes(shipments["precision"])  # each level compared once
         names = np.array([str(v) for v in levels] + ["nan"], dtype=object)  # -1: missing
-        codes = np.where(codes >= 0, codes, len(levels)).astype(np.int64)
-        precise = np.isin(names, PRECISE_ENOUGH)[codes]
-        counts = np.bincount(codes[usable & ~precise], minlength=len(names))
-        for k in sorted(np.flatnonzero(counts), key=lambda k: str(names[k])):
-            excluded[f"precision_{names[k]}"] = int(counts[k])
-        usable &= precise
+        precise_name = np.isin(names, PRECISE_ENOUGH)
+        if not (precise_name[:-1].all() and codes.min(initial=0) >= 0):
+            precise = precise_name[codes]  # code -1 picks the last name, "nan"
+            left_out = codes[usable & ~precise].astype(np.int64) % len(names)
+            counts = np.bincount(left_out, minlength=len(names))
+            for k in sorted(np.flatnonzero(counts), key=lambda k: str(names[k])):
+                excluded[f"precision_{names[k]}"] = int(counts[k])
+            usable &= precise
     return usable, {k: v for k, v in excluded.items() if v}
 
 
@@ -164,6 +172,28 @@ def each(kernel: Callable[..., T], calls: list[tuple[Any, ...]]) -> list[T]:
         return list(pool.map(lambda args: kernel(*args), calls))
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cycle collector off while the site finder runs (on any of its threads):
+    it makes no reference cycles worth collecting, but its many short-lived objects (lists
+    of names, frames, numba's loading) would set off full collections, each walking every
+    object the imports made. The collector comes back on when the last pause ends, if it
+    was on when the first began."""
+    global _pauses, _gc_was_enabled
+    with _pause_lock:
+        if _pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes (-1 for missing; see :func:`_narrow`) and the values they stand for."""
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -171,6 +201,28 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return _narrow(np.asarray(values.array.codes), len(categories)), categories
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     return _narrow(codes, len(uniques)), np.asarray(uniques, dtype=object)
+
+
+def _levels(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the precision levels as text (-1 for missing), as ``astype(str)`` then
+    :func:`_codes` would give them but without a string per row. Only the names of the
+    levels matter downstream (their order is the order first seen), so the codes of a
+    categorical stay as they are."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return _codes(values.astype(str))
+    codes, levels = _codes(values)
+    names = np.array([str(v) for v in levels], dtype=object)
+    inverse, unique = pd.factorize(names)
+    if len(unique) < len(names):  # levels equal as text (1 and "1") are one level
+        codes = _narrow(np.append(inverse, -1)[codes], len(unique))
+    return codes, np.asarray(unique, dtype=object)
+
+
+def floats(values: pd.Series) -> np.ndarray:
+    """A column as float64 with NaN for missing; no copy when it is one already."""
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return values.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _narrow(codes: np.ndarray, n_codes: int) -> np.ndarray:
@@ -191,13 +243,11 @@ def waybills(shipments: pd.DataFrame, point: np.ndarray, networks: pd.DataFrame 
     else:
         brand, brand_names = np.full(n, -1, dtype=np.int16), np.array([], dtype=object)
     if "precision" in shipments.columns:
-        precision, precision_names = _codes(shipments["precision"].astype(str))
+        precision, precision_names = _levels(shipments["precision"])
     else:
         precision, precision_names = np.empty(0, dtype=np.int16), np.array(["exact"], dtype=object)
     has_value = "value_cny" in shipments.columns
-    value = (
-        shipments["value_cny"].to_numpy(dtype=float, na_value=np.nan) if has_value else np.empty(0)
-    )
+    value = floats(shipments["value_cny"]) if has_value else np.empty(0)
     if "shipped_at" in shipments.columns:
         day_code, day_of = _day_codes(shipments["shipped_at"])
     else:
