@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from workbench.case import _parts
 from workbench.case import audit as audit_log
@@ -299,45 +298,25 @@ class Case:
         ).fetchone()
         if found is None:
             raise NotFoundError(f"site_id={site_id!r} is not in run {run}; see case.sites()")
-        from workbench.sites._finder import PRECISE_ENOUGH
+        from workbench.case._site_input import site_waybills
 
-        points = read_frame(
-            self._con,
-            "SELECT lat, lon FROM site_points WHERE run_id = ? AND site_id = ?",
-            (run, site_id),
-        )
-        if points.empty:
-            ships = self.waybills(before_seq=0)
-        else:
-            box = (
-                float(points["lat"].min()),
-                float(points["lon"].min()),
-                float(points["lat"].max()),
-                float(points["lon"].max()),
-            )
-            table = _parts.read_parts(self._con, bbox=box, before_seq=int(found[0]))
-            lat, lon = (table.column(c).to_pandas() for c in ("lat", "lon"))
-            at = _parts.at_points(pd.DataFrame({"lat": lat, "lon": lon}), points).to_numpy()
-            precise = pc.is_in(table.column("precision"), pa.array(PRECISE_ENOUGH))
-            keep = at & precise.to_numpy(zero_copy_only=False)
-            # filtered in Arrow, then converted: a pandas take over Arrow strings cost
-            # 1.7 s for the 860k waybills of a hub at 10M
-            ships = typed(
-                table.filter(pa.array(keep)).to_pandas(split_blocks=True, self_destruct=True)
-            )
+        ships = typed(site_waybills(self._con, self.site_points(site_id, run), int(found[0])))
         return gpd.GeoDataFrame(
             ships, geometry=gpd.points_from_xy(ships["lon"], ships["lat"]), crs="EPSG:4326"
         )
 
-    def site_activity(self, run_id: str | None = None) -> pd.DataFrame:
-        """Waybills and declared value per site and week (Monday) of a run."""
+    def site_points(self, site_id: str, run_id: str | None = None) -> pd.DataFrame:
+        """One site's ship-from points (lat, lon, n_shipments) in a run (default: latest)."""
+        sql = "SELECT lat, lon, n_shipments FROM site_points WHERE run_id = ? AND site_id = ?"
+        return read_frame(self._con, sql, (run_id or self.latest_run(), site_id))
+
+    def site_activity(self, run_id: str | None = None, site: str | None = None) -> pd.DataFrame:
+        """Waybills and declared value per site (or only ``site``) and week (Monday) of a run."""
         run = run_id or self.latest_run()
-        frame = read_frame(
-            self._con,
-            "SELECT site_id, week, n_shipments, value_cny FROM site_activity "
-            "WHERE run_id = ? ORDER BY site_id, week",
-            (run,),
-        )
+        sql = "SELECT site_id, week, n_shipments, value_cny FROM site_activity WHERE run_id = ?"
+        one = " AND site_id = ?" if site is not None else ""
+        params = (run,) if site is None else (run, site)
+        frame = read_frame(self._con, sql + one + " ORDER BY site_id, week", params)
         frame["week"] = pd.to_datetime(frame["week"])
         return frame
 

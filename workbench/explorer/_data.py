@@ -6,19 +6,22 @@ tests call them directly. Every string that reaches HTML goes through :func:`htm
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import shapely
 
 from workbench.errors import InputError
 from workbench.maps import _data as data
-from workbench.maps._index import Filters, WaybillIndex
+from workbench.maps._index import Filters, WaybillIndex, coordinate_keys, rows_passing
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.case._case import Case
@@ -47,12 +50,13 @@ FOUND_BY = {
 }
 
 
-@dataclass
 class Selection:
     """What the investigator pointed at on the map.
 
     shape : the drawn polygon / rectangle, the clicked site's hull or the clicked point.
-    shipments : the (filtered) waybills inside it, with their columns from the case.
+    shipments : the (filtered) waybills inside it, with their columns from the case; read
+        from the case's waybill parts when first asked for (a site can hold a million).
+    n_shipments : how many waybills ``shipments`` holds (known without reading them).
     sellers : one row per seller with waybills or an address inside: seller_id, name,
         network_id, n_shipments (inside) and the point they ship most from (or their address).
     sites : sites of the run whose centre is inside.
@@ -60,17 +64,36 @@ class Selection:
     source : "draw", "site" or "point".
     """
 
-    shape: shapely.Geometry
-    shipments: gpd.GeoDataFrame
-    sellers: gpd.GeoDataFrame
-    sites: gpd.GeoDataFrame
-    locations: gpd.GeoDataFrame
-    source: str = "draw"
-    site_id: str | None = None
+    def __init__(
+        self,
+        shape: shapely.Geometry,
+        shipments: Callable[[], gpd.GeoDataFrame] | gpd.GeoDataFrame,
+        sellers: gpd.GeoDataFrame,
+        sites: gpd.GeoDataFrame,
+        locations: gpd.GeoDataFrame,
+        *,
+        n_shipments: int | None = None,
+        source: str = "draw",
+        site_id: str | None = None,
+    ) -> None:
+        self.shape = shape
+        self.sellers, self.sites, self.locations = sellers, sites, locations
+        self.source, self.site_id = source, site_id
+        self._shipments = shipments if isinstance(shipments, pd.DataFrame) else None
+        self._read = shipments if callable(shipments) else None
+        given = len(shipments) if isinstance(shipments, pd.DataFrame) else 0
+        self.n_shipments = given if n_shipments is None else n_shipments
+
+    @property
+    def shipments(self) -> gpd.GeoDataFrame:
+        """The waybills inside (read once, on first use)."""
+        if self._shipments is None and self._read is not None:
+            self._shipments, self._read = self._read(), None
+        return self._shipments
 
     def __repr__(self) -> str:
         return (
-            f"<Selection ({self.source}): {len(self.shipments):,} shipments, "
+            f"<Selection ({self.source}): {self.n_shipments:,} shipments, "
             f"{len(self.sellers):,} sellers, {len(self.sites):,} sites, "
             f"{len(self.locations):,} addresses>"
         )
@@ -78,9 +101,13 @@ class Selection:
 
 @dataclass
 class CaseData:
-    """The tables the explorer draws, read from the case once."""
+    """The tables the explorer draws, read from the case once; waybills stay in the case.
 
-    shipments: pd.DataFrame
+    ``index`` holds the waybill counts (:meth:`~workbench.case._case.Case.waybill_cells`);
+    ``days`` the first and last shipping day. A selection reads its waybills from ``case``.
+    """
+
+    case: Case
     sellers: pd.DataFrame
     membership: pd.DataFrame
     locations: pd.DataFrame
@@ -88,10 +115,11 @@ class CaseData:
     names: dict[str, str]
     network_of: dict[str, str]
     index: WaybillIndex = field(repr=False)
+    days: tuple[dt.date | None, dt.date | None] = (None, None)
 
     @classmethod
     def read(cls, case: Case) -> CaseData:
-        shipments = case.waybills()  # a plain frame: no point objects for every waybill
+        cells = case.waybill_cells()  # counts per place, seller, brand and day: no waybill
         sellers = case.table("sellers")
         membership = case.table("networks")
         names = {
@@ -103,15 +131,17 @@ class CaseData:
         network_of = dict(
             zip(linked["seller_id"].astype(str), linked["network_id"].astype(str), strict=True)
         )
+        first, last = pc.min_max(cells["day"]).values()
         return cls(
-            shipments=shipments,
+            case=case,
             sellers=sellers,
             membership=membership,
             locations=pd.DataFrame(case.table("locations")).drop(columns="geometry"),
             evidence=case.table("evidence"),
             names=names,
             network_of=network_of,
-            index=WaybillIndex(shipments, names, network_of),
+            index=WaybillIndex(cells, names, network_of),
+            days=(first.as_py(), last.as_py()),
         )
 
 
@@ -144,7 +174,9 @@ def jurisdiction_label(site: Any) -> str:
 def table_rows(sites: pd.DataFrame) -> list[dict[str, Any]]:
     """One JSON-ready row per site for the site table."""
     rows = []
-    for site in sites.to_dict("records"):
+    wanted = ["site_id", "rank", "score", "label", "n_shipments", "n_sellers", "brands", "status"]
+    wanted += ["district", "prefecture", "province", "place"]
+    for site in sites[[c for c in wanted if c in sites]].to_dict("records"):
         score = data.number(site.get("score"))
         rows.append(
             {
@@ -160,6 +192,23 @@ def table_rows(sites: pd.DataFrame) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+class SiteRows:
+    """A run's sites as map records and table rows, built once: a filter only picks them."""
+
+    def __init__(self, sites: pd.DataFrame, names: dict[str, str]) -> None:
+        self._records = data.site_records(sites, names)  # in rank order
+        self._rows = dict(zip(sites["site_id"].astype(str), table_rows(sites), strict=True))
+
+    def records(self, shown: pd.DataFrame) -> list[dict[str, Any]]:
+        """The map records of the sites in ``shown`` (rank order)."""
+        ids = set(shown["site_id"].astype(str))
+        return [r for r in self._records if r["id"] in ids]
+
+    def table(self, shown: pd.DataFrame) -> list[dict[str, Any]]:
+        """The table rows of the sites in ``shown`` (its order)."""
+        return [self._rows[s] for s in shown["site_id"].astype(str)]
 
 
 # -- selections -------------------------------------------------------------------------------
@@ -192,15 +241,22 @@ def select(
     cd: CaseData,
     sites: pd.DataFrame,
     shape: shapely.Geometry,
-    mask: np.ndarray | None,
+    filters: Filters,
     *,
     source: str = "draw",
-    locations_mask: np.ndarray | None = None,
+    points: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Selection:
-    """Everything inside ``shape`` (lon/lat): waybills (filtered by ``mask``), sellers, sites."""
-    inside = locations_mask if locations_mask is not None else cd.index.locations_inside(shape)
-    rows = cd.index.waybills_at(inside, mask)
-    shipments = _points_frame(cd.shipments.iloc[rows].reset_index(drop=True))
+    """Everything inside ``shape`` (lon/lat): waybills passing ``filters``, sellers, sites.
+
+    ``points`` (lat, lon): take the waybills at these points instead of those inside the
+    shape (a site's points; its hull still picks the addresses and sites). Counts and sellers
+    come from the index; the waybills themselves are read when the selection's
+    ``shipments`` are first used: the row groups of the parts that overlap, then the same
+    test at 1e-6 degree and the same filters as the index applies.
+    """
+    index = cd.index
+    inside = index.locations_inside(shape) if points is None else index.locations_at(*points)
+    counts = index.sellers_at(inside, filters)
     shapely.prepare(shape)
     at = cd.locations
     located = at["lat"].notna() & at["lon"].notna()
@@ -214,13 +270,43 @@ def select(
     )
     chosen = gpd.GeoDataFrame(sites[site_inside].reset_index(drop=True))
     return Selection(
-        shape=shape,
-        shipments=shipments,
-        sellers=_sellers_inside(cd, shipments, locations),
-        sites=chosen,
-        locations=locations,
+        shape,
+        functools.partial(waybills_inside, cd, shape, filters, points),
+        _sellers_inside(cd, counts, locations),
+        chosen,
+        locations,
+        n_shipments=int(counts["n_shipments"].sum()),
         source=source,
     )
+
+
+def waybills_inside(
+    cd: CaseData,
+    shape: shapely.Geometry,
+    filters: Filters,
+    points: tuple[np.ndarray, np.ndarray] | None = None,
+) -> gpd.GeoDataFrame:
+    """The case's waybills inside ``shape`` (or at ``points``) passing ``filters``, read
+    from the parts' row groups that overlap: the rows :func:`select` counted."""
+    if points is None or not len(points[0]):
+        west, south, east, north = shape.bounds
+    else:
+        south, north = float(np.min(points[0])), float(np.max(points[0]))
+        west, east = float(np.min(points[1])), float(np.max(points[1]))
+    pad = 1e-6  # coordinates are compared rounded to 1e-6 degree
+    ships = cd.case.waybills(bbox=(south - pad, west - pad, north + pad, east + pad))
+    lat, lon, valid = data.coordinates(ships)
+    hit = valid.to_numpy(bool).copy()
+    lat6, lon6 = lat.to_numpy()[hit].round(6), lon.to_numpy()[hit].round(6)
+    if points is None:
+        hit[hit] = shapely.intersects_xy(shape, lon6, lat6)
+    else:
+        wanted = coordinate_keys(np.asarray(points[0], float), np.asarray(points[1], float))
+        hit[hit] = np.isin(coordinate_keys(lat6, lon6), wanted)
+    passing = rows_passing(ships, filters, cd.network_of)
+    if passing is not None:
+        hit &= passing
+    return _points_frame(ships[hit].reset_index(drop=True))
 
 
 def _points_frame(frame: pd.DataFrame) -> gpd.GeoDataFrame:
@@ -230,13 +316,11 @@ def _points_frame(frame: pd.DataFrame) -> gpd.GeoDataFrame:
 
 
 def _sellers_inside(
-    cd: CaseData, shipments: pd.DataFrame, locations: pd.DataFrame
+    cd: CaseData, counts: pd.DataFrame, locations: pd.DataFrame
 ) -> gpd.GeoDataFrame:
-    """Sellers with waybills or an address inside, each at the point it ships most from."""
-    counts = shipments.groupby(["seller_id", "lat", "lon"], sort=False).size().reset_index(name="n")
-    per_seller = counts.groupby("seller_id", sort=False)["n"].sum()
-    top = counts.sort_values(["n", "lat", "lon"], ascending=[False, True, True])
-    top = top.drop_duplicates("seller_id").set_index("seller_id")
+    """Sellers with waybills (``counts``: :meth:`WaybillIndex.sellers_at`) or an address
+    inside, each at the point it ships most from (else at its address)."""
+    top = counts.set_index("seller_id")
     addresses = locations.drop_duplicates("seller_id").set_index("seller_id")
     ids = list(dict.fromkeys([*top.index.astype(str), *addresses.index.astype(str)]))
     lat = [top["lat"].get(s, addresses["lat"].get(s)) for s in ids]
@@ -246,7 +330,7 @@ def _sellers_inside(
             "seller_id": ids,
             "name": [cd.names.get(s) for s in ids],
             "network_id": [cd.network_of.get(s) for s in ids],
-            "n_shipments": [int(per_seller.get(s, 0)) for s in ids],
+            "n_shipments": [int(top["n_shipments"].get(s, 0)) for s in ids],
             "lat": pd.array(lat, dtype="float64"),
             "lon": pd.array(lon, dtype="float64"),
         }

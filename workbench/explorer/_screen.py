@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
-import numpy as np
 import pandas as pd
 import shapely
 import traitlets
@@ -35,10 +34,10 @@ from workbench.explorer._data import (
     TABLE_COLUMNS,
     CaseData,
     Selection,
+    SiteRows,
     point_shape,
     polygon_from_ring,
     select,
-    table_rows,
     visible_sites,
 )
 from workbench.explorer._details import details_html
@@ -96,11 +95,10 @@ class Explorer(w.VBox):
         self.reviewer = reviewer
         self.data = CaseData.read(case)
         self._tiles, self._attribution = tiles, attribution
-        self._mask: np.ndarray | None = None
+        self._filters = Filters()  # the filters the points drawn now pass
         self._cell: float | None = None  # grid of the points drawn now (None: single points)
         self._whole_cell: float | None = None  # grid of the whole map at these filters
         self._refined = False  # the points drawn are those of a zoomed-in view
-        self._days: tuple[dt.date | None, dt.date | None] | None = None
         self._state: dict[str, dict[str, Any]] = {}  # last command of each type since the page
         self._build_controls()
         self.map = MapFrame(layout=w.Layout(flex="1 1 auto", width="auto"))
@@ -198,18 +196,8 @@ class Explorer(w.VBox):
         self.observe(self._on_selected_site, names="selected_site")
 
     def _day_range(self) -> tuple[dt.date | None, dt.date | None]:
-        """First and last shipping day in the case (read once)."""
-        if self._days is None:
-            self._days = self._first_last_day()
-        return self._days
-
-    def _first_last_day(self) -> tuple[dt.date | None, dt.date | None]:
-        if "shipped_at" not in self.data.shipments:
-            return None, None
-        when = pd.to_datetime(self.data.shipments["shipped_at"], errors="coerce")
-        if when.isna().all():
-            return None, None
-        return when.min().date(), when.max().date()
+        """First and last shipping day in the case (read with the counts)."""
+        return self.data.days
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -227,10 +215,12 @@ class Explorer(w.VBox):
 
     def _load_run(self) -> None:
         self.sites = self.case.sites(self.run_id)
-        self.activity = self.case.site_activity(self.run_id)
-        points = self.case.table("site_points")
-        self._site_points = points[points["run_id"] == self.run_id]
+        self._site_rows = SiteRows(self.sites, self.data.names)
         self.radius.value = float(self._run_parameters().get("radius_m", self.radius.value))
+
+    def _points_of(self, site_id: str) -> pd.DataFrame:
+        """The ship-from points of a site of the run shown (lat, lon)."""
+        return self.case.site_points(site_id, self.run_id)
 
     def _run_parameters(self) -> dict[str, Any]:
         runs = self.case.runs()
@@ -239,13 +229,12 @@ class Explorer(w.VBox):
 
     def _apply_filters(self) -> tuple[PointSummary, pd.DataFrame]:
         """Mask the waybills, aggregate them and pick the sites to show; fills the table."""
-        filters = self.filters
-        self._mask = self.data.index.mask(filters)
-        summary = self.data.index.summary(self._mask, max_points=self.max_points)
+        filters = self._filters = self.filters
+        summary = self.data.index.summary(filters, max_points=self.max_points)
         self._cell = self._whole_cell = summary.cell_deg
         self._refined = False
         shown = visible_sites(self.sites, filters)
-        self.table.rows = self.table.sort_rows(table_rows(shown))
+        self.table.rows = self.table.sort_rows(self._site_rows.table(shown))
         return summary, shown
 
     def _page(self) -> str:
@@ -253,8 +242,8 @@ class Explorer(w.VBox):
         summary, shown = self._apply_filters()
         layers = MapLayers(
             summary=summary,
-            sites=data.site_records(shown, self.data.names),
-            locations=data.location_records(self.data.locations, self.data.names),
+            sites=self._site_rows.records(shown),
+            locations=data.location_payload(self.data.locations, self.data.names),
         )
         fmap = compose(layers, tiles=self._tiles, attribution=self._attribution, interactive=True)
         return render_page(fmap)
@@ -263,8 +252,10 @@ class Explorer(w.VBox):
         """Apply the filters: new points and sites to the map, new rows to the table."""
         summary, shown = self._apply_filters()
         self._post({"type": "points", "payload": data.points_payload(summary)})
-        self._post({"type": "sites", "records": data.site_records(shown, self.data.names)})
-        n = int(self._mask.sum()) if self._mask is not None else len(self.data.index)
+        records = self._site_rows.records(shown)
+        if records != self._state.get("sites", {}).get("records"):  # the page has these
+            self._post({"type": "sites", "records": records})
+        n = self.data.index.count(self._filters)
         self._say(f"{n:,} waybills and {len(shown):,} sites shown.")
 
     # -- map events -----------------------------------------------------------------------
@@ -284,7 +275,7 @@ class Explorer(w.VBox):
             self.selected_site = event["site_id"]
         elif kind == "point-click":
             shape = point_shape(event["lat"], event["lon"], self._cell)
-            self.selection = select(self.data, self.sites, shape, self._mask, source="point")
+            self.selection = select(self.data, self.sites, shape, self._filters, source="point")
         elif kind == "draw":
             try:
                 self.select_polygon(event["coordinates"])
@@ -299,7 +290,7 @@ class Explorer(w.VBox):
     def select_polygon(self, coordinates: list[list[float]]) -> Selection:
         """Select what lies inside a ring of [lon, lat] pairs, as drawing it on the map does."""
         shape = polygon_from_ring(coordinates)
-        self.selection = select(self.data, self.sites, shape, self._mask, source="draw")
+        self.selection = select(self.data, self.sites, shape, self._filters, source="draw")
         self._say(f"Selected: {self.selection!r}"[:300])
         return self.selection
 
@@ -308,11 +299,11 @@ class Explorer(w.VBox):
         if self._whole_cell is None:
             return  # every point is drawn already
         index = self.data.index
-        summary = index.summary(self._mask, max_points=self.max_points, bounds=bounds)
+        summary = index.summary(self._filters, max_points=self.max_points, bounds=bounds)
         if summary.cell_deg is not None and summary.cell_deg >= self._whole_cell:
             if not self._refined:
                 return  # zoomed out as far as the whole map: it is already drawn
-            summary = index.summary(self._mask, max_points=self.max_points)
+            summary = index.summary(self._filters, max_points=self.max_points)
         self._refined = summary.cell_deg != self._whole_cell
         self._cell = summary.cell_deg
         self._post({"type": "points", "payload": data.points_payload(summary)})
@@ -330,11 +321,11 @@ class Explorer(w.VBox):
             self.selection = self._site_selection(site_id)
 
     def _site_selection(self, site_id: str) -> Selection:
-        points = self._site_points[self._site_points["site_id"] == site_id]
-        at = self.data.index.locations_at(points["lat"].to_numpy(), points["lon"].to_numpy())
+        points = self._points_of(site_id)
+        at = (points["lat"].to_numpy(float), points["lon"].to_numpy(float))
         site = self.sites[self.sites["site_id"] == site_id].iloc[0]
         hull = site["hull"] if isinstance(site["hull"], shapely.Geometry) else site["geometry"]
-        found = select(self.data, self.sites, hull, self._mask, source="site", locations_mask=at)
+        found = select(self.data, self.sites, hull, self._filters, source="site", points=at)
         found.sites = found.sites[found.sites["site_id"] == site_id].reset_index(drop=True)
         found.site_id = site_id
         return found
@@ -350,7 +341,7 @@ class Explorer(w.VBox):
             names=self.data.names,
             network_of=self.data.network_of,
             evidence=self.data.evidence,
-            activity=self.activity[self.activity["site_id"] == site_id],
+            activity=self.case.site_activity(self.run_id, site=site_id),
             reviews=self.case.reviews(site_id, run_id=self.run_id),
         )
 
@@ -371,8 +362,9 @@ class Explorer(w.VBox):
             return None
         self.note.value = ""
         self.sites = self.case.sites(self.run_id)
+        self._site_rows = SiteRows(self.sites, self.data.names)
         shown = visible_sites(self.sites, self.filters)
-        self.table.rows = self.table.sort_rows(table_rows(shown))
+        self.table.rows = self.table.sort_rows(self._site_rows.table(shown))
         self._show_details(site_id)
         self._say(f"Recorded: {site_id} {status} by {record['by']} at {record['at']}.")
         return record
@@ -389,7 +381,7 @@ class Explorer(w.VBox):
         try:
             with self._progress("Re-running", FIT_STEPS) as progress:
                 finder.fit(
-                    self.data.shipments, networks=self.data.membership,
+                    self.case.site_input(), networks=self.data.membership,
                     evidence=self.data.evidence, progress=progress,
                 )  # fmt: skip
         except WorkbenchError as error:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 UNLINKED_COLOUR = "#8c8c8c"
 HUB_COLOUR = "#6e6e6e"
@@ -47,6 +48,11 @@ def script_json(value: Any) -> str:
     '{"name":"\\\\u003c/script\\\\u003e"}'
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return escaped_json(text)
+
+
+def escaped_json(text: str) -> str:
+    """JSON text made safe as :func:`script_json` makes it (for JSON that is already text)."""
     for char, escape in (
         ("<", "\\u003c"),
         (">", "\\u003e"),
@@ -145,8 +151,8 @@ class PointSummary:
 def grid_cell(lat: np.ndarray, lon: np.ndarray, max_points: int) -> float:
     """The smallest cell size in GRID_STEPS_DEG that bins the points into <= max_points cells."""
     for cell in GRID_STEPS_DEG:
-        keys = np.floor(lat / cell) * 1e7 + np.floor(lon / cell)
-        if len(np.unique(keys)) <= max_points:
+        y, x = np.floor(lat / cell).astype(np.int64), np.floor(lon / cell).astype(np.int64)
+        if len(pd.unique(y * 1_000_000_000 + x)) <= max_points:  # hashing: no sort
             return cell
     return GRID_STEPS_DEG[-1]
 
@@ -192,16 +198,23 @@ def hull_rings(hull: Any) -> list[list[list[list[float]]]]:
         if polygon.is_empty:
             continue
         rings = [polygon.exterior, *polygon.interiors]
-        out.append([[[round(y, 6), round(x, 6)] for x, y, *_ in ring.coords] for ring in rings])
+        # [lat, lon] to 1e-6 degree, a whole ring at once
+        out.append([np.round(shapely.get_coordinates(r)[:, ::-1], 6).tolist() for r in rings])
     return out
+
+
+# the columns a site record is made of (those after n_sellers may be missing)
+SITE_FIELDS = ("site_id", "rank", "score", "label", "radius_m", "sellers", "n_shipments",
+               "n_sellers", "hull", "n_networks", "place", "province", "brands")  # fmt: skip
 
 
 def site_records(sites: pd.DataFrame, names: dict[str, str]) -> list[dict[str, Any]]:
     """One JSON-ready record per site with a valid position, in rank order."""
     lat, lon, valid = coordinates(sites)
+    keep = valid.to_numpy()
+    rows = sites.loc[keep, [c for c in SITE_FIELDS if c in sites]].to_dict("records")
     records = []
-    for pos in np.flatnonzero(valid.to_numpy()):
-        row = sites.iloc[pos]
+    for row, y, x in zip(rows, _rounded(lat[keep]), _rounded(lon[keep]), strict=True):
         rank = number(row["rank"])
         score = number(row["score"])
         label = text(row["label"])
@@ -215,8 +228,8 @@ def site_records(sites: pd.DataFrame, names: dict[str, str]) -> list[dict[str, A
                 "score": None if score is None else round(score, 1),
                 "colour": HUB_COLOUR if hub else score_colour(score),
                 "hub": hub,
-                "lat": round(float(lat.iloc[pos]), 6),
-                "lon": round(float(lon.iloc[pos]), 6),
+                "lat": y,
+                "lon": x,
                 "radius_m": number(row["radius_m"]) or 0.0,
                 "hull": hull_rings(row.get("hull")),
                 "shipments": count(row["n_shipments"]),
@@ -233,36 +246,46 @@ def site_records(sites: pd.DataFrame, names: dict[str, str]) -> list[dict[str, A
     return records
 
 
-def location_records(locations: pd.DataFrame, names: dict[str, str]) -> list[dict[str, Any]]:
-    """One JSON-ready record per located warehouse / return / registered address."""
+def _rounded(values: pd.Series) -> list[float]:
+    return [round(v, 6) for v in values.tolist()]
+
+
+def location_payload(locations: pd.DataFrame, names: dict[str, str]) -> dict[str, Any]:
+    """Column-wise JSON payload of the located warehouse / return / registered addresses.
+
+    Kinds and sellers are indexes into their tables (tens of thousands of addresses share a
+    few kinds and their sellers); ``cls``, the CSS class of each kind, comes from a fixed
+    list, never from the data itself."""
     lat, lon, valid = coordinates(locations)
-    records = []
-    for pos in np.flatnonzero(valid.to_numpy()):
-        row = locations.iloc[pos]
-        kind = text(row["kind"]) or ""
-        seller = text(row["seller_id"]) or ""
-        records.append(
-            {
-                "lat": round(float(lat.iloc[pos]), 6),
-                "lon": round(float(lon.iloc[pos]), 6),
-                "kind": kind,
-                # the CSS class comes from a fixed list, never from the data itself
-                "cls": kind if kind in LOCATION_COLOURS else "other",
-                "colour": LOCATION_COLOURS.get(kind, UNLINKED_COLOUR),
-                "address": text(row["address"]),
-                "seller_id": seller,
-                "seller": names.get(seller, seller),
-            }
-        )
-    return records
+    keep = valid.to_numpy()
+    rows = locations[keep]
+    kind = [text(k) or "" for k in rows["kind"].tolist()]
+    seller = [text(s) or "" for s in rows["seller_id"].tolist()]
+    kinds = list(dict.fromkeys(kind))
+    sellers = list(dict.fromkeys(seller))
+    kind_index = {k: i for i, k in enumerate(kinds)}
+    seller_index = {s: i for i, s in enumerate(sellers)}
+    return {
+        "kinds": kinds,
+        "cls": [k if k in LOCATION_COLOURS else "other" for k in kinds],
+        "colours": [LOCATION_COLOURS.get(k, UNLINKED_COLOUR) for k in kinds],
+        "seller_ids": sellers,
+        "seller_names": [names.get(s, s) for s in sellers],
+        "lat": _rounded(lat[keep]),
+        "lon": _rounded(lon[keep]),
+        "kind": [kind_index[k] for k in kind],
+        "seller": [seller_index[s] for s in seller],
+        "address": [text(a) for a in rows["address"].tolist()],
+    }
 
 
 def bounds(
-    points: pd.DataFrame, sites: list[dict[str, Any]], locations: list[dict[str, Any]]
+    points: pd.DataFrame, sites: list[dict[str, Any]], locations: dict[str, Any] | None
 ) -> list[list[float]] | None:
-    """[[south, west], [north, east]] around everything drawn (site circles included)."""
-    lats: list[float] = [*points["lat"], *(r["lat"] for r in locations)]
-    lons: list[float] = [*points["lon"], *(r["lon"] for r in locations)]
+    """[[south, west], [north, east]] around everything drawn (site circles included);
+    ``locations`` is a :func:`location_payload`."""
+    lats: list[float] = [*points["lat"], *(locations["lat"] if locations else [])]
+    lons: list[float] = [*points["lon"], *(locations["lon"] if locations else [])]
     for site in sites:
         dlat = site["radius_m"] / 111_320
         dlon = dlat / max(math.cos(math.radians(site["lat"])), 0.01)
@@ -280,9 +303,13 @@ def bounds(
 
 
 def legend_sections(
-    points: pd.DataFrame, has_sites: bool, locations: list[dict[str, Any]], max_networks: int = 8
+    points: pd.DataFrame,
+    has_sites: bool,
+    locations: dict[str, Any] | None,
+    max_networks: int = 8,
 ) -> list[dict[str, Any]]:
-    """Legend content: titled sections of {label, colour, shape} items and an optional note."""
+    """Legend content: titled sections of {label, colour, shape} items and an optional note
+    (``locations``: a :func:`location_payload`)."""
     sections: list[dict[str, Any]] = []
     if has_sites:
         low = 0
@@ -306,7 +333,7 @@ def legend_sections(
         if hidden > 0:
             note = f"+{hidden} more networks. " + note
         sections.append({"title": "Ship-from points by network", "items": items, "note": note})
-    kinds = sorted({r["cls"] for r in locations})
+    kinds = sorted(set(locations["cls"])) if locations else []
     if kinds:
         titles = {"warehouse": "warehouse", "return": "return address"}
         titles |= {"registered": "registered address", "other": "other address"}

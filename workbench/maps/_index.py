@@ -1,19 +1,25 @@
-"""Ship-from points as integer codes, so a million waybills filter and aggregate in milliseconds.
+"""Waybill counts as integer codes, so ten million waybills filter and aggregate in milliseconds.
 
-:class:`WaybillIndex` reads the shipments once: every waybill gets the code of its rounded
-coordinate (1e-6 degree), of its seller, of its (coordinate, seller) pair, brand, day and
-network. A filter is then a boolean mask over those codes, and drawing it is a handful of
-``np.bincount`` calls over the pairs that are left, not a pandas group-by over the waybills.
-The explorer widget re-aggregates on every filter change and every zoom this way.
+:class:`WaybillIndex` reads counts, not waybills: one row per (coordinate, seller, brand, day)
+with the number of waybills ``n`` (the case's :meth:`~workbench.case._case.Case.waybill_cells`;
+:meth:`WaybillIndex.from_shipments` counts a frame of waybills the same way, one row each).
+Every row gets the code of its rounded coordinate (1e-6 degree), of its seller, of its
+(coordinate, seller) pair, brand and day. A filter is a boolean mask over those codes, and
+drawing it is a handful of ``np.bincount`` calls weighted by ``n`` over the pairs that are
+left, not a pandas group-by over the waybills. The explorer re-aggregates on every filter
+change and every zoom this way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from workbench.maps._data import (
@@ -24,9 +30,10 @@ from workbench.maps._data import (
     grid_cell,
 )
 
-_NO_DAY = np.iinfo(np.int64).min
+_NO_DAY = np.iinfo(np.int32).min
 # one int64 key per coordinate at 1e-6 degree: (lat + 90) * 360e6 + (lon + 180), no overlap
 _LON_SPAN = 360_000_001
+_CACHED_FILTERS = 4  # pair counts kept for the last few filters (zooms reuse them)
 
 
 @dataclass(frozen=True)
@@ -45,143 +52,185 @@ class Filters:
     min_score: float = 0.0
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (-1 for missing) and the labels they stand for."""
-    codes, uniques = pd.factorize(values)
-    return codes.astype(np.int32), [str(u) for u in uniques]
-
-
 class WaybillIndex:
-    """The waybills with valid coordinates, as codes (see the module docstring).
+    """Waybill counts with valid coordinates, as codes (see the module docstring).
 
     Parameters
     ----------
-    shipments : DataFrame with seller_id, lat, lon and optionally brand and shipped_at.
+    cells : Arrow table with lat, lon, seller_id, n and optionally brand and day (date32):
+        ``n`` waybills at that coordinate, of that seller, brand and day. A cell may repeat
+        (its counts add up); null or out-of-range coordinates are counted in ``n_skipped``.
     names : seller_id -> display name.
     network_of : seller_id -> network_id of linked sellers.
 
     Attributes
     ----------
-    rows : positions (in ``shipments``) of the waybills indexed; the masks are over these.
+    n_waybills : waybills indexed (those with valid coordinates).
+    n_skipped : waybills left out for want of valid coordinates.
     brands, networks : the labels a filter can name (sorted).
     """
 
     def __init__(
-        self, shipments: pd.DataFrame, names: dict[str, str], network_of: dict[str, str]
+        self, cells: pa.Table, names: Mapping[str, str], network_of: Mapping[str, str]
     ) -> None:
-        lat, lon, valid = coordinates(shipments)
-        self.rows = np.flatnonzero(valid.to_numpy())
-        lat6 = lat.to_numpy()[self.rows].round(6)
-        lon6 = lon.to_numpy()[self.rows].round(6)
-        loc, self.loc_key = pd.factorize(_keys(lat6, lon6))
-        self.loc = loc.astype(np.int32)
-        n_loc = int(loc.max()) + 1 if len(loc) else 0
-        self.loc_lat = np.zeros(n_loc)
-        self.loc_lon = np.zeros(n_loc)
-        self.loc_lat[loc] = lat6
-        self.loc_lon[loc] = lon6
-        self.n_skipped = int(len(shipments) - len(self.rows))
+        cells = cells.unify_dictionaries()
+        lat, lon, n = _floats(cells, "lat"), _floats(cells, "lon"), _floats(cells, "n")
+        valid = (lat >= -90) & (lat <= 90) & (lon >= -180) & (lon <= 180)
+        self.n_skipped = round(float(n[~valid].sum()))
+        keep = None if valid.all() else np.flatnonzero(valid)
+        if keep is not None:
+            lat, lon, n = lat[keep], lon[keep], n[keep]
+        self.n = n  # waybills per row (float64: the weights of every bincount)
+        self.n_waybills = round(float(n.sum()))
+        self._locations(lat, lon)
 
-        sellers = shipments["seller_id"].iloc[self.rows]
-        seller, uniques = pd.factorize(sellers, use_na_sentinel=False)
-        self.seller = seller.astype(np.int32)
-        self.seller_ids = [UNKNOWN_SELLER if pd.isna(s) else str(s) for s in uniques]
+        self.seller, self.seller_ids = _labelled_codes(cells["seller_id"], keep, UNKNOWN_SELLER)
         self.seller_names = np.array([names.get(s, s) for s in self.seller_ids], dtype=object)
         self.name_rank = pd.Series(self.seller_names).rank(method="dense").to_numpy()
-        net_codes, self.network_ids = _codes(
-            pd.Series([network_of.get(s) for s in self.seller_ids], dtype=object)
-        )
-        self.seller_network = net_codes
+        self.seller_network, self.network_ids = _network_codes(self.seller_ids, network_of)
 
         n_sellers = max(len(self.seller_ids), 1)
         pair, pair_keys = pd.factorize(self.loc.astype(np.int64) * n_sellers + self.seller)
         self.pair = pair.astype(np.int32)
         self.pair_loc = (pair_keys // n_sellers).astype(np.int32)
         self.pair_seller = (pair_keys % n_sellers).astype(np.int32)
-        self._all_counts = np.bincount(self.pair, minlength=len(pair_keys))
+        self._all_counts = _weighted_counts(self.pair, self.n, len(pair_keys))
+        self._counts: OrderedDict[Filters, np.ndarray] = OrderedDict()  # the last few filters
 
-        self.brand_code, self.brand_ids = self._optional_codes(shipments, "brand")
-        self.day = self._days(shipments)
-        self.brands = sorted(set(self.brand_ids))
-        self.networks = sorted(set(self.network_ids))
+        if "brand" in cells.column_names:
+            self.brand_code, self.brand_ids = _labelled_codes(cells["brand"], keep, None)
+        else:
+            self.brand_code, self.brand_ids = np.full(len(n), -1, np.int32), []
+        self.day = _days(cells["day"], keep) if "day" in cells.column_names else None
+        self.brands = list(self.brand_ids)
+        self.networks = list(self.network_ids)
 
-    def _optional_codes(self, shipments: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
-        if column not in shipments:
-            return np.full(len(self.rows), -1, dtype=np.int32), []
-        return _codes(shipments[column].iloc[self.rows])
+    def _locations(self, lat: np.ndarray, lon: np.ndarray) -> None:
+        """Coordinate codes (``loc``) and each code's coordinate rounded to 1e-6 degree."""
+        loc, self.loc_key = pd.factorize(coordinate_keys(lat, lon))
+        self.loc = loc.astype(np.int32)
+        micro_lat, micro_lon = np.divmod(self.loc_key, _LON_SPAN)
+        # the same floats as lat.round(6): numpy rounds as rint(x * 1e6) / 1e6
+        self.loc_lat = (micro_lat - 90_000_000) / 1e6
+        self.loc_lon = (micro_lon - 180_000_000) / 1e6
 
-    def _days(self, shipments: pd.DataFrame) -> np.ndarray | None:
-        if "shipped_at" not in shipments:
-            return None
-        when = pd.to_datetime(shipments["shipped_at"].iloc[self.rows], errors="coerce")
-        days = when.to_numpy().astype("datetime64[D]").astype(np.int64)
-        days[when.isna().to_numpy()] = _NO_DAY
-        return days
-
-    def __len__(self) -> int:
-        return len(self.rows)
+    @classmethod
+    def from_shipments(
+        cls, shipments: pd.DataFrame, names: Mapping[str, str], network_of: Mapping[str, str]
+    ) -> WaybillIndex:
+        """The index of a frame of waybills (seller_id, lat, lon; brand and shipped_at when
+        present): each waybill one row with ``n`` = 1."""
+        lat, lon, _ = coordinates(shipments)
+        columns: dict[str, pa.Array] = {
+            "lat": pa.array(lat.to_numpy()),
+            "lon": pa.array(lon.to_numpy()),
+            "seller_id": _dictionary(shipments["seller_id"]),
+            "n": pa.array(np.ones(len(shipments), np.int32)),
+        }
+        if "brand" in shipments:
+            columns["brand"] = _dictionary(shipments["brand"])
+        if "shipped_at" in shipments:
+            columns["day"] = shipment_days(shipments["shipped_at"])
+        return cls(pa.table(columns), names, network_of)
 
     # -- filters --------------------------------------------------------------------------
     def mask(self, filters: Filters) -> np.ndarray | None:
-        """Boolean mask over :attr:`rows` for ``filters``; None when nothing is filtered."""
-        keep: np.ndarray | None = None
+        """Boolean mask over the rows for ``filters``; None when nothing is filtered."""
+        return _mask(
+            filters,
+            brand=self.brand_code,
+            brand_ids=self.brand_ids,
+            seller=self.seller,
+            seller_network=self.seller_network,
+            network_ids=self.network_ids,
+            day=self.day,
+        )
 
-        def narrow(part: np.ndarray) -> None:
-            nonlocal keep
-            keep = part if keep is None else keep & part
+    def pair_counts(self, filters: Filters | None = None) -> np.ndarray:
+        """Waybills per (coordinate, seller) pair passing ``filters`` (kept for a few filters)."""
+        key = replace(filters or Filters(), min_score=0.0)
+        if key in self._counts:
+            self._counts.move_to_end(key)
+            return self._counts[key]
+        mask = self.mask(key)
+        if mask is None:
+            return self._all_counts
+        counts = _weighted_counts(self.pair, np.where(mask, self.n, 0.0), len(self.pair_loc))
+        self._counts[key] = counts
+        if len(self._counts) > _CACHED_FILTERS:
+            self._counts.popitem(last=False)
+        return counts
 
-        if filters.brands:
-            wanted = [i for i, b in enumerate(self.brand_ids) if b in set(filters.brands)]
-            narrow(np.isin(self.brand_code, wanted))
-        if filters.networks:
-            wanted = [i for i, n in enumerate(self.network_ids) if n in set(filters.networks)]
-            narrow(np.isin(self.seller_network[self.seller], wanted))
-        if (filters.start is not None or filters.end is not None) and self.day is not None:
-            if filters.start is not None:
-                narrow(self.day >= _day(filters.start))
-            if filters.end is not None:
-                narrow((self.day <= _day(filters.end)) & (self.day != _NO_DAY))
-        return keep
+    def count(self, filters: Filters | None = None) -> int:
+        """How many waybills pass ``filters``."""
+        return int(self.pair_counts(filters).sum())
 
     def locations_inside(self, polygon: shapely.Geometry) -> np.ndarray:
         """Boolean per coordinate code: inside (or on the edge of) ``polygon`` (lon/lat)."""
-        return shapely.intersects_xy(polygon, self.loc_lon, self.loc_lat)
+        west, south, east, north = polygon.bounds
+        inside = (
+            (self.loc_lat >= south)
+            & (self.loc_lat <= north)
+            & (self.loc_lon >= west)
+            & (self.loc_lon <= east)
+        )
+        candidates = np.flatnonzero(inside)
+        inside[candidates] = shapely.intersects_xy(
+            polygon, self.loc_lon[candidates], self.loc_lat[candidates]
+        )
+        return inside
 
     def locations_at(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Boolean per coordinate code: one of these points (compared at 1e-6 degree)."""
-        return np.isin(self.loc_key, _keys(np.asarray(lat, float), np.asarray(lon, float)))
+        lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+        return np.isin(self.loc_key, coordinate_keys(lat, lon))
 
-    def waybills_at(self, locations: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """Positions in ``shipments`` of the (filtered) waybills at these coordinate codes."""
-        hit = locations[self.loc]
-        if mask is not None:
-            hit &= mask
-        return self.rows[hit]
+    def sellers_at(self, locations: np.ndarray, filters: Filters | None = None) -> pd.DataFrame:
+        """Per seller shipping from these coordinate codes (boolean per code): seller_id,
+        n_shipments there (passing ``filters``) and lat, lon of the code it ships most from
+        (ties: lowest lat, then lon). Most shipments first, then by seller_id."""
+        counts = self.pair_counts(filters)
+        live = np.flatnonzero((counts > 0) & locations[self.pair_loc])
+        p_loc, p_seller = self.pair_loc[live], self.pair_seller[live]
+        p_n = counts[live].astype(np.int64)
+        lat, lon = self.loc_lat[p_loc], self.loc_lon[p_loc]
+        order = np.lexsort((lon, lat, -p_n, p_seller))  # per seller: most shipments first
+        first = (
+            order[np.r_[True, p_seller[order][1:] != p_seller[order][:-1]]] if len(live) else order
+        )
+        totals = np.bincount(p_seller, weights=p_n, minlength=len(self.seller_ids))
+        frame = pd.DataFrame(
+            {
+                "seller_id": pd.array([self.seller_ids[s] for s in p_seller[first]], dtype=object),
+                "n_shipments": totals[p_seller[first]].astype(np.int64),
+                "lat": lat[first],
+                "lon": lon[first],
+            }
+        )
+        return frame.sort_values(["n_shipments", "seller_id"], ascending=[False, True],
+                                 ignore_index=True)  # fmt: skip
 
     # -- aggregation ----------------------------------------------------------------------
     def summary(
         self,
-        mask: np.ndarray | None = None,
+        filters: Filters | None = None,
         *,
         max_points: int = 20_000,
         bounds: Sequence[Sequence[float]] | None = None,
     ) -> PointSummary:
-        """Markers for the waybills in ``mask``: unique coordinates, or a grid when too many.
+        """Markers for the waybills passing ``filters``: unique coordinates, or a grid when
+        too many.
 
         ``bounds`` ([[south, west], [north, east]]) keeps only coordinates inside it, so a
         zoomed-in view can show single points where the whole map needs grid cells.
         """
-        counts = (
-            self._all_counts
-            if mask is None
-            else np.bincount(self.pair[mask], minlength=len(self._all_counts))
-        )
+        counts = self.pair_counts(filters)
         live = np.flatnonzero(counts)
         p_loc, p_seller, p_n = self.pair_loc[live], self.pair_seller[live], counts[live]
         if bounds is not None:
             inside = _within(self.loc_lat[p_loc], self.loc_lon[p_loc], bounds)
             p_loc, p_seller, p_n = p_loc[inside], p_seller[inside], p_n[inside]
-        locations = np.unique(p_loc)
+        locations = np.flatnonzero(np.bincount(p_loc, minlength=len(self.loc_key)))
         cell: float | None = None
         group = p_loc.astype(np.int64)
         if len(locations) > max_points:
@@ -232,7 +281,7 @@ class WaybillIndex:
         sums = np.bincount(pair, weights=n[linked]) if len(pair) else np.zeros(0)
         g, net = keys // n_net, keys % n_net
         count = np.bincount(g, minlength=n_groups).astype(np.int64)
-        order = np.lexsort((net, -sums, g))  # most shipments first, then lowest code
+        order = np.lexsort((net, -sums, g))  # most shipments first, then lowest id
         first = order[np.r_[True, g[order][1:] != g[order][:-1]]] if len(order) else order
         dominant: list[str | None] = [None] * n_groups
         for gg, code in zip(g[first], net[first], strict=True):
@@ -254,10 +303,143 @@ class WaybillIndex:
         return names
 
 
-def _keys(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """One int64 per coordinate rounded to 1e-6 degree."""
-    y = np.rint((lat.round(6) + 90.0) * 1e6).astype(np.int64)
-    return y * _LON_SPAN + np.rint((lon.round(6) + 180.0) * 1e6).astype(np.int64)
+# -- waybill rows -------------------------------------------------------------------------------
+def rows_passing(
+    shipments: pd.DataFrame, filters: Filters, network_of: Mapping[str, str]
+) -> np.ndarray | None:
+    """Boolean per waybill of ``shipments`` (seller_id, brand, shipped_at): passes ``filters``
+    by the same rule as :meth:`WaybillIndex.mask`; None when nothing is filtered."""
+    seller, seller_ids = pd.factorize(shipments["seller_id"])
+    seller_network, networks = _network_codes([str(s) for s in seller_ids], network_of)
+    brand, brand_ids = (
+        pd.factorize(shipments["brand"]) if "brand" in shipments else (None, pd.Index([]))
+    )
+    has_days = "shipped_at" in shipments
+    return _mask(
+        filters,
+        brand=np.full(len(shipments), -1, np.int32) if brand is None else brand,
+        brand_ids=[str(b) for b in brand_ids],
+        seller=np.where(seller < 0, len(seller_ids), seller),
+        seller_network=np.append(seller_network, -1),  # the last code: no seller id
+        network_ids=networks,
+        day=_days(shipment_days(shipments["shipped_at"]), None) if has_days else None,
+    )
+
+
+def shipment_days(shipped_at: pd.Series) -> pa.Array:
+    """The day of each waybill (date32, null when unknown), as the case counts them."""
+    when = pd.to_datetime(shipped_at, errors="coerce")
+    if isinstance(when.dtype, pd.DatetimeTZDtype):
+        when = when.dt.tz_convert("UTC").dt.tz_localize(None)
+    return pa.array(when.to_numpy().astype("datetime64[ms]"), mask=when.isna().to_numpy()).cast(
+        pa.date32()
+    )
+
+
+def coordinate_keys(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """One int64 per coordinate rounded to 1e-6 degree (valid coordinates only): its
+    micro-degrees north of -90 times ``_LON_SPAN``, plus those east of -180."""
+    y = np.rint(np.asarray(lat, float) * 1e6).astype(np.int64) + 90_000_000
+    return y * _LON_SPAN + (np.rint(np.asarray(lon, float) * 1e6).astype(np.int64) + 180_000_000)
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _mask(
+    filters: Filters,
+    *,
+    brand: np.ndarray,
+    brand_ids: Sequence[str],
+    seller: np.ndarray,
+    seller_network: np.ndarray,
+    network_ids: Sequence[str],
+    day: np.ndarray | None,
+) -> np.ndarray | None:
+    """The filter rule, over codes: brand and seller codes index their labels (-1: none)."""
+    keep: np.ndarray | None = None
+
+    def narrow(part: np.ndarray) -> None:
+        nonlocal keep
+        keep = part if keep is None else keep & part
+
+    if filters.brands:
+        # one lookup per row; the last entry answers code -1 (no brand)
+        wanted = np.append(np.isin(np.asarray(brand_ids, dtype=object), filters.brands), False)
+        narrow(wanted[brand])
+    if filters.networks:
+        linked = np.append(np.isin(np.asarray(network_ids, dtype=object), filters.networks), False)
+        narrow(linked[seller_network][seller])
+    if (filters.start is not None or filters.end is not None) and day is not None:
+        if filters.start is not None:
+            narrow(day >= _day(filters.start))
+        if filters.end is not None:
+            narrow((day <= _day(filters.end)) & (day != _NO_DAY))
+    return keep
+
+
+def _network_codes(
+    seller_ids: Sequence[str], network_of: Mapping[str, str]
+) -> tuple[np.ndarray, list[str]]:
+    """Per seller, the code of its network (-1: unlinked), and the networks (sorted)."""
+    networks = [network_of.get(s) for s in seller_ids]
+    ids = sorted({n for n in networks if n is not None})
+    code_of = {net: i for i, net in enumerate(ids)}
+    codes = [-1 if n is None else code_of[n] for n in networks]
+    return np.array(codes, dtype=np.int32), ids
+
+
+def _weighted_counts(codes: np.ndarray, weights: np.ndarray, length: int) -> np.ndarray:
+    return np.rint(np.bincount(codes, weights=weights, minlength=length)).astype(np.int64)
+
+
+def _floats(cells: pa.Table, name: str) -> np.ndarray:
+    """A numeric column as float64 (nulls: NaN)."""
+    column = cells[name]
+    if not pa.types.is_floating(column.type):
+        column = column.cast(pa.float64())
+    return column.to_numpy()
+
+
+def _labelled_codes(
+    column: pa.ChunkedArray, keep: np.ndarray | None, null_label: str | None
+) -> tuple[np.ndarray, list[str]]:
+    """Per row (of ``keep``), the code of its label among the labels present, sorted.
+
+    Read from the dictionary indices: no string is hashed per row. A null becomes
+    ``null_label`` (code -1 when that is None)."""
+    if not pa.types.is_dictionary(column.type):
+        column = pa.chunked_array([column.combine_chunks().dictionary_encode()])
+    chunks = column.chunks
+    dictionary = chunks[0].dictionary if chunks else pa.array([], pa.string())
+    missing = len(dictionary)
+    index = np.concatenate(
+        [pc.fill_null(c.indices.cast(pa.int32()), missing).to_numpy() for c in chunks]
+        or [np.zeros(0, np.int32)]
+    )
+    if keep is not None:
+        index = index[keep]
+    labels = [None if v is None else str(v) for v in dictionary.to_pylist()] + [None]
+    present = np.flatnonzero(np.bincount(index, minlength=len(labels)))
+    named = {labels[i] if labels[i] is not None else null_label for i in present}
+    ordered = sorted(label for label in named if label is not None)
+    code_of = {label: i for i, label in enumerate(ordered)}
+    remap = np.full(len(labels), -1, np.int32)
+    for i in present:
+        label = labels[i] if labels[i] is not None else null_label
+        remap[i] = code_of.get(label, -1) if label is not None else -1
+    return remap[index], ordered
+
+
+def _dictionary(values: pd.Series) -> pa.DictionaryArray:
+    """A column as a dictionary array of strings (missing: null)."""
+    codes, uniques = pd.factorize(values)
+    labels = pa.array([str(u) for u in uniques], pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32(), mask=codes < 0), labels)
+
+
+def _days(day: pa.ChunkedArray | pa.Array, keep: np.ndarray | None) -> np.ndarray:
+    """Days since 1970 as int32 (unknown: the smallest int32)."""
+    out = pc.fill_null(day.cast(pa.int32()), _NO_DAY).to_numpy()
+    return out if keep is None else out[keep]
 
 
 def _day(value: pd.Timestamp | str) -> int:

@@ -190,17 +190,18 @@ def site_map(
     _check_inputs(shipments, sites, sellers, networks, locations, tiles, attribution, max_points)
     names = _seller_names(sellers)
     network_of = _seller_networks(networks)
-    summary = WaybillIndex(shipments, names, network_of).summary(max_points=max_points)
+    index = WaybillIndex.from_shipments(shipments, names, network_of)
+    summary = index.summary(max_points=max_points)
     site_records = [] if sites is None else data.site_records(sites, names)
-    location_records = [] if locations is None else data.location_records(locations, names)
+    located = None if locations is None else data.location_payload(locations, names)
 
     layers = MapLayers(
         summary=summary,
         sites=None if sites is None else site_records,
-        locations=None if locations is None else location_records,
+        locations=located,
         locations_name=None
-        if locations is None
-        else _layer_name("Warehouses and return addresses", len(location_records), locations),
+        if locations is None or located is None
+        else _layer_name("Warehouses and return addresses", len(located["lat"]), locations),
     )
     fmap = compose(layers, tiles=tiles, attribution=attribution)
     return MapView(fmap, summary.points, summary.cell_deg)
@@ -208,11 +209,12 @@ def site_map(
 
 @dataclass(frozen=True)
 class MapLayers:
-    """What a map page draws: aggregated points, site and location records, layer names."""
+    """What a map page draws: aggregated points, site records, the addresses'
+    :func:`~workbench.maps._data.location_payload`, layer names."""
 
     summary: data.PointSummary
     sites: list[dict[str, Any]] | None = None
-    locations: list[dict[str, Any]] | None = None
+    locations: dict[str, Any] | None = None
     locations_name: str | None = None
 
 
@@ -243,22 +245,22 @@ def compose(
     if interactive:
         basemap.add_child(js.ProvinceOutlines())
     basemap.add_to(fmap)
-    site_records, location_records = layers.sites or [], layers.locations or []
+    site_records = layers.sites or []
     if layers.sites is not None:
         name = f"Candidate sites ({len(site_records):,})" if not interactive else "Candidate sites"
         js.FeatureGroup(name=name).add_child(js.Sites(site_records)).add_to(fmap)
     if layers.locations is not None:
         layer = js.FeatureGroup(name=layers.locations_name or "Warehouses and return addresses")
-        layer.add_child(js.Locations(location_records)).add_to(fmap)
+        layer.add_child(js.Locations(layers.locations)).add_to(fmap)
     name = _points_layer_name(layers.summary) if not interactive else "Ship-from points"
     layer = js.FeatureGroup(name=name)
     layer.add_child(js.ShipFromPoints(data.points_payload(layers.summary))).add_to(fmap)
 
     points = layers.summary.points
-    sections = data.legend_sections(points, layers.sites is not None, location_records)
+    sections = data.legend_sections(points, layers.sites is not None, layers.locations)
     fmap.add_child(js.Legend(sections))
     js.LayerControl(collapsed=False).add_to(fmap)
-    box = data.bounds(points, site_records, location_records)
+    box = data.bounds(points, site_records, layers.locations)
     if box is None:
         fmap.add_child(js.FitBounds([[-50.0, -150.0], [70.0, 160.0]]))
     else:

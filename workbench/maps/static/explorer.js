@@ -63,16 +63,20 @@
   });
 
   /* -- commands from the widget --------------------------------------------------------- */
+  /* Thicker outlines for the selected site; the one selected before gets its own back
+   * (sites redrawn since are drawn plain). Only these two are touched: a run has thousands. */
   function highlight(siteId) {
+    var before = selectedSite;
     selectedSite = siteId;
-    Object.keys(kit.siteParts).forEach(function (id) {
-      kit.siteParts[id].forEach(function (part) {
-        var on = id === siteId;
-        part.setStyle({weight: on ? 4 : (part instanceof L.CircleMarker ? 1.5 : 2)});
-        var el = part.getElement && part.getElement();
-        if (el) el.classList.toggle("workbench-site-selected", on);
-        if (on && part.bringToFront) part.bringToFront();
-      });
+    [before, siteId].forEach(function (id) {
+      var on = id === siteId;
+      (kit.siteParts[id] || []).forEach(
+        function (part) {
+          part.setStyle({weight: on ? 4 : (part instanceof L.CircleMarker ? 1.5 : 2)});
+          var el = part.getElement && part.getElement();
+          if (el) el.classList.toggle("workbench-site-selected", on);
+          if (on && part.bringToFront) part.bringToFront();
+        });
     });
   }
 
@@ -93,8 +97,7 @@
       document.body.dataset.workbenchPoints = String(m.payload.lat.length);
     },
     sites: function (m) {
-      kit.layers.sites.clearLayers();
-      kit.drawSites(kit.layers.sites, m.records);
+      kit.drawSites(kit.layers.sites, m.records);  // redraws only the sites that changed
       document.body.dataset.workbenchSites = String(m.records.length);
       if (selectedSite) highlight(selectedSite);
     },
