@@ -185,3 +185,68 @@ def test_the_recorded_state_verifies_in_another_process(case_path: Path, in_chil
     )
     out, _ = in_child(code, str(case_path))
     assert out == ["True"]
+
+
+# -- site runs are recorded per run --------------------------------------------------------
+def test_a_new_run_hashes_its_own_rows_and_an_edit_to_an_earlier_run_is_caught(
+    case_path: Path, monkeypatch
+) -> None:
+    from workbench.case import _state
+
+    hashed: list[tuple[str, tuple[str, ...] | None]] = []
+    real = _state.run_digests
+
+    def spy(con, table, runs=None):  # type: ignore[no-untyped-def]
+        hashed.append((table, None if runs is None else tuple(sorted(runs))))
+        return real(con, table, runs)
+
+    with open_case(case_path, create=False) as case:
+        first = case.latest_run()
+        monkeypatch.setattr(_state, "run_digests", spy)
+        second = case.find_sites(250)
+        monkeypatch.undo()
+        assert second != first
+        # the second run hashed only its own rows, never the first run's
+        assert hashed and all(runs == (second,) for _, runs in hashed)
+        state = json.loads(
+            case._con.execute("SELECT state FROM audit ORDER BY seq DESC LIMIT 1").fetchone()[0]
+        )
+        assert set(state["site_points"]) == {first, second}
+        assert case.verify_audit().ok
+    with sqlite3.connect(case_path) as con:  # an edit to the first run's weekly counts
+        con.execute("UPDATE site_activity SET n_shipments = 99 WHERE run_id = ?", (first,))
+    check = _verify(case_path)
+    assert not check.ok
+    assert any(p.startswith("site_activity:") and f"run {first}" in p for p in check.problems), str(
+        check
+    )
+
+
+def test_a_log_that_recorded_runs_whole_still_verifies_and_then_goes_per_run(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from workbench.case import _state
+
+    demo = workbench.generate_demo(tmp_path / "data", n_shipments=2_000, n_background_sellers=40)
+    path = tmp_path / "old.gpkg"
+    # a case made before runs were recorded per run: its log has whole-table digests
+    monkeypatch.setattr(_state, "RUN_TABLES", ())
+    monkeypatch.setattr(
+        _state, "PLAIN", (*_state.PLAIN, "sites", "site_areas", "site_points", "site_activity")
+    )
+    with open_case(path, actor="analyst") as case:
+        case.ingest([load_table(getattr(demo, t), t) for t in TABLES])
+        first = case.find_sites(300)
+        state = json.loads(
+            case._con.execute("SELECT state FROM audit ORDER BY seq DESC LIMIT 1").fetchone()[0]
+        )
+        assert isinstance(state["sites"], str)
+    monkeypatch.undo()
+    with open_case(path, create=False) as case:
+        assert case.verify_audit().ok
+        second = case.find_sites(250)
+        state = json.loads(
+            case._con.execute("SELECT state FROM audit ORDER BY seq DESC LIMIT 1").fetchone()[0]
+        )
+        assert set(state["sites"]) == {first, second}
+        assert case.verify_audit().ok

@@ -589,7 +589,8 @@ class Case:
                 audit_log.append(con, actor=self.actor, action="find sites", parameters=entry)
                 return run_id
             written = ["runs", "sites", "site_areas", "site_points", "site_activity"]
-            audit_log.check_unchanged(con, written)
+            this_run = {t: {run_id} for t in written[1:]}  # earlier runs: verify checks them
+            audit_log.check_unchanged(con, written, this_run)
             seq = audit_log.next_seq(con)
             con.execute(
                 "INSERT INTO runs (run_id, kind, created_at, actor, parameters, n_sites, "
@@ -609,7 +610,12 @@ class Case:
             insert_frame(con, "site_activity", cols, [python_values(act[c]) for c in cols])
             touch(con, written)
             audit_log.append(
-                con, actor=self.actor, action="find sites", parameters=entry, wrote=written
+                con,
+                actor=self.actor,
+                action="find sites",
+                parameters=entry,
+                wrote=written,
+                segments=this_run,
             )
         return run_id
 

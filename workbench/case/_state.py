@@ -4,9 +4,12 @@ The input tables (sellers, identifiers, shipments, evidence, locations) and the 
 are recorded per *segment*: the rows one ingest stored (their ``ingest_seq``). A step hashes
 only the segments it writes or replaces, so adding 100,000 waybills to a case of millions
 costs the 100,000, not the millions; an edit to a segment no step touched since is still
-found, because nobody recomputed that segment's digest. The other tables are small and are
-hashed whole. The waybills live in GeoParquet parts: their segments are hashed from the
-files (:func:`workbench.case._parts.segment_digests`). Rows are hashed in storage order,
+found, because nobody recomputed that segment's digest. The tables of site runs (sites,
+their areas, points and weekly activity) are recorded per run the same way, so a new run
+costs its own rows, not every earlier run's (cases whose log recorded them whole are
+checked whole until their next run). The other tables are small and are hashed whole.
+The waybills live in GeoParquet parts: their segments are hashed from the files
+(:func:`workbench.case._parts.segment_digests`). Rows are hashed in storage order,
 with their column names, in marshal format 2 (:func:`_encode`): a fixed byte form of the
 values SQLite returns (text as UTF-8, integers, floats as 8 bytes, blobs, NULL) that costs
 next to nothing beside reading the rows.
@@ -35,11 +38,9 @@ __all__ = [
 ]
 
 SEGMENTED = (*TABLE_NAMES, "quarantine")  # rows carry the ingest_seq that stored them
-PLAIN = (
-    "networks", "network_links", "runs", "sites", "site_areas", "site_points", "site_activity",
-    "reviews", "settings",
-)  # fmt: skip
-STATE_TABLES = (*SEGMENTED, *PLAIN)
+RUN_TABLES = ("sites", "site_areas", "site_points", "site_activity")  # rows carry their run_id
+PLAIN = ("networks", "network_links", "runs", "reviews", "settings")
+STATE_TABLES = (*SEGMENTED, *RUN_TABLES, *PLAIN)
 _BATCH = 20_000
 _NULL = "none"  # the segment of rows without an ingest_seq (written by another tool)
 
@@ -107,6 +108,32 @@ def segment_digests(
     return out
 
 
+def run_digests(
+    con: sqlite3.Connection, table: str, runs: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Run -> SHA-256 of its rows in a table of site runs, for ``runs`` (default: every run
+    there is). A run with no rows in the table is absent."""
+    if table not in RUN_TABLES:
+        raise ValueError(f"{table!r} is not kept per run")
+    if runs is None:
+        runs = [r[0] for r in con.execute(f'SELECT DISTINCT run_id FROM "{table}"')]  # noqa: S608
+    out = {}
+    for run in sorted(set(runs)):
+        cursor = con.execute(
+            f'SELECT * FROM "{table}" WHERE run_id = ? ORDER BY fid',  # noqa: S608
+            (run,),
+        )
+        first = cursor.fetchmany(1)
+        if first:
+            out[str(run)] = _hash(cursor, first)
+    return out
+
+
+def _per_run(table: str, digest: Any) -> bool:
+    """Whether the log recorded ``table`` per run (not whole, as before runs were)."""
+    return table in RUN_TABLES and isinstance(digest, dict)
+
+
 def recorded_state(con: sqlite3.Connection) -> Recorded:
     """What the latest entry that recorded each table says about it."""
     latest: Recorded = {}
@@ -120,16 +147,27 @@ def recorded_state(con: sqlite3.Connection) -> Recorded:
 def compute(
     con: sqlite3.Connection,
     tables: Iterable[str],
-    segments: Mapping[str, Iterable[int | None]] | None = None,
+    segments: Mapping[str, Iterable[Any]] | None = None,
 ) -> dict[str, Any]:
     """The state to record for ``tables`` after a step wrote them.
 
-    For a segmented table named in ``segments`` only those segments are hashed again; the
-    others keep what the log recorded. Without ``segments`` a table is hashed whole.
+    For a segmented table (or a table of runs) named in ``segments`` only those segments
+    (runs) are hashed again; the others keep what the log recorded. Without ``segments`` a
+    table is hashed whole (every segment, every run).
     """
     recorded = recorded_state(con)
     state: dict[str, Any] = {}
     for table in sorted(set(tables)):
+        if table in RUN_TABLES:
+            old = recorded.get(table, (0, None))[1]
+            if segments is None or table not in segments or not _per_run(table, old):
+                state[table] = run_digests(con, table)  # a log that recorded it whole too
+                continue
+            runs = {str(r) for r in segments[table]}
+            merged = {k: v for k, v in old.items() if k not in runs}
+            merged.update(run_digests(con, table, runs))
+            state[table] = dict(sorted(merged.items()))
+            continue
         if table not in SEGMENTED:
             state[table] = plain_digest(con, table)
             continue
@@ -147,19 +185,23 @@ def compute(
 def check_unchanged(
     con: sqlite3.Connection,
     tables: Iterable[str],
-    segments: Mapping[str, Iterable[int | None]] | None = None,
+    segments: Mapping[str, Iterable[Any]] | None = None,
 ) -> None:
     """Raise :class:`TamperedError` if what a step is about to change differs from the log.
 
-    For a segmented table only the segments in ``segments`` are checked (those the step
-    replaces rows of); the rest is found by verify if it was edited.
+    For a segmented table (or a table of runs) only the segments (runs) in ``segments`` are
+    checked (those the step replaces rows of); the rest is found by verify if it was edited.
     """
     recorded = recorded_state(con)
     for table in sorted(set(tables)):
         if table not in recorded:
             continue
         entry, digest = recorded[table]
-        if table in SEGMENTED:
+        if _per_run(table, digest):
+            runs = None if segments is None else {str(r) for r in segments.get(table, [])}
+            expected = digest if runs is None else {k: v for k, v in digest.items() if k in runs}
+            same = run_digests(con, table, runs) == expected
+        elif table in SEGMENTED:
             wanted = list((segments or {}).get(table, [])) if segments is not None else None
             now = segment_digests(con, table, wanted)
             expected = digest if wanted is None else {
@@ -181,6 +223,15 @@ def differences(con: sqlite3.Connection) -> tuple[int, list[str]]:
     problems = []
     recorded = recorded_state(con)
     for table, (entry, digest) in sorted(recorded.items()):
+        if _per_run(table, digest):
+            now = run_digests(con, table)
+            changed = sorted(set(now) ^ set(digest) | {k for k in now if digest.get(k) != now[k]})
+            if changed:
+                problems.append(
+                    f"{table}: its content differs from what entry {entry} recorded (rows of "
+                    f"run {', '.join(changed)}; changed outside the workbench)"
+                )
+            continue
         if table not in SEGMENTED:
             if plain_digest(con, table) != digest:
                 problems.append(

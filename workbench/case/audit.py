@@ -100,7 +100,7 @@ def append(
     parameters: Mapping[str, Any],
     inputs: Sequence[Mapping[str, Any]] = (),
     wrote: Iterable[str] = (),
-    segments: Mapping[str, Iterable[int | None]] | None = None,
+    segments: Mapping[str, Iterable[Any]] | None = None,
     at: str | None = None,
 ) -> int:
     """Append an entry inside the caller's transaction; returns its sequence number.
