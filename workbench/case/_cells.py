@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench.case._listing import Listed, listing, retrying
+
 __all__ = ["CELL_SCHEMA", "cells_name", "cells_of", "read_cells"]
 
 _KEYS = ["lat", "lon", "seller_id", "brand", "day"]
@@ -37,7 +39,6 @@ CELL_SCHEMA = pa.schema(
         ("n", pa.int32()),
     ]
 )
-_READ_ATTEMPTS = 3
 
 
 def cells_name(part_file: str) -> str:
@@ -70,19 +71,7 @@ def read_cells(con: sqlite3.Connection, folder: Path) -> pa.Table:
     ``folder`` (one snapshot of the listing). Rows of one cell can repeat (a cell in
     several parts or row groups): sum ``n``. seller_id and brand come dictionary-encoded,
     one dictionary per column."""
-    for attempt in range(_READ_ATTEMPTS):
-        listing = con.execute(
-            "SELECT p.file, d.rows, c.file FROM waybill_parts p "
-            "LEFT JOIN waybill_deletes d ON d.part_id = p.part_id "
-            "LEFT JOIN waybill_cells c ON c.part_id = p.part_id ORDER BY p.part_id"
-        ).fetchall()
-        try:
-            tables = [_read(folder, *entry) for entry in listing]
-        except FileNotFoundError:
-            if attempt == _READ_ATTEMPTS - 1:  # a writer dropped a part after the listing
-                raise
-            continue
-        break
+    tables = retrying(lambda: [_read(folder, part) for part in listing(con)])
     if not tables:
         return _DICT_SCHEMA.empty_table()
     return pa.concat_tables(tables).unify_dictionaries()
@@ -97,14 +86,14 @@ _DICT_SCHEMA = pa.schema(
 )
 
 
-def _read(folder: Path, part: str, deleted: bytes | None, cells: str | None) -> pa.Table:
+def _read(folder: Path, part: Listed) -> pa.Table:
     """One part's cells: its companion, or counted from its live rows."""
-    if cells is not None and not deleted:
-        return pq.ParquetFile(folder / cells, read_dictionary=_DICT_COLUMNS).read()
-    table = pq.read_table(folder / part, columns=_SOURCE)
-    if deleted:
+    if part.cells is not None and not len(part.deleted):
+        return pq.ParquetFile(folder / part.cells, read_dictionary=_DICT_COLUMNS).read()
+    table = pq.read_table(folder / part.file, columns=_SOURCE)
+    if len(part.deleted):
         keep = np.ones(table.num_rows, dtype=bool)
-        keep[np.frombuffer(deleted, dtype="<u4")] = False
+        keep[part.deleted] = False
         table = table.filter(pa.array(keep))
     counted = pa.concat_tables([cells_of(t) for t in _slices(table)] or [cells_of(table)])
     return counted.cast(_DICT_SCHEMA)

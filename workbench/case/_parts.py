@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 from workbench.arrays import unique
 from workbench.case._ahead import ahead
 from workbench.case._cells import CELL_SCHEMA, cells_name, cells_of
+from workbench.case._listing import listing, retrying
 
 __all__ = [
     "COLUMNS",
@@ -60,7 +61,6 @@ __all__ = [
 ]
 
 ROW_GROUP_ROWS = 100_000
-_READ_ATTEMPTS = 3
 _BUCKETS = 64  # key ranges the rows of a file spill to before each is sorted
 _SORT_ROWS = 200_000  # a bucket larger than this is split again before it is sorted
 _HILBERT_ORDER = 16  # 2^16 cells a side: ~600 m at the equator
@@ -597,25 +597,15 @@ def read_parts(
     unknown = [c for c in wanted if c not in SCHEMA.names]
     if unknown:
         raise KeyError(f"no waybill column {unknown}")
-    for attempt in range(_READ_ATTEMPTS):
-        # the listing and the replaced rows in one statement: one snapshot of the case
-        listing = con.execute(
-            "SELECT p.part_id, p.file, p.ingest_seq, d.rows FROM waybill_parts p "
-            "LEFT JOIN waybill_deletes d ON d.part_id = p.part_id ORDER BY p.part_id"
-        ).fetchall()
-        tables = []
-        try:
-            for _, file, seq, deleted in listing:
-                if before_seq is not None and (seq is None or seq >= before_seq):
-                    continue
-                gone = np.frombuffer(deleted or b"", dtype="<u4")
-                tables.append(_read_one(folder / file, gone, seq, wanted, bbox, set(dictionary)))
-        except FileNotFoundError:
-            # a writer replaced every row of a part after the listing was read: read again
-            if attempt == _READ_ATTEMPTS - 1:
-                raise
-            continue
-        break
+
+    def read() -> list[pa.Table]:
+        return [
+            _read_one(folder / p.file, p.deleted, p.seq, wanted, bbox, set(dictionary))
+            for p in listing(con)
+            if before_seq is None or (p.seq is not None and p.seq < before_seq)
+        ]
+
+    tables = retrying(read)
     if not tables:
         return _empty(wanted, dictionary)
     return pa.concat_tables(tables, promote_options="permissive")

@@ -11,7 +11,6 @@ dates become codes of days in order of first appearance.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,26 +23,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from workbench.case._ahead import ahead
-from workbench.case._parts import at_points, deleted_rows, folder_of, live_parts, read_parts
+from workbench.case._listing import listing, retrying
+from workbench.case._parts import at_points, folder_of, read_parts
 
 _FLOATS = ("lat", "lon", "value_cny")
 _STRINGS = ("seller_id", "brand", "precision")  # read dictionary-encoded
 _COLUMNS = ["seller_id", "lat", "lon", "shipped_at", "value_cny", "brand", "precision"]
-_READ_ATTEMPTS = 3
 
 
 def site_frame(con: sqlite3.Connection) -> pd.DataFrame:
     """The waybill columns the site finder uses, shaped for it: sellers, brands and
     precision levels as categoricals, dates as categoricals of days (a few hundred values
     instead of millions); replaced rows left out."""
-    for attempt in range(_READ_ATTEMPTS):
-        try:
-            return _read(_listing(con))
-        except FileNotFoundError:
-            # a writer replaced every row of a part after the listing was read: read again
-            if attempt == _READ_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return retrying(lambda: _read(_listing(con)))
 
 
 def site_frame_ahead(con: sqlite3.Connection) -> Callable[[], pd.DataFrame]:
@@ -67,22 +59,7 @@ def site_frame_ahead(con: sqlite3.Connection) -> Callable[[], pd.DataFrame]:
 def _listing(con: sqlite3.Connection) -> list[tuple[Path, np.ndarray]]:
     """Each part's file and replaced rows, from one snapshot of the case."""
     folder = folder_of(con)
-    with _snapshot(con):
-        parts = [(file, deleted_rows(con, part)) for part, file, _, _ in live_parts(con)]
-    return [(folder / file, gone) for file, gone in parts]
-
-
-@contextlib.contextmanager
-def _snapshot(con: sqlite3.Connection) -> Iterator[None]:
-    """One read transaction (the caller's, when it is inside one already)."""
-    if con.in_transaction:
-        yield
-        return
-    con.execute("BEGIN")
-    try:
-        yield
-    finally:
-        con.execute("COMMIT")
+    return [(folder / part.file, part.deleted) for part in listing(con)]
 
 
 def _read(parts: list[tuple[Path, np.ndarray]]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import hashlib
 import json
 import marshal
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from workbench.errors import TamperedError
@@ -93,19 +93,7 @@ def segment_digests(
         from workbench.case import _parts
 
         return _parts.segment_digests(con, seqs)
-    if seqs is None:
-        found = con.execute(f'SELECT DISTINCT ingest_seq FROM "{table}"')  # noqa: S608
-        seqs = [row[0] for row in found]
-    out = {}
-    for seq in sorted(set(seqs), key=_key):
-        cursor = con.execute(
-            f'SELECT * FROM "{table}" WHERE ingest_seq IS ? ORDER BY fid',  # noqa: S608
-            (seq,),
-        )
-        first = cursor.fetchmany(1)
-        if first:
-            out[_key(seq)] = _hash(cursor, first)
-    return out
+    return _grouped_digests(con, table, "ingest_seq", seqs, _key)
 
 
 def run_digests(
@@ -115,17 +103,30 @@ def run_digests(
     there is). A run with no rows in the table is absent."""
     if table not in RUN_TABLES:
         raise ValueError(f"{table!r} is not kept per run")
-    if runs is None:
-        runs = [r[0] for r in con.execute(f'SELECT DISTINCT run_id FROM "{table}"')]  # noqa: S608
+    return _grouped_digests(con, table, "run_id", runs, str)
+
+
+def _grouped_digests(
+    con: sqlite3.Connection,
+    table: str,
+    column: str,
+    values: Iterable[Any] | None,
+    name: Callable[[Any], str],
+) -> dict[str, str]:
+    """name(value) -> SHA-256 of the rows whose ``column`` is that value (in storage
+    order), for ``values`` (default: every value there is); values without rows absent."""
+    if values is None:
+        found = con.execute(f'SELECT DISTINCT "{column}" FROM "{table}"')  # noqa: S608
+        values = [row[0] for row in found]
     out = {}
-    for run in sorted(set(runs)):
+    for value in sorted(set(values), key=name):
         cursor = con.execute(
-            f'SELECT * FROM "{table}" WHERE run_id = ? ORDER BY fid',  # noqa: S608
-            (run,),
+            f'SELECT * FROM "{table}" WHERE "{column}" IS ? ORDER BY fid',  # noqa: S608
+            (value,),
         )
         first = cursor.fetchmany(1)
         if first:
-            out[str(run)] = _hash(cursor, first)
+            out[name(value)] = _hash(cursor, first)
     return out
 
 
