@@ -21,3 +21,55 @@ def test_unique_of_high_entropy_keys() -> None:
     keys = np.random.default_rng(1).integers(0, 2**63, 10_000, dtype=np.int64)
     keys = np.r_[keys, keys[:100]]
     np.testing.assert_array_equal(unique(keys), np.unique(keys))
+
+
+def _texts(n: int, seed: int) -> list[str | None]:
+    rng = np.random.default_rng(seed)
+    alphabet = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-顺丰"))
+    lengths = rng.integers(0, 90, n)  # past the 64 bytes hashed in one pass
+    return [
+        None if i % 97 == 5 else "".join(rng.choice(alphabet, k)) for i, k in enumerate(lengths)
+    ]
+
+
+def test_string_hashes_are_equal_exactly_for_equal_text() -> None:
+    import pyarrow as pa
+
+    from workbench.arrays import string_hashes
+
+    texts = _texts(20_000, 3)
+    distinct = {t for t in texts if t is not None}
+    hashed = string_hashes(pa.array(texts, pa.string()))
+    assert hashed.dtype == np.uint64 and len(hashed) == len(texts)
+    by_text: dict[str | None, int] = {}
+    for text, h in zip(texts, hashed.tolist(), strict=True):
+        assert by_text.setdefault(text, h) == h  # the same text, the same hash
+    assert len({by_text[t] for t in distinct}) == len(distinct)  # distinct texts differ
+    assert by_text[None] == string_hashes(pa.array([""]))[0]  # a null hashes as empty
+
+
+def test_string_hashes_of_a_slice_and_of_large_strings() -> None:
+    import pyarrow as pa
+
+    from workbench.arrays import string_hashes
+
+    texts = _texts(5_000, 4)
+    whole = string_hashes(pa.array(texts, pa.string()))
+    sliced = string_hashes(pa.array(texts, pa.string()).slice(1_234, 2_000))
+    np.testing.assert_array_equal(sliced, whole[1_234:3_234])
+    large = string_hashes(pa.array(texts, pa.large_string()))
+    np.testing.assert_array_equal(large, whole)
+    chunked = string_hashes(pa.chunked_array([texts[:10], texts[10:]], pa.string()))
+    np.testing.assert_array_equal(chunked, whole)
+
+
+def test_string_hashes_tell_apart_texts_that_differ_in_one_byte_or_a_trailing_zero() -> None:
+    import pyarrow as pa
+
+    from workbench.arrays import string_hashes
+
+    base = "SF1234567890123456789012345678901234567890123456789012345678901234567"
+    texts = [base[:k] for k in range(len(base) + 1)] + [base[:k] + "\0" for k in range(70)]
+    texts += [base[:k] + "X" + base[k + 1 :] for k in range(len(base))]
+    hashed = string_hashes(pa.array(texts))
+    assert len(set(hashed.tolist())) == len(set(texts))

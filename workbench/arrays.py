@@ -1,15 +1,19 @@
-"""Array helpers that stay fast where NumPy's own are slow.
+"""Array helpers that stay fast where NumPy's or pandas' own are slow.
 
 NumPy 2.3+ finds the unique values of an integer array with a hash table when no index or
 count is asked for; on 250,000 random 64-bit keys that takes 0.5-1.5 s on this project's
 machines, where sorting them takes 2 ms. :func:`unique` sorts.
+
+pandas hashes text by first making a Python object of every value; :func:`string_hashes`
+reads Arrow's buffers as they are, eight bytes of every value at a time.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
-__all__ = ["unique"]
+__all__ = ["string_hashes", "unique"]
 
 
 def unique(values: np.ndarray) -> np.ndarray:
@@ -21,3 +25,57 @@ def unique(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep]
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_BYTE = np.arange(8, dtype=np.int64)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: every input bit moves about half the output bits."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _MIX1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _MIX2
+    return h ^ (h >> np.uint64(31))
+
+
+def string_hashes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash of each value of an Arrow string array (a null hashes as ``""``).
+
+    Equal texts get equal hashes; different texts collide with odds of about 2^-64 per
+    pair. The value's length and then each of its eight-byte words are folded in through
+    SplitMix64's finaliser, so texts that differ only by trailing zero bytes differ too.
+    Hashes are for use within one process (not stored)."""
+    if isinstance(values, pa.ChunkedArray):
+        parts = [string_hashes(chunk) for chunk in values.chunks]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        raise TypeError(f"string_hashes needs Arrow strings, not {values.type}")
+    n = len(values)
+    _, offsets_buffer, data_buffer = values.buffers()
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    if offsets_buffer is None:  # an empty array
+        return np.zeros(n, dtype=np.uint64)
+    offsets = np.frombuffer(offsets_buffer, dtype=width)[values.offset : values.offset + n + 1]
+    starts = offsets[:-1].astype(np.int64)
+    lengths = np.diff(offsets).astype(np.int64)
+    if values.null_count:  # a null slot's bytes are undefined: hash it as empty
+        lengths[np.asarray(values.is_null(), dtype=bool)] = 0
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    # eight zero bytes after the data, so the last word of the last value can be read whole
+    padded = np.zeros((len(data) if data is not None else 0) + 8, dtype=np.uint8)
+    if data is not None:
+        padded[: len(data)] = data
+    h = _mix(lengths.astype(np.uint64) * _GOLDEN)
+    longest = int(lengths.max()) if n else 0
+    for at in range(0, longest, 8):
+        rows = np.flatnonzero(lengths > at)
+        index = (starts[rows] + at)[:, None] + _BYTE
+        chunk = padded[index]
+        chunk[_BYTE[None, :] >= (lengths[rows] - at)[:, None]] = 0  # past the value's end
+        word = chunk.view("<u8").ravel()
+        h[rows] = _mix((h[rows] ^ word) * _GOLDEN)
+    return h

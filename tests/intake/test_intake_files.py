@@ -178,6 +178,22 @@ def test_unparseable_and_ambiguous_dates(tmp_path: Path) -> None:
     assert fixed.frame["shipped_at"].dt.strftime("%m-%d").tolist()[-2:] == ["04-03", "05-05"]
 
 
+def test_impossible_days_and_short_years_are_not_rolled_over(tmp_path: Path) -> None:
+    """Arrow's strptime reads 2026-04-31 as 1 May and 26-03-05 as the year 26: both stay
+    bad dates, in every year-first form, while real days 1-3 and 29-31 are read."""
+    bad = ["2026-04-31", "2026/02/29", "2026.02.30", "20260431", "2026年2月31日", "26-03-05"]
+    good = ["2024-02-29", "2026/03/01", "2026.03.31", "20260403", "2026年1月2日", "0999-03-05"]
+    text = "shipment_id,seller_id,lat,lon,shipped_at\n" + "".join(
+        f"W{i},S1,25.4,119.0,{d}\n" for i, d in enumerate(bad + good)
+    )
+    result = load_shipments(write(tmp_path, text))
+    accounted(result)
+    assert result.quarantine["reason"].tolist() == ["bad_date"] * len(bad)
+    assert result.frame["shipped_at"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-02-29", "2026-03-01", "2026-03-31", "2026-04-03", "2026-01-02", "0999-03-05",
+    ]  # fmt: skip
+
+
 def test_day_first_is_learned_from_the_file(tmp_path: Path) -> None:
     text = (
         "shipment_id,seller_id,lat,lon,shipped_at\n"

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workbench.arrays import unique
+from workbench.arrays import string_hashes, unique
 from workbench.schema import (
     TableSpec,
 )
@@ -208,12 +208,27 @@ def _iso_instants(values: pa.Array, present: np.ndarray, zone: str) -> pa.Array:
 
 
 def _same_day(values: pa.Array, parsed: pa.Array) -> np.ndarray:
-    """Parsed dates whose year, month and day are the ones written (Arrow rolls 02-30 over)."""
-    parts = pc.extract_regex(values, r"^(?P<y>\d{4})\D?(?P<m>\d{1,2})\D?(?P<d>\d{1,2})")
-    ok = np.asarray(pc.is_valid(parts), dtype=bool) & np.asarray(pc.is_valid(parsed), dtype=bool)
-    for name, unit in (("y", pc.year), ("m", pc.month), ("d", pc.day)):
-        written = pc.cast(pc.struct_field(parts, name), pa.int64()).fill_null(-1)
-        ok &= np.asarray(written) == np.asarray(unit(parsed).fill_null(-2))
+    """Parsed dates whose year, month and day are the ones written, with a four-digit year.
+
+    Arrow's strptime rolls an impossible day over (2026-02-30 becomes 03-02, 04-31 becomes
+    05-01) and reads ``26-03-05`` as the year 26. So where the result could be either (a
+    day 1-3 or a year before 1000) the year, month and day are read from the text and
+    compared; elsewhere the first four characters must be digits."""
+    ok = np.asarray(pc.is_valid(parsed), dtype=bool)
+    day = np.asarray(pc.day(parsed).fill_null(0))
+    year = np.asarray(pc.year(parsed).fill_null(0))
+    doubt = np.flatnonzero(ok & ((day <= 3) | (year < 1000)))
+    ok &= np.asarray(pc.utf8_is_digit(pc.utf8_slice_codeunits(values, 0, 4)).fill_null(False))
+    if len(doubt):
+        rows = pa.array(doubt)
+        parts = pc.extract_regex(
+            values.take(rows), r"^(?P<y>\d{4})\D?(?P<m>\d{1,2})\D?(?P<d>\d{1,2})"
+        )
+        same = np.asarray(pc.is_valid(parts), dtype=bool)
+        for name, unit in (("y", pc.year), ("m", pc.month), ("d", pc.day)):
+            written = pc.cast(pc.struct_field(parts, name), pa.int64()).fill_null(-1)
+            same &= np.asarray(written) == np.asarray(unit(parsed.take(rows)).fill_null(-2))
+        ok[doubt] &= same
     return ok
 
 
@@ -332,10 +347,10 @@ class KeySeen:
         return sum(len(b) for b in self.blocks)
 
     def check(self, key: pd.Series, column: str, raw: pd.Series, out: Verdicts) -> None:
-        present = (key != "").to_numpy()
-        dup = key.duplicated(keep="first").to_numpy() & present
-        hashed = pd.util.hash_array(key.to_numpy(dtype=object))
-        dup |= present & self._contains(hashed)
+        text = arrow(key)
+        present = np.asarray(pc.not_equal(text, ""), dtype=bool)
+        hashed = string_hashes(text)
+        dup = present & (repeated(hashed, text) | self._contains(hashed))
         out.fail(dup, "duplicate_key", describe(column, raw, "appears earlier in the file"))
         self._add(unique(hashed[present & ~out.bad]))
 
@@ -376,3 +391,25 @@ class KeySeen:
                 blocks.append(stored)
                 fences.append(int(self.fences[b]))
         self.blocks, self.fences = blocks, np.array(fences, dtype=np.uint64)
+
+
+def repeated(hashed: np.ndarray, text: pa.Array) -> np.ndarray:
+    """Rows whose text appeared at an earlier row (``hashed`` is :func:`string_hashes` of
+    ``text``). Exact: rows of equal hash are compared as text, and a run of equal hashes
+    holding different texts (a collision) is sorted out one text at a time."""
+    order = np.argsort(hashed, kind="stable")  # equal hashes in row order
+    same = hashed[order[1:]] == hashed[order[:-1]]
+    found = np.zeros(len(hashed), dtype=bool)
+    if not same.any():
+        return found
+    later, earlier = order[1:][same], order[:-1][same]
+    equal = np.asarray(
+        pc.equal(text.take(pa.array(later)), text.take(pa.array(earlier))), dtype=bool
+    )
+    found[later] = equal
+    for h in unique(hashed[later[~equal]]):  # a collision: its run, text by text
+        rows = np.flatnonzero(hashed == h)
+        first: dict[object, int] = {}
+        for row, value in zip(rows.tolist(), text.take(pa.array(rows)).to_pylist(), strict=True):
+            found[row] = first.setdefault(value, row) != row
+    return found
