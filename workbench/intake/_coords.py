@@ -50,11 +50,10 @@ def check_points(
     numeric = given & np.isfinite(lat) & np.isfinite(lon)
 
     system = _systems(raw, coord_system, out, n)
-    address = (
-        raw[spec.address].astype(str).to_numpy(dtype=object)
-        if spec.address and spec.address in raw.columns
-        else None
-    )
+    has_address = bool(spec.address) and spec.address in raw.columns
+
+    def addresses() -> np.ndarray:  # made only when a point needs its address
+        return raw[spec.address].astype(str).to_numpy(dtype=object)
 
     # 2. swapped axes
     plain_swap = numeric & (np.abs(lat) > 90) & (np.abs(lon) <= 90)
@@ -65,8 +64,8 @@ def check_points(
     if candidate.any():
         if (country or "").upper() in {"CN", "CHN", "CHINA", "中国"}:
             confirmed = candidate
-        elif address is not None and geocode is not None:
-            confirmed = candidate & _address_near(address, lon, lat, candidate, geocode)
+        elif has_address and geocode is not None:
+            confirmed = candidate & _address_near(addresses(), lon, lat, candidate, geocode)
     swap = plain_swap | confirmed
     lat[swap], lon[swap] = lon[swap], lat[swap].copy()
     out.repaired(swap, "swapped_lat_lon")
@@ -91,7 +90,8 @@ def check_points(
     unusable = ~numeric | null_island | out_of_range
     precision = _given_precision(raw, n, out)
     geocoded = np.zeros(n, dtype=bool)
-    if unusable.any() and address is not None and geocode is not None:
+    if unusable.any() and has_address and geocode is not None:
+        address = addresses()
         todo = unusable & (pd.Series(address).str.strip() != "").to_numpy() & pd.isna(out.reason)
         if todo.any():
             found = geocode(pd.Series(address[todo]))
@@ -138,7 +138,7 @@ def _systems(raw: pd.DataFrame, default: str | None, out: Verdicts, n: int) -> n
     if "coord_system" not in raw.columns:
         return np.full(n, fallback, dtype=object)
     text = trimmed(raw["coord_system"])
-    system = canonical_system(text.to_numpy(dtype=object)).astype(object)
+    system = _by_value(text, lambda names: canonical_system(names).astype(object))
     empty = (text == "").to_numpy()
     out.fail(
         ~empty & (system == ""),
@@ -153,8 +153,8 @@ def _given_precision(raw: pd.DataFrame, n: int, out: Verdicts) -> np.ndarray:
     if "precision" not in raw.columns:
         return np.full(n, "exact", dtype=object)
     text = trimmed(raw["precision"]).str.lower()
-    values = text.to_numpy(dtype=object)
-    bad = (text != "").to_numpy() & ~np.isin(values, PRECISIONS)
+    values = _by_value(text, lambda names: names)
+    bad = (text != "").to_numpy() & ~_by_value(text, lambda names: np.isin(names, PRECISIONS))
     out.fail(
         bad,
         "unknown_precision",
@@ -162,6 +162,14 @@ def _given_precision(raw: pd.DataFrame, n: int, out: Verdicts) -> np.ndarray:
     )
     values[~np.isin(values, PRECISIONS)] = "exact"
     return values
+
+
+def _by_value(text: pd.Series, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``convert`` applied to a column's distinct values (a handful: coordinate systems,
+    precision levels) and spread back to its rows, instead of to every row."""
+    codes, names = pd.factorize(text, use_na_sentinel=False)
+    converted = np.asarray(convert(np.asarray(names, dtype=object)))
+    return converted[codes]
 
 
 def _pair_messages(
