@@ -59,6 +59,9 @@ class MissingColumnsError(InputError):
             "Rename the columns or pass a mapping that names them."
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:  # survives pickling (intake in a child process)
+        return (type(self), (self.table, self.missing, self.found))
+
 
 class InvalidFileError(InputError):
     """A file cannot be read as the kind of file it is declared to be."""

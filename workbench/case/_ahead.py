@@ -35,6 +35,7 @@ def ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     stop = threading.Event()
 
     def produce() -> None:
+        source: Iterator[T] | None = None
         try:
             source = iter(items)
             while True:
@@ -51,6 +52,10 @@ def ahead(items: Iterable[T], depth: int = 1) -> Iterator[T]:
                 slots.put(item)
         except BaseException as error:  # handed to the consumer, raised there
             slots.put(_Failed(error))
+        finally:  # a generator's own clean-up (a worker process stopped) runs now
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=produce, name="workbench-ahead", daemon=True)
     thread.start()

@@ -22,7 +22,7 @@ import html
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +164,7 @@ class IntakeStream:
         self.mapping: TableMapping = table_mapping(mapping, table)
         self.chunk_rows = max(int(chunk_rows), 1)
         self.geocode = geocode if geocode is not None else offline_geocoder()
+        self.portable_geocode = geocode is None  # a child process can make its own
         self.progress = (
             progress if progress is not None else self.path.stat().st_size > _PROGRESS_BYTES
         )
@@ -196,30 +197,57 @@ class IntakeStream:
     def __iter__(self) -> Iterator[IntakeResult]:
         from tqdm.auto import tqdm
 
-        # the file's SHA-256 is read on a second thread (hashlib lets go of the GIL) while
-        # its encoding is checked and its first chunk read; the first report waits for it
-        pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-sha256")
-        self._digest = pool.submit(sha256_file, self.path)
-        pool.shutdown(wait=False)
+        from workbench.intake._worker import results_from_worker, use_worker
+
         bar = tqdm(
             desc=f"{self.table}: {self.path.name}",
             unit=" rows",
             disable=not self.progress or is_quiet(),  # --quiet silences every bar
             leave=False,
         )
-        renames: dict[str, str] | None = None
+        results = results_from_worker(self) if use_worker(self) else self.results()
         try:
-            for chunk in self._chunks():
-                if renames is None:
-                    renames = resolve_columns(
-                        self.info.columns, self.table, self.mapping, str(self.path)
-                    )
-                result = self._check(chunk, renames)
+            for result in results:
                 bar.update(int(result.report["rows_read"]))
                 yield result
         finally:
+            results.close()  # a worker process is stopped when the consumer stops early
             bar.close()
+
+    def results(self) -> Generator[IntakeResult, None, None]:
+        """The chunks' results, read and checked in this process; then ``report``."""
+        # the file's SHA-256 is read on a second thread (hashlib lets go of the GIL) while
+        # its encoding is checked and its first chunk read; the first report waits for it
+        pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-sha256")
+        self._digest = pool.submit(sha256_file, self.path)
+        pool.shutdown(wait=False)
+        renames: dict[str, str] | None = None
+        for chunk in self._chunks():
+            if renames is None:
+                renames = resolve_columns(
+                    self.info.columns, self.table, self.mapping, str(self.path)
+                )
+            yield self._check(chunk, renames)
         self.report = self._final_report(renames or {})
+
+    def portable(self) -> IntakeStream:
+        """A copy to read the file in another process (whose geocoder it makes there)."""
+        if not self.portable_geocode:
+            raise ValueError("a stream with the caller's own geocoder is read in its process")
+        copy = object.__new__(IntakeStream)
+        copy.__dict__.update(self.__dict__, geocode=None, _digest=None)
+        return copy
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.geocode is None:
+            self.geocode = offline_geocoder()
+
+    def adopt(self, report: dict[str, Any], info: FileInfo, sha256: str) -> None:
+        """Take what reading the file elsewhere found: its report, file facts and digest."""
+        self.report, self.info = report, info
+        self._digest = Future()
+        self._digest.set_result(sha256)
 
     def _check(self, chunk: RawChunk, renames: dict[str, str]) -> IntakeResult:
         source = chunk.frame

@@ -1,0 +1,112 @@
+"""A large file is read and checked in a child process: the same results as here."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.errors import InvalidFileError, MissingColumnsError, WorkbenchError
+from workbench.intake import _worker
+from workbench.intake._table import stream_table
+
+
+def _messy_file(path: Path, n: int = 3_000) -> Path:
+    lines = ["shipment_id,seller_id,lat,lon,shipped_at,items,value_cny,coord_system,address"]
+    for i in range(n):
+        kind = i % 11
+        lat, lon, day = f"{25.4 + i * 1e-5:.6f}", f"{119.0 + i * 1e-5:.6f}", "2026-03-05"
+        wid, system = f"W{i}", "wgs84"
+        if kind == 1:
+            lat, lon = "0", "0"  # null island
+        elif kind == 2:
+            wid = f"W{i - 2}"  # a repeat, sometimes of a row in an earlier chunk
+        elif kind == 3:
+            day = "2026-02-30"
+        elif kind == 4:
+            system = "gcj02"
+        elif kind == 5:
+            day = "2026/03/05 10:00"
+        elif kind == 6:
+            lat, lon = lon, lat  # swapped
+        lines.append(f"{wid},S{i % 17},{lat},{lon},{day},{i % 4},{i * 1.5},{system},莆田 {i}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _read(path: Path, *, worker: bool, monkeypatch: pytest.MonkeyPatch, **kw):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(_worker, "WORKER_BYTES", 0 if worker else 1 << 62)
+    stream = stream_table(path, kw.pop("table", "shipments"), chunk_rows=700, **kw)
+    results = list(stream)
+    return stream, results
+
+
+def test_a_file_read_in_a_child_gives_the_same_rows_quarantine_and_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _messy_file(tmp_path / "shipments.csv")
+    here, mine = _read(path, worker=False, monkeypatch=monkeypatch)
+    there, theirs = _read(path, worker=True, monkeypatch=monkeypatch)
+    assert len(mine) == len(theirs) == 5
+    for a, b in zip(mine, theirs, strict=True):
+        pd.testing.assert_frame_equal(a.frame, b.frame)
+        pd.testing.assert_frame_equal(a.quarantine, b.quarantine)
+        assert a.report == b.report
+    assert here.report == there.report
+    assert here.report["quarantine_reasons"]  # the file has every kind of trouble
+    assert here.report["repairs"]
+    assert here.info == there.info and here.sha256 == there.sha256
+    assert not multiprocessing.active_children()
+
+
+def test_errors_in_the_child_are_raised_here_as_they_were_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_worker, "WORKER_BYTES", 0)
+    rows = "".join(f"S{i},shop {i}\n" for i in range(5000))
+    bad = tmp_path / "sellers.csv"
+    bad.write_bytes(("seller_id,name\n" + rows).encode() + b"S9,Caf\xe9\n")
+    with pytest.raises(InvalidFileError, match=r"line 5002 is not valid UTF-8"):
+        list(stream_table(bad, "sellers", chunk_rows=1000))
+    headless = tmp_path / "shipments.csv"
+    headless.write_text("a,b\n1,2\n")
+    with pytest.raises(MissingColumnsError, match="shipment_id") as caught:
+        list(stream_table(headless, "shipments"))
+    assert "shipment_id" in caught.value.missing
+    assert not multiprocessing.active_children()
+
+
+def test_stopping_early_stops_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_worker, "WORKER_BYTES", 0)
+    results = iter(stream_table(_messy_file(tmp_path / "s.csv"), "shipments", chunk_rows=500))
+    first = next(results)
+    assert len(first.frame) + len(first.quarantine) == 500
+    assert multiprocessing.active_children()  # the child is checking the next chunk
+    results.close()  # type: ignore[attr-defined]
+    assert not multiprocessing.active_children()
+
+
+def test_a_caller_s_own_geocoder_keeps_the_file_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_worker, "WORKER_BYTES", 0)
+    path = _messy_file(tmp_path / "s.csv", 50)
+    assert _worker.use_worker(stream_table(path, "shipments"))
+    own = stream_table(path, "shipments", geocode=lambda a: pd.DataFrame())
+    assert not _worker.use_worker(own)
+    with pytest.raises(ValueError, match="own geocoder"):
+        own.portable()
+
+
+def test_a_child_that_dies_is_an_error_not_a_short_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_worker, "WORKER_BYTES", 0)
+    results = iter(stream_table(_messy_file(tmp_path / "s.csv"), "shipments", chunk_rows=500))
+    next(results)
+    for child in multiprocessing.active_children():
+        child.kill()
+    with pytest.raises(WorkbenchError, match=r"stopped .* before it finished; nothing was stored"):
+        list(results)

@@ -1,0 +1,106 @@
+"""Intake of a large file in a second process (private to intake).
+
+Reading and checking an export (parsing, dates, coordinates, repairs, duplicate keys) is
+most of an ingest's work, and much of it holds Python's GIL: on a thread beside the case's
+writer the two take turns more than they overlap. So a file of ``WORKER_BYTES`` or more is
+read and checked by a child process, which sends each chunk's result back through a pipe;
+the case's writer works on one chunk while the child checks the next, each on its own core.
+
+The child sends at most one chunk ahead (a pipe holds a few kilobytes: a send waits for
+the receiver), so memory holds what an ingest in one process holds, in two processes. A
+file read in the child gives the same rows, quarantine, report and errors as one read
+here (tested). When the consumer stops early the child is stopped; when the parent dies,
+the child's next send fails and it exits.
+
+Files are read here instead when they are small (starting a process costs about a second
+of imports), when the caller gave its own geocoder (a function need not survive pickling)
+or when this process may not have children (a daemon process).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import traceback
+from collections.abc import Generator
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
+
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.intake._table import IntakeResult, IntakeStream
+
+__all__ = ["WORKER_BYTES", "results_from_worker", "use_worker"]
+
+WORKER_BYTES = 96 << 20  # about 750,000 waybills of a typical export
+
+
+def use_worker(stream: IntakeStream) -> bool:
+    """Whether ``stream``'s file is read in a child process."""
+    return (
+        stream.path.stat().st_size >= WORKER_BYTES
+        and stream.portable_geocode
+        and not multiprocessing.current_process().daemon
+    )
+
+
+def results_from_worker(stream: IntakeStream) -> Generator[IntakeResult, None, None]:
+    """``stream``'s results, read and checked by a child process; at the end ``stream``
+    takes the child's report, file information and SHA-256 as if it had read the file."""
+    context = multiprocessing.get_context("spawn")  # not fork: this process has threads
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(
+        target=_work, args=(stream.portable(), send), name="workbench-intake", daemon=True
+    )
+    child.start()
+    send.close()  # the child holds the sending end: a dead child is an EOF here
+    try:
+        while True:
+            try:
+                kind, value = receive.recv()
+            except EOFError:
+                child.join(5)
+                raise WorkbenchError(
+                    f"{stream.path}: the process reading the file stopped "
+                    f"(exit code {child.exitcode}) before it finished; nothing was stored"
+                ) from None
+            if kind == "chunk":
+                yield value
+            elif kind == "done":
+                stream.adopt(*value)
+                return
+            else:  # "error": raised here as the child raised it
+                raise value
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _work(stream: IntakeStream, send: Connection) -> None:
+    """The child: read and check the file, send each result, then the final report."""
+    try:
+        try:
+            for result in stream.results():
+                send.send(("chunk", result))
+            send.send(("done", (stream.report, stream.info, stream.sha256)))
+        except (BrokenPipeError, ConnectionResetError):  # the parent is gone or stopped
+            return
+        except BaseException as error:  # handed to the parent, raised there
+            send.send(("error", _portable_error(error)))
+    except (BrokenPipeError, ConnectionResetError):
+        return
+    finally:
+        send.close()
+
+
+def _portable_error(error: BaseException) -> BaseException:
+    """``error`` itself when it survives pickling; else a WorkbenchError with its text."""
+    try:
+        pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, just made
+    except Exception:  # any failure means: send its text instead
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return WorkbenchError(text)
+    return error
