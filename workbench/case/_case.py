@@ -28,7 +28,7 @@ import pyarrow as pa
 from workbench.case import _parts
 from workbench.case import audit as audit_log
 from workbench.case._ahead import ahead
-from workbench.case._gpkg import parse_geometry, register_functions, touch
+from workbench.case._gpkg import parse_geometries, register_functions, touch
 from workbench.case._io import insert_frame, python_values, read_arrow, read_frame, stage, typed
 from workbench.case._paths import is_locked, resolve_case_path, storage_error
 from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
@@ -273,10 +273,12 @@ class Case:
         if not known:
             raise NotFoundError(f"run_id={run!r} is not in this case; see case.runs()")
         frame = frame.drop(columns=["fid", "geom"])
-        frame["hull"] = frame["hull"].map(parse_geometry)
+        frame["hull"] = parse_geometries(frame["hull"].tolist())
         for column in ("sellers", "networks", "brands", "score_parts", "stability", "precision"):
-            frame[column] = frame[column].map(lambda v: json.loads(v) if isinstance(v, str) else {})
-        frame["stable"] = frame["stable"].map(lambda v: None if pd.isna(v) else bool(v))
+            # one JSON document of the whole column: a parse per value costs more than it reads
+            texts = [v if isinstance(v, str) else "{}" for v in frame[column].tolist()]
+            frame[column] = json.loads("[" + ",".join(texts) + "]") if texts else []
+        frame["stable"] = [None if pd.isna(v) else bool(v) for v in frame["stable"].tolist()]
         latest = self.reviews(run_id=run).groupby("site_id").tail(1).set_index("site_id")
         status = dict(zip(latest.index, latest["status"], strict=True))
         frame["status"] = [status.get(site, "unreviewed") for site in frame["site_id"]]
