@@ -10,10 +10,15 @@ reads Arrow's buffers as they are, eight bytes of every value at a time.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["string_hashes", "unique"]
+__all__ = ["release_unused", "string_hashes", "unique"]
 
 
 def unique(values: np.ndarray) -> np.ndarray:
@@ -79,3 +84,24 @@ def string_hashes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         word = chunk.view("<u8").ravel()
         h[rows] = _mix((h[rows] ^ word) * _GOLDEN)
     return h
+
+
+def release_unused() -> None:
+    """Give memory freed since the last call back to the system: Arrow's pool keeps freed
+    pages for reuse, and glibc's heap keeps what lies between live blocks. A loop over
+    chunks calls this after each, so its peak stays that of one chunk rather than creeping
+    up with the pages each chunk left behind."""
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``; None elsewhere (musl, macOS, Windows)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None

@@ -380,12 +380,14 @@ def test_partner_export_loads_through_its_mapping_file(tmp_path: Path) -> None:
     assert np.isclose(result.frame["value_cny"], original["value_cny"]).all()
 
 
-def test_duplicates_are_found_across_chunks_and_the_blocks_of_seen_keys(
-    tmp_path: Path, monkeypatch
+@pytest.mark.parametrize("in_files_after", [0, 120, 10_000])
+def test_duplicates_are_found_across_chunks_and_the_parts_of_seen_keys(
+    tmp_path: Path, monkeypatch, in_files_after: int
 ) -> None:
     from workbench.intake._rules import KeySeen
 
-    monkeypatch.setattr(KeySeen, "BLOCK", 8)  # blocks split many times over 400 keys
+    monkeypatch.setattr(KeySeen, "PARTS", 4)
+    monkeypatch.setattr(KeySeen, "MEMORY_KEYS", in_files_after)  # seen keys move to files
     ids = [f"S{i}" for i in range(400)]
     again = ids[::37] + ids[-3:]  # repeats from every part of the key space
     lines = [f"{s},n" for s in ids + again]

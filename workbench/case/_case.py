@@ -25,6 +25,7 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
 
+from workbench.arrays import release_unused
 from workbench.case import _parts
 from workbench.case import audit as audit_log
 from workbench.case._ahead import ahead
@@ -443,6 +444,8 @@ class Case:
                         stage(staged, tables, mode="create_append")
                     n_clean += len(chunk.frame)
                     n_quarantined += len(chunk.quarantine)
+                    del chunk, tables
+                    release_unused()  # freed pages back: the peak stays one chunk's
                 part = writer.finish() if writer is not None else None
                 plans.append((i, table, columns, final_report(), n_clean, n_quarantined, part))
             self._con.execute("ATTACH DATABASE ? AS stage", (staged,))

@@ -332,65 +332,96 @@ class KeySeen:
     keys (odds about n^2 / 2^65: 1e-7 for 3 million keys) would send the later row to the
     quarantine as a duplicate, visible with its message, never dropped.
 
-    The hashes are kept in sorted blocks of at most ``2 * BLOCK`` (split when they grow
-    past it), found through the first hash of each block: adding a chunk rewrites only
-    blocks, so memory is the hashes plus one block, not twice the hashes.
+    The hashes are kept in ``PARTS`` sorted parts by their top bits. Past ``MEMORY_KEYS``
+    keys the parts move to unnamed temporary files (removed by the system when the process
+    ends, however it ends) and each chunk reads and rewrites them one at a time: memory
+    holds one part, not every key of the file, so an ingest's peak does not grow with the
+    file (80 MB for 10M waybills otherwise).
     """
 
-    BLOCK = 1 << 20
+    PARTS = 64
+    MEMORY_KEYS = 1 << 20
 
     def __init__(self) -> None:
-        self.blocks: list[np.ndarray] = [np.array([], dtype=np.uint64)]
-        self.fences = np.zeros(1, dtype=np.uint64)  # the lowest hash each block may hold
+        self.parts: list[np.ndarray] = [np.zeros(0, dtype=np.uint64)] * self.PARTS
+        self.files: list[Any] | None = None
+        self.n = 0
 
     def __len__(self) -> int:
-        return sum(len(b) for b in self.blocks)
+        return self.n
+
+    def __getstate__(self) -> dict[str, Any]:  # handed to an intake child before it starts
+        if self.files is not None:
+            raise ValueError("a key set kept in files stays in its process")
+        return self.__dict__
 
     def check(self, key: pd.Series, column: str, raw: pd.Series, out: Verdicts) -> None:
         text = arrow(key)
         present = np.asarray(pc.not_equal(text, ""), dtype=bool)
         hashed = string_hashes(text)
-        dup = present & (repeated(hashed, text) | self._contains(hashed))
+        dup = present & repeated(hashed, text)
+        candidates = present & ~dup & ~out.bad  # rows that may add their key
+        part = (hashed >> np.uint64(64 - self.PARTS.bit_length() + 1)).astype(np.int64)
+        order = np.argsort(part, kind="stable")
+        edges = np.searchsorted(part[order], np.arange(self.PARTS + 1))
+        for p in range(self.PARTS):
+            rows = order[edges[p] : edges[p + 1]]
+            if not len(rows):
+                continue
+            stored = self._load(p)
+            found = _within(stored, hashed[rows])
+            dup[rows] |= present[rows] & found
+            new = unique(hashed[rows][candidates[rows] & ~found])
+            if len(new):
+                self._store(p, np.insert(stored, np.searchsorted(stored, new), new))
+                self.n += len(new)
         out.fail(dup, "duplicate_key", describe(column, raw, "appears earlier in the file"))
-        self._add(unique(hashed[present & ~out.bad]))
+        if self.files is None and self.n > self.MEMORY_KEYS:
+            self._to_files()
 
-    def _by_block(self, hashed: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """(block, positions in ``hashed``) for every block some hash falls in."""
-        block = np.searchsorted(self.fences, hashed, side="right") - 1
-        order = np.argsort(block, kind="stable")
-        edges = np.searchsorted(block[order], np.arange(len(self.blocks) + 1))
-        return [
-            (b, order[edges[b] : edges[b + 1]])
-            for b in range(len(self.blocks))
-            if edges[b] < edges[b + 1]
+    def close(self) -> None:
+        """Forget every key (their files are removed)."""
+        for handle in self.files or []:
+            handle.close()
+        self.parts = [np.zeros(0, dtype=np.uint64)] * self.PARTS
+        self.files = None
+        self.n = 0
+
+    def _load(self, p: int) -> np.ndarray:
+        if self.files is None:
+            return self.parts[p]
+        handle = self.files[p]
+        handle.seek(0)
+        return np.fromfile(handle, dtype=np.uint64)
+
+    def _store(self, p: int, values: np.ndarray) -> None:
+        if self.files is None:
+            self.parts[p] = values
+            return
+        handle = self.files[p]
+        handle.seek(0)
+        values.tofile(handle)  # the parts only grow: the new bytes cover the old
+        handle.flush()
+
+    def _to_files(self) -> None:
+        import tempfile
+
+        self.files = [
+            tempfile.TemporaryFile(prefix="workbench-keys-")  # noqa: SIM115 - see close()
+            for _ in range(self.PARTS)
         ]
+        for p, values in enumerate(self.parts):
+            self._store(p, values)
+        self.parts = []
 
-    def _contains(self, hashed: np.ndarray) -> np.ndarray:
-        found = np.zeros(len(hashed), dtype=bool)
-        for b, at in self._by_block(hashed):
-            stored = self.blocks[b]
-            if len(stored):
-                place = np.searchsorted(stored, hashed[at]).clip(0, len(stored) - 1)
-                found[at] = stored[place] == hashed[at]
-        return found
 
-    def _add(self, new: np.ndarray) -> None:
-        """Insert sorted, unseen hashes."""
-        blocks: list[np.ndarray] = []
-        fences: list[int] = []
-        touched = dict(self._by_block(new))
-        for b, stored in enumerate(self.blocks):
-            if b in touched:
-                values = new[touched[b]]
-                stored = np.insert(stored, np.searchsorted(stored, values), values)
-            if len(stored) > 2 * self.BLOCK:  # split in two
-                half = len(stored) // 2
-                blocks += [stored[:half].copy(), stored[half:].copy()]
-                fences += [int(self.fences[b]), int(stored[half])]
-            else:
-                blocks.append(stored)
-                fences.append(int(self.fences[b]))
-        self.blocks, self.fences = blocks, np.array(fences, dtype=np.uint64)
+def _within(stored: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which ``values`` are in the sorted array ``stored``."""
+    if not len(stored):
+        return np.zeros(len(values), dtype=bool)
+    place = np.searchsorted(stored, values).clip(0, len(stored) - 1)
+    found: np.ndarray = stored[place] == values
+    return found
 
 
 def repeated(hashed: np.ndarray, text: pa.Array) -> np.ndarray:

@@ -228,6 +228,7 @@ class IntakeStream:
                     self.info.columns, self.table, self.mapping, str(self.path)
                 )
             yield self._check(chunk, renames)
+        self._seen.close()  # the file is read: its keys' temporary files go
         self.report = self._final_report(renames or {})
 
     def portable(self) -> IntakeStream:

@@ -26,6 +26,7 @@ from collections.abc import Generator
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
+from workbench.arrays import release_unused
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ def _work(stream: IntakeStream, send: Connection) -> None:
         try:
             for result in stream.results():
                 send.send(("chunk", result))
+                del result
+                release_unused()  # the peak stays one chunk's, not creeping up (arrays)
             send.send(("done", (stream.report, stream.info, stream.sha256)))
         except (BrokenPipeError, ConnectionResetError):  # the parent is gone or stopped
             return
