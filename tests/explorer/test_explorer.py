@@ -7,6 +7,7 @@ are recorded instead of sent.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ import shapely
 
 import workbench
 from workbench.case._case import open_case
+from workbench.errors import InputError
 from workbench.explorer._screen import Explorer, explore
 from workbench.export._keys import init_keys
 from workbench.intake._table import load_table
@@ -249,6 +251,56 @@ def test_zoomed_view_shows_single_points(world: Any) -> None:
     assert payload["grid"] is None and 0 < len(payload["lat"]) <= 200
     _from_page(explorer, {"type": "view", "bounds": [[-80, -170], [80, 170]], "zoom": 2})
     assert page.last("points")["payload"]["grid"] == explorer._whole_cell
+
+
+def test_many_addresses_are_binned_until_a_view_holds_few(world: Any) -> None:
+    explorer, page = _explorer(world, max_addresses=100)  # the demo's 1,400 addresses
+    located = world.case.table("locations").dropna(subset=["lat", "lon"])
+    whole = explorer._address_state.whole_cell
+    assert whole is not None
+    # the page carries grid cells, every located address counted once, none by address
+    binned = _page_payload(explorer.map.html, "locations")
+    assert binned["grid"] == whole and sum(binned["count"]) == len(located)
+    assert "address" not in binned and len(binned["lat"]) <= 100
+    # zoomed in on a site: the addresses in view one by one
+    site = world.case.sites(world.run).iloc[0]
+    bounds = [[site["lat"] - 0.05, site["lon"] - 0.05], [site["lat"] + 0.05, site["lon"] + 0.05]]
+    _from_page(explorer, {"type": "view", "bounds": bounds, "zoom": 13})
+    payload = page.last("locations")["payload"]
+    inside = located[
+        located["lat"].between(bounds[0][0], bounds[1][0])
+        & located["lon"].between(bounds[0][1], bounds[1][1])
+    ]
+    assert 0 < len(inside) <= 100 and payload["grid"] is None
+    assert sorted(payload["address"]) == sorted(inside["address"])
+    # zoomed out again: the whole map's cells, sent once
+    sent = len(page.sent)
+    _from_page(explorer, {"type": "view", "bounds": [[-80, -170], [80, 170]], "zoom": 2})
+    assert page.last("locations")["payload"] == binned
+    _from_page(explorer, {"type": "view", "bounds": [[-80, -170], [80, 170]], "zoom": 2})
+    assert [m["type"] for m in page.sent[sent:]].count("locations") == 1
+
+
+@pytest.mark.parametrize("option", ["max_points", "max_addresses"])
+@pytest.mark.parametrize("value", [0, -5, 2.5, True, "100"])
+def test_bad_marker_limits_raise(world: Any, option: str, value: Any) -> None:
+    with pytest.raises(InputError, match=f"{option}: expected a positive integer"):
+        explore(world.case, world.run, **{option: value})
+
+
+def test_few_addresses_are_drawn_one_by_one_and_never_resent(world: Any) -> None:
+    explorer, page = _explorer(world)  # 1,400 addresses: under the default limit
+    assert explorer._address_state.whole_cell is None
+    assert len(_page_payload(explorer.map.html, "locations")["address"]) > 1000
+    bounds = [[20.0, 110.0], [30.0, 125.0]]
+    _from_page(explorer, {"type": "view", "bounds": bounds, "zoom": 6})
+    assert [m for m in page.sent if m["type"] == "locations"] == []
+
+
+def _page_payload(page: str, layer: str) -> Any:
+    match = re.search(rf'data-layer="{layer}"\s+id="[^"]+">(.*?)</script>', page, re.S)
+    assert match is not None
+    return json.loads(match.group(1))
 
 
 # -- site panel, reviews, re-runs, export -----------------------------------------------------

@@ -20,7 +20,8 @@ import contextlib
 import datetime as dt
 import html
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from workbench.explorer._data import (
 from workbench.explorer._details import details_html
 from workbench.explorer._widgets import MapFrame, SiteTable
 from workbench.maps import _data as data
+from workbench.maps._addresses import AddressIndex
 from workbench.maps._data import PointSummary
 from workbench.maps._elements import render_page
 from workbench.maps._index import Filters
@@ -53,6 +55,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.case._case import Case
 
 __all__ = ["Explorer", "explore"]
+
+
+@dataclass
+class _Drawn:
+    """What a layer that bins its markers shows now: the grid cell of the whole map (None:
+    every marker is drawn), the grid of what is drawn now (None: single markers), and
+    whether that is a zoomed-in view's."""
+
+    whole_cell: float | None = None
+    cell: float | None = None
+    refined: bool = False
+
 
 REVIEW_BUTTONS = (
     ("confirmed", "Confirm", "success"),
@@ -84,16 +98,23 @@ class Explorer(w.VBox):
         run_id: str | None = None,
         *,
         max_points: int = 10_000,
+        max_addresses: int = 2_000,
         tiles: str | None = None,
         attribution: str | None = None,
         out_dir: str | os.PathLike[str] = "tipsheets",
         reviewer: str | None = None,
     ) -> None:
+        for name, value in (("max_points", max_points), ("max_addresses", max_addresses)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name}: expected a positive integer, got {value!r}")
         self.case = case
         self.max_points = max_points
+        self.max_addresses = max_addresses
         self.out_dir = Path(out_dir)
         self.reviewer = reviewer
         self.data = CaseData.read(case)
+        self._addresses = AddressIndex(self.data.locations, self.data.names)
+        self._address_state = _Drawn()  # the addresses drawn now
         self._tiles, self._attribution = tiles, attribution
         self._filters = Filters()  # the filters the points drawn now pass
         self._cell: float | None = None  # grid of the points drawn now (None: single points)
@@ -240,10 +261,10 @@ class Explorer(w.VBox):
     def _page(self) -> str:
         """The whole map page for the current filters (drawn once; then updated by messages)."""
         summary, shown = self._apply_filters()
+        addresses, cell = self._addresses.payload(self.max_addresses)
+        self._address_state = _Drawn(whole_cell=cell, cell=cell)
         layers = MapLayers(
-            summary=summary,
-            sites=self._site_rows.records(shown),
-            locations=data.location_payload(self.data.locations, self.data.names),
+            summary=summary, sites=self._site_rows.records(shown), locations=addresses
         )
         fmap = compose(layers, tiles=self._tiles, attribution=self._attribution, interactive=True)
         return render_page(fmap)
@@ -295,7 +316,12 @@ class Explorer(w.VBox):
         return self.selection
 
     def _on_view(self, bounds: list[list[float]]) -> None:
-        """Zoomed in on a binned map: show the points in view, one by one when few enough."""
+        """Zoomed in on a binned map: show the points and addresses in view, one by one
+        when few enough; zoomed out as far as the whole map again: the whole map's cells."""
+        self._view_points(bounds)
+        self._view_addresses(bounds)
+
+    def _view_points(self, bounds: list[list[float]]) -> None:
         if self._whole_cell is None:
             return  # every point is drawn already
         index = self.data.index
@@ -307,6 +333,18 @@ class Explorer(w.VBox):
         self._refined = summary.cell_deg != self._whole_cell
         self._cell = summary.cell_deg
         self._post({"type": "points", "payload": data.points_payload(summary)})
+
+    def _view_addresses(self, bounds: Sequence[Sequence[float]]) -> None:
+        state = self._address_state
+        if state.whole_cell is None:
+            return  # every address is drawn already
+        payload, cell = self._addresses.payload(self.max_addresses, bounds)
+        if cell is not None and cell >= state.whole_cell:
+            if not state.refined:
+                return  # as far out as the whole map, which is drawn
+            payload, cell = self._addresses.payload(self.max_addresses)
+        state.refined, state.cell = cell != state.whole_cell, cell
+        self._post({"type": "locations", "payload": payload})
 
     def _on_selected_site(self, change: dict[str, Any]) -> None:
         site_id = change["new"]
@@ -454,6 +492,8 @@ def explore(case: Case, run_id: str | None = None, **options: Any) -> Explorer:
     """Open the interactive explorer on ``case`` (the latest run unless ``run_id`` is given).
 
     ``options``: ``max_points`` (markers before the map bins them, default 10,000),
+    ``max_addresses`` (warehouse and return addresses before the map bins them, default
+    2,000; zoomed in, those in view are drawn one by one),
     ``tiles`` and ``attribution`` (optional online tiles), ``out_dir`` (tip sheets),
     ``reviewer`` (the name recorded with reviews; default the case's actor).
     """

@@ -101,7 +101,10 @@ def text_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, Iterable):
-        return [s for s in (text(v) for v in value) if s is not None]
+        items = value.tolist() if isinstance(value, np.ndarray) else list(value)
+        if all(type(v) is str for v in items):  # the usual case, and a site lists thousands
+            return items
+        return [s for s in (text(v) for v in items) if s is not None]
     single = text(value)
     return [] if single is None else [single]
 
@@ -267,6 +270,7 @@ def location_payload(locations: pd.DataFrame, names: dict[str, str]) -> dict[str
     seller_index = {s: i for i, s in enumerate(sellers)}
     return {
         "kinds": kinds,
+        "grid": None,  # one ring per address (see workbench.maps._addresses for cells)
         "cls": [k if k in LOCATION_COLOURS else "other" for k in kinds],
         "colours": [LOCATION_COLOURS.get(k, UNLINKED_COLOUR) for k in kinds],
         "seller_ids": sellers,

@@ -13,7 +13,6 @@ in a new ``Element``, whose constructor parses that text as a Jinja template a s
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, TypeGuard
@@ -301,16 +300,13 @@ class Basemap(DataLayer):
 @cache
 def province_outlines_json() -> str:
     """China's province outlines from the gazetteer data, simplified (~2 km) for drawing."""
-    raw = json.loads(
-        resources.files("workbench").joinpath("data", "cn_provinces.geojson").read_text("utf-8")
-    )
-    geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in raw["features"]])
+    text = resources.files("workbench").joinpath("data", "cn_provinces.geojson").read_text("utf-8")
+    geoms = shapely.get_parts(shapely.from_geojson(text))  # one geometry per feature
     simple = shapely.set_precision(shapely.simplify(geoms, 0.02, preserve_topology=True), 0.001)
-    features = [
-        {"type": "Feature", "properties": {}, "geometry": json.loads(shapely.to_geojson(g))}
-        for g in simple
-    ]
-    return script_json({"type": "FeatureCollection", "features": features})
+    # geometry JSON from GEOS as it is (numbers only), not parsed and written again
+    head = '{"type":"Feature","properties":{},"geometry":'
+    features = ",".join(head + g + "}" for g in shapely.to_geojson(simple))
+    return escaped_json('{"type":"FeatureCollection","features":[' + features + "]}")
 
 
 class ProvinceOutlines(DataLayer):

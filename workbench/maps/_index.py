@@ -339,8 +339,17 @@ def shipment_days(shipped_at: pd.Series) -> pa.Array:
 def coordinate_keys(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """One int64 per coordinate rounded to 1e-6 degree (valid coordinates only): its
     micro-degrees north of -90 times ``_LON_SPAN``, plus those east of -180."""
-    y = np.rint(np.asarray(lat, float) * 1e6).astype(np.int64) + 90_000_000
-    return y * _LON_SPAN + (np.rint(np.asarray(lon, float) * 1e6).astype(np.int64) + 180_000_000)
+    # in place where numpy allows: on a fresh process every new array of millions of rows
+    # is paid in page faults (ten temporaries at 10M cost 0.3 s; these three, 0.1 s)
+    scaled = np.multiply(np.asarray(lat, float), 1e6)
+    keys = np.rint(scaled, out=scaled).astype(np.int64)
+    keys += 90_000_000
+    keys *= _LON_SPAN
+    np.multiply(np.asarray(lon, float), 1e6, out=scaled)
+    east = np.rint(scaled, out=scaled).astype(np.int64)
+    east += 180_000_000
+    keys += east
+    return keys
 
 
 # -- helpers --------------------------------------------------------------------------------

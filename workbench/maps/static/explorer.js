@@ -9,7 +9,6 @@
 (function () {
   "use strict";
   var kit = L.workbench, map = window.workbenchMap;
-  var selectedSite = null;
 
   function post(message) { window.parent.postMessage(message, "*"); }
 
@@ -40,10 +39,15 @@
     if (!drawn.getLayers().length) post({type: "draw-clear"});
   });
 
-  /* -- clicks on sites and points ------------------------------------------------------- */
+  /* -- clicks on sites and points (not while a shape is being drawn) ----------------- */
+  var drawing = false;
+  map.on("draw:drawstart", function () { drawing = true; });
+  map.on("draw:drawstop", function () { drawing = false; });
+
   function clicked(e) {
-    var info = (e.propagatedFrom || e.layer || {}).workbench;
-    if (!info) return;
+    // e.workbench: a marker of a canvas layer; else the SVG element's own
+    var info = e.workbench || (e.propagatedFrom || e.layer || {}).workbench;
+    if (!info || drawing) return;
     if (info.layer === "sites") post({type: "site-click", site_id: info.id});
     if (info.layer === "points") post({type: "point-click", lat: info.lat, lon: info.lon});
   }
@@ -63,51 +67,29 @@
   });
 
   /* -- commands from the widget --------------------------------------------------------- */
-  /* Thicker outlines for the selected site; the one selected before gets its own back
-   * (sites redrawn since are drawn plain). Only these two are touched: a run has thousands. */
-  function highlight(siteId) {
-    var before = selectedSite;
-    selectedSite = siteId;
-    [before, siteId].forEach(function (id) {
-      var on = id === siteId;
-      (kit.siteParts[id] || []).forEach(
-        function (part) {
-          part.setStyle({weight: on ? 4 : (part instanceof L.CircleMarker ? 1.5 : 2)});
-          var el = part.getElement && part.getElement();
-          if (el) el.classList.toggle("workbench-site-selected", on);
-          if (on && part.bringToFront) part.bringToFront();
-        });
-    });
-  }
-
-  function siteBounds(siteId) {
-    var parts = kit.siteParts[siteId];
-    if (!parts) return null;
-    var box = L.latLngBounds([]);
-    parts.forEach(function (part) {
-      box.extend(part.getBounds ? part.getBounds() : part.getLatLng());
-    });
-    return box;
-  }
-
   var commands = {
     points: function (m) {
       kit.layers.points.clearLayers();
       kit.drawPoints(kit.layers.points, m.payload);
       document.body.dataset.workbenchPoints = String(m.payload.lat.length);
     },
+    locations: function (m) {
+      if (!kit.layers.locations) return;
+      kit.layers.locations.clearLayers();
+      kit.drawLocations(kit.layers.locations, m.payload);
+      document.body.dataset.workbenchLocations = String(m.payload.lat.length);
+    },
     sites: function (m) {
-      kit.drawSites(kit.layers.sites, m.records);  // redraws only the sites that changed
+      kit.drawSites(kit.layers.sites, m.records);  // keeps the selected site's outline
       document.body.dataset.workbenchSites = String(m.records.length);
-      if (selectedSite) highlight(selectedSite);
     },
     "zoom-site": function (m) {
-      var box = siteBounds(m.site_id);
+      var box = kit.siteBox(m.site_id);
       if (box && box.isValid()) map.fitBounds(box.pad(0.6), {maxZoom: 17});
-      highlight(m.site_id);
+      kit.highlightSite(m.site_id);
       document.body.dataset.workbenchSelected = String(m.site_id);
     },
-    "select-site": function (m) { highlight(m.site_id); },
+    "select-site": function (m) { kit.highlightSite(m.site_id); },
     "clear-drawing": function () { drawn.clearLayers(); }
   };
 
