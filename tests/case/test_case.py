@@ -263,6 +263,16 @@ def test_unknown_table(case) -> None:
         case.table("buyers")
 
 
+def test_a_point_table_without_geometry_is_a_plain_frame(case) -> None:
+    import geopandas as gpd
+
+    with_points = case.table("locations")
+    plain = case.table("locations", geometry=False)
+    assert isinstance(with_points, gpd.GeoDataFrame) and len(with_points) > 0
+    assert not isinstance(plain, gpd.GeoDataFrame) and "geometry" not in plain.columns
+    pd.testing.assert_frame_equal(plain, pd.DataFrame(with_points.drop(columns="geometry")))
+
+
 def test_big_table_reads_in_a_child_match_the_in_process_reader(case, monkeypatch) -> None:
     from workbench.case._io import read_arrow
 

@@ -182,14 +182,17 @@ class Case:
         return schema_version(self._con)
 
     # -- reading -------------------------------------------------------------------------
-    def table(self, name: str) -> pd.DataFrame:
-        """A table as a frame; shipments, locations and sites as GeoDataFrames (EPSG:4326)."""
+    def table(self, name: str, *, geometry: bool = True) -> pd.DataFrame:
+        """A table as a frame; shipments, locations and sites as GeoDataFrames (EPSG:4326),
+        or as plain frames with their lat and lon when ``geometry=False``."""
         if name not in LAYERS:
             raise NotFoundError(f"no table {name!r} in a case; tables: {', '.join(LAYERS)}")
         if name == "shipments":
             ships = self.waybills()
-            geometry = gpd.points_from_xy(ships["lon"], ships["lat"])
-            return gpd.GeoDataFrame(ships, geometry=geometry, crs="EPSG:4326")
+            if not geometry:
+                return ships
+            points = gpd.points_from_xy(ships["lon"], ships["lat"])
+            return gpd.GeoDataFrame(ships, geometry=points, crs="EPSG:4326")
         columns = [
             row[1]
             for row in self._con.execute(f'PRAGMA table_info("{name}")')
@@ -202,9 +205,9 @@ class Case:
         # big tables: Arrow through ADBC in a child process, ~4x faster than sqlite3 rows
         arrow = read_arrow(str(self.path), sql) if rows >= _CHILD_READ_ROWS else None
         frame = typed(arrow) if arrow is not None else read_frame(self._con, sql)
-        if LAYERS[name][1] == "POINT":
-            geometry = gpd.points_from_xy(frame["lon"], frame["lat"])
-            return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+        if geometry and LAYERS[name][1] == "POINT":
+            points = gpd.points_from_xy(frame["lon"], frame["lat"])
+            return gpd.GeoDataFrame(frame, geometry=points, crs="EPSG:4326")
         return frame
 
     def waybills(

@@ -136,7 +136,7 @@ class CaseData:
             case=case,
             sellers=sellers,
             membership=membership,
-            locations=pd.DataFrame(case.table("locations")).drop(columns="geometry"),
+            locations=case.table("locations", geometry=False),
             evidence=case.table("evidence"),
             names=names,
             network_of=network_of,
