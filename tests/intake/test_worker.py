@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +38,24 @@ def _messy_file(path: Path, n: int = 3_000) -> Path:
     return path
 
 
+def _workers() -> list[int]:
+    """This process's intake children (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                command = fh.read()
+        except OSError:
+            continue
+        if parent == os.getpid() and b"workbench.intake._worker" in command:
+            found.append(int(entry))
+    return found
+
+
 def _read(path: Path, *, worker: bool, monkeypatch: pytest.MonkeyPatch, **kw):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(_worker, "WORKER_BYTES", 0 if worker else 1 << 62)
     stream = stream_table(path, kw.pop("table", "shipments"), chunk_rows=700, **kw)
@@ -58,7 +78,7 @@ def test_a_file_read_in_a_child_gives_the_same_rows_quarantine_and_report(
     assert here.report["quarantine_reasons"]  # the file has every kind of trouble
     assert here.report["repairs"]
     assert here.info == there.info and here.sha256 == there.sha256
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 def test_errors_in_the_child_are_raised_here_as_they_were_raised(
@@ -75,7 +95,7 @@ def test_errors_in_the_child_are_raised_here_as_they_were_raised(
     with pytest.raises(MissingColumnsError, match="shipment_id") as caught:
         list(stream_table(headless, "shipments"))
     assert "shipment_id" in caught.value.missing
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 def test_stopping_early_stops_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,9 +103,9 @@ def test_stopping_early_stops_the_child(tmp_path: Path, monkeypatch: pytest.Monk
     results = iter(stream_table(_messy_file(tmp_path / "s.csv"), "shipments", chunk_rows=500))
     first = next(results)
     assert len(first.frame) + len(first.quarantine) == 500
-    assert multiprocessing.active_children()  # the child is checking the next chunk
+    assert _workers()  # the child is checking the next chunk
     results.close()  # type: ignore[attr-defined]
-    assert not multiprocessing.active_children()
+    assert not _workers()
 
 
 def test_a_caller_s_own_geocoder_keeps_the_file_here(
@@ -106,7 +126,27 @@ def test_a_child_that_dies_is_an_error_not_a_short_file(
     monkeypatch.setattr(_worker, "WORKER_BYTES", 0)
     results = iter(stream_table(_messy_file(tmp_path / "s.csv"), "shipments", chunk_rows=500))
     next(results)
-    for child in multiprocessing.active_children():
-        child.kill()
+    for child in _workers():
+        os.kill(child, 9)
     with pytest.raises(WorkbenchError, match=r"stopped .* before it finished; nothing was stored"):
         list(results)
+
+
+def test_a_script_without_a_main_guard_reads_a_large_file(tmp_path: Path) -> None:
+    """The child is a fresh interpreter running the worker module: it never runs the
+    caller's script again (as multiprocessing's spawn would)."""
+    data = _messy_file(tmp_path / "shipments.csv", 2_000)
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "from workbench.intake import _worker\n"
+        "from workbench.intake._table import stream_table\n"
+        "_worker.WORKER_BYTES = 0\n"
+        "print('script ran')\n"
+        f"s = stream_table({str(data)!r}, 'shipments', chunk_rows=500)\n"
+        "print(sum(len(r.frame) + len(r.quarantine) for r in s))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["script", "ran", "2000"]

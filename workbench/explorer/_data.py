@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -132,17 +133,23 @@ class CaseData:
             zip(linked["seller_id"].astype(str), linked["network_id"].astype(str), strict=True)
         )
         first, last = pc.min_max(cells["day"]).values()
-        return cls(
-            case=case,
-            sellers=sellers,
-            membership=membership,
-            locations=case.table("locations", geometry=False),
-            evidence=case.table("evidence"),
-            names=names,
-            network_of=network_of,
-            index=WaybillIndex(cells, names, network_of),
-            days=(first.as_py(), last.as_py()),
-        )
+        # the index (Arrow and NumPy, mostly outside the GIL) is built on a second thread
+        # while the addresses and evidence are read from SQLite here
+        with ThreadPoolExecutor(1, thread_name_prefix="workbench-index") as pool:
+            index = pool.submit(WaybillIndex, cells, names, network_of)
+            locations = case.table("locations", geometry=False)
+            evidence = case.table("evidence")
+            return cls(
+                case=case,
+                sellers=sellers,
+                membership=membership,
+                locations=locations,
+                evidence=evidence,
+                names=names,
+                network_of=network_of,
+                index=index.result(),
+                days=(first.as_py(), last.as_py()),
+            )
 
 
 # -- sites ------------------------------------------------------------------------------------

@@ -12,18 +12,27 @@ file read in the child gives the same rows, quarantine, report and errors as one
 here (tested). When the consumer stops early the child is stopped; when the parent dies,
 the child's next send fails and it exits.
 
+The child is a new interpreter running this module (``python -m workbench.intake._worker``),
+not a ``multiprocessing`` child: that would run the caller's own script again in the child
+unless it had an ``if __name__ == "__main__"`` guard. It gets the stream pickled on its
+standard input and sends its results on a pipe of its own (its standard output and error
+stay the caller's).
+
 Files are read here instead when they are small (starting a process costs about a second
-of imports), when the caller gave its own geocoder (a function need not survive pickling)
-or when this process may not have children (a daemon process).
+of imports) or when the caller gave its own geocoder (a function need not survive
+pickling).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import pickle
+import subprocess
+import sys
 import traceback
 from collections.abc import Generator
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.arrays import release_unused
@@ -40,31 +49,46 @@ WORKER_BYTES = 96 << 20  # about 750,000 waybills of a typical export
 def use_worker(stream: IntakeStream) -> bool:
     """Whether ``stream``'s file is read in a child process."""
     return (
-        stream.path.stat().st_size >= WORKER_BYTES
+        os.name == "posix"  # the results' pipe is handed over by descriptor
+        and bool(sys.executable)
+        and stream.path.stat().st_size >= WORKER_BYTES
         and stream.portable_geocode
-        and not multiprocessing.current_process().daemon
     )
 
 
 def results_from_worker(stream: IntakeStream) -> Generator[IntakeResult, None, None]:
     """``stream``'s results, read and checked by a child process; at the end ``stream``
     takes the child's report, file information and SHA-256 as if it had read the file."""
-    context = multiprocessing.get_context("spawn")  # not fork: this process has threads
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_work, args=(stream.portable(), send), name="workbench-intake", daemon=True
-    )
-    child.start()
-    send.close()  # the child holds the sending end: a dead child is an EOF here
+    read_end, write_end = os.pipe()
+    package_root = str(Path(__file__).resolve().parents[2])  # where ``workbench`` is found
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
     try:
+        child = subprocess.Popen(  # this interpreter, this module
+            [sys.executable, "-m", "workbench.intake._worker", str(write_end)],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_end,),
+            env=env,
+        )
+    finally:
+        os.close(write_end)  # the child holds the sending end: a dead child is an EOF here
+    receive = Connection(read_end, writable=False)
+    try:
+        assert child.stdin is not None
+        with child.stdin:
+            pickle.dump(stream.portable(), child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         while True:
             try:
                 kind, value = receive.recv()
             except EOFError:
-                child.join(5)
+                code = child.wait(5)
                 raise WorkbenchError(
                     f"{stream.path}: the process reading the file stopped "
-                    f"(exit code {child.exitcode}) before it finished; nothing was stored"
+                    f"(exit code {code}) before it finished; nothing was stored"
                 ) from None
             if kind == "chunk":
                 yield value
@@ -75,9 +99,9 @@ def results_from_worker(stream: IntakeStream) -> Generator[IntakeResult, None, N
                 raise value
     finally:
         receive.close()
-        if child.is_alive():
+        if child.poll() is None:
             child.terminate()
-        child.join()
+        child.wait()
 
 
 def _work(stream: IntakeStream, send: Connection) -> None:
@@ -107,3 +131,14 @@ def _portable_error(error: BaseException) -> BaseException:
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
         return WorkbenchError(text)
     return error
+
+
+def _main() -> None:
+    """``python -m workbench.intake._worker FD``: the stream on stdin, results to FD."""
+    send = Connection(int(sys.argv[1]), readable=False)
+    stream = pickle.load(sys.stdin.buffer)  # noqa: S301 - written by our parent process
+    _work(stream, send)
+
+
+if __name__ == "__main__":
+    _main()
