@@ -1,5 +1,5 @@
-"""The waybill columns a case hands the site finder (``Case.site_input``), read a row group
-at a time: the same frame as reading every part whole."""
+"""The waybill columns a case hands the site finder (``Case.site_input``), read a few row
+groups at a time: the same frame as reading every part whole."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from workbench.case import _parts
+from workbench.case import _parts, _site_input
 from workbench.case._case import open_case
 from workbench.intake._table import IntakeResult
 
@@ -74,7 +74,13 @@ def case_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_site_input_equals_reading_every_part_whole(case_path: Path) -> None:
+@pytest.mark.parametrize("batch_rows", [1, 8, 10_000])
+def test_site_input_equals_reading_every_part_whole(
+    case_path: Path, batch_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # batches of one row group, of two (the first batch holds W5 and W6, replaced, and
+    # dictionaries of two groups) and of every row group of a part: the same frame
+    monkeypatch.setattr(_site_input, "BATCH_ROWS", batch_rows)
     expected = whole_read(case_path)
     with open_case(case_path, create=False) as case:
         got = case.site_input()

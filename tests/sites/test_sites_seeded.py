@@ -221,3 +221,41 @@ def test_stability_counts_the_seeded_sites_at_other_radii(radius: float) -> None
     site = nearest(finder.sites_, *INSIDE)[1]
     # the seeded site persists at half and twice the radius: the seeded pass runs there too
     assert site["stability"][f"{radius:g}"] >= 0.5
+
+
+@pytest.mark.parametrize("n_suspect", [0, 1, 7, 40])
+def test_suspect_points_count_each_operators_waybills_at_each_point(n_suspect: int) -> None:
+    # random codes: per suspect operator (in name order) its points ascending and its
+    # waybills there, as a plain count over the rows gives them; rows without a seller
+    # (-1) or a point (-1) count for nobody; operators 0..59 each own sellers k and k + 60
+    from workbench.sites._seeded import suspect_points
+    from workbench.sites._waybills import Waybills
+
+    rng = np.random.default_rng(n_suspect)
+    n, n_points, n_ops = 50_000, 3_000, 60
+    seller = rng.integers(-1, 2 * n_ops, n).astype(np.int16)
+    point = rng.integers(-1, n_points, n).astype(np.int32)
+    names = np.array([f"N{k:02d}" for k in rng.permutation(n_ops)], dtype=object)
+    ways = Waybills(
+        point=point, seller=seller, seller_names=np.array([], dtype=object),
+        operator_of_seller=np.arange(2 * n_ops) % n_ops, operator_names=names,
+        operator_is_network=np.ones(n_ops, dtype=bool),
+        day_code=np.empty(0, dtype=np.int16), day_of=np.empty(0, dtype=np.int64),
+        value=np.empty(0), has_value=False, brand=np.empty(0, dtype=np.int16),
+        brand_names=np.array([], dtype=object), precision=np.empty(0, dtype=np.int16),
+        precision_names=np.array(["exact"], dtype=object),
+    )  # fmt: skip
+    suspect = np.zeros(n_ops, dtype=bool)
+    suspect[rng.choice(n_ops, n_suspect, replace=False)] = True
+    got = suspect_points(ways, suspect)
+    expected_ops = sorted(np.flatnonzero(suspect).tolist(), key=lambda k: str(names[k]))
+    assert got.operator.tolist() == expected_ops
+    assert got.start[-1] == len(got.point) == len(got.weight)
+    if expected_ops:
+        assert len(got.start) == len(expected_ops) + 1
+    for g, op in enumerate(expected_ops):
+        mine = (seller >= 0) & (np.arange(2 * n_ops)[seller] % n_ops == op) & (point >= 0)
+        points, counts = np.unique(point[mine], return_counts=True)
+        span = slice(got.start[g], got.start[g + 1])
+        assert got.point[span].tolist() == points.tolist()
+        assert got.weight[span].tolist() == counts.astype(float).tolist()

@@ -120,14 +120,33 @@ def _grouped_digests(
         values = [row[0] for row in found]
     out = {}
     for value in sorted(set(values), key=name):
-        cursor = con.execute(
-            f'SELECT * FROM "{table}" WHERE "{column}" IS ? ORDER BY fid',  # noqa: S608
-            (value,),
-        )
+        cursor = _rows_of(con, table, column, value)
         first = cursor.fetchmany(1)
         if first:
             out[name(value)] = _hash(cursor, first)
     return out
+
+
+def _rows_of(con: sqlite3.Connection, table: str, column: str, value: Any) -> sqlite3.Cursor:
+    """The rows whose ``column`` is ``value``, in fid order.
+
+    A step stores its rows of a table in one go, so their fids mostly form one unbroken
+    range: then that range is read in rowid order, with no sort (the same rows in the
+    same order: as many fids as rows, all of them the value's). Otherwise the rows are
+    found through the index and sorted."""
+    lo, hi, n = con.execute(
+        f'SELECT min(fid), max(fid), count(*) FROM "{table}" WHERE "{column}" IS ?',  # noqa: S608
+        (value,),
+    ).fetchone()
+    if n and hi - lo + 1 == n:
+        return con.execute(
+            f'SELECT * FROM "{table}" WHERE fid BETWEEN ? AND ? ORDER BY fid',  # noqa: S608
+            (lo, hi),
+        )
+    return con.execute(
+        f'SELECT * FROM "{table}" WHERE "{column}" IS ? ORDER BY fid',  # noqa: S608
+        (value,),
+    )
 
 
 def _per_run(table: str, digest: Any) -> bool:

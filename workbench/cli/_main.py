@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli._common import echo, friendly, printable
+from workbench.cli._common import echo, end_process, friendly, printable
 from workbench.progress import Progress, set_quiet
 from workbench.schema import REVIEW_STATUSES, TABLE_NAMES
 
@@ -120,8 +120,12 @@ _register_export_commands(cli)
 
 
 def main() -> None:
-    """Entry point of the ``workbench`` console script."""
-    cli(prog_name="workbench")
+    """Entry point of the ``workbench`` console script (and ``python -m workbench``): the
+    process ends as soon as the command has (:func:`end_process`)."""
+    try:
+        cli(prog_name="workbench")
+    except SystemExit as stop:  # click's standalone mode always ends with one
+        end_process(stop.code)
 
 
 def _echo_json(data: object) -> None:

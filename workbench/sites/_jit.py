@@ -97,19 +97,6 @@ def row_labels(point: Arr, point_label: Arr, out: Arr) -> None:
 
 
 @njit(cache=True, nogil=True)
-def pair_tally(seller: Arr, point: Arr, rank_of_seller: Arr, width: int, counts: Arr) -> None:
-    """``counts[r * width + p] += 1`` for each row at a point ``p >= 0`` whose seller has
-    a rank ``r = rank_of_seller[seller] >= 0`` (rows without a seller: code -1)."""
-    for i in range(len(seller)):
-        c = seller[i]
-        p = point[i]
-        if c >= 0 and p >= 0:
-            r = rank_of_seller[c]
-            if r >= 0:
-                counts[r * width + p] += 1
-
-
-@njit(cache=True, nogil=True)
 def _fill(
     lat: Arr, lon: Arr, usable: Arr, code: Arr, i: int, hi: int, table: Arr, bits: int, found: Arr
 ) -> tuple[int, int]:

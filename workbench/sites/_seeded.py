@@ -36,7 +36,6 @@ COINCIDE_SHARE = 0.5  # of a seeded cluster's waybills already in one site: the 
 DOMINANT_SHARE = 0.5  # of the waybills at a seeded cluster's points, for it to split a site
 SHARED_OPERATORS_MAX = 0.1  # share of a part's waybills sent by operators of the other part
 _NEAREST_POINTS = 256  # heaviest points of a part that the rest of a split site is matched to
-_COUNT_CELLS = 1 << 24  # operators x points up to this are counted in one dense array
 
 FOUND_BY_DENSITY, FOUND_BY_EVIDENCE, FOUND_BY_BOTH = "density", "evidence", "density+evidence"
 
@@ -102,18 +101,21 @@ def suspect_points(ways: Waybills, suspect: np.ndarray) -> SuspectPoints:
     rank_of[codes] = np.arange(len(codes))
     rank_of_seller = rank_of[ways.operator_of_seller]
     width = max(int(ways.point.max(initial=-1)) + 1, 1)
-    if len(codes) * width <= _COUNT_CELLS:  # one counting pass over the rows, no sort
-        tally = np.zeros(len(codes) * width, dtype=np.int64)
-        if len(codes):
-            kernels().pair_tally(
-                frozen(ways.seller), frozen(ways.point), frozen(rank_of_seller), width, tally
-            )
-        keys = np.flatnonzero(tally)
-        counts = tally[keys]
-    else:
-        seller_rank = np.append(rank_of_seller, -1)[ways.seller]  # code -1: no seller
-        rows = np.flatnonzero((seller_rank >= 0) & (ways.point >= 0))
-        keys, counts = np.unique(seller_rank[rows] * width + ways.point[rows], return_counts=True)
+    keys, counts = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if len(codes):  # one pass over the rows, their few distinct pairs in a hash table:
+        # no operators x points array, no sort of the suspect operators' rows (at 10M
+        # waybills 64 operators x 690,000 points). The seller stands in for the point and
+        # its operator's rank for the point's label, so the keys are rank * width + point
+        keys, counts, _ = kernels().pair_counts(
+            frozen(ways.seller),
+            frozen(rank_of_seller),
+            frozen(ways.point),
+            frozen(np.arange(width, dtype=np.int64)),
+            width,
+            frozen(np.empty(0)),
+        )
+        order = np.argsort(keys)
+        keys, counts = keys[order], counts[order]
     rank, point = keys // width, keys % width
     start = np.concatenate([[0], np.flatnonzero(np.diff(rank)) + 1, [len(keys)]]).astype(np.int64)
     operator = codes[rank[start[:-1]]] if len(keys) else np.empty(0, dtype=np.int64)
