@@ -4,8 +4,8 @@
 
 For each size the demo generator writes the exports as CSV (once; ``--data-dir`` keeps and
 reuses them). Then, each in a new process, timed from the outside (wall clock, process
-start and imports included) with the peak resident memory of its processes (each one's
-own peak, summed over the command and the child that reads a large file; see ``timed``):
+start and imports included) with the peak resident memory of its processes (the command
+and the child that reads a large file, summed; see ``timed``):
 
 1. ``workbench --quiet ingest CASE --sellers ... --shipments shipments.csv ...``: the whole
    export, streamed into a new ``NAME.case`` (waybills to GeoParquet parts);
@@ -54,20 +54,20 @@ print(json.dumps({"import_s": t1 - t0, "open_and_list_s": t2 - t1, "n_sites": le
 def timed(args: list[str]) -> tuple[float, float, str]:
     """Run a command: wall seconds, the peak memory of its processes in MB, its stdout.
 
-    An ingest reads a large file in a child process, so memory is that of the process tree:
-    the sum over the command and its descendants of each one's own peak (``VmHWM``, read
-    every 20 ms while each lives; an upper bound of their peak together), or the command's
-    ``ru_maxrss`` when that is larger."""
+    An ingest reads a large file in a child process, so memory is that of the process
+    tree: the largest sum of the resident memory (``VmRSS``) of the command and its
+    descendants, sampled every 20 ms, or the command's own peak (``ru_maxrss``) when that
+    is larger. A child between fork and exec (still the parent's image, its pages shared)
+    is not counted twice."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.PIPE)
-        peaks: dict[int, float] = {}
+        peak = 0.0
         while True:
             done, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if done:
                 break
-            for pid in _tree(proc.pid):
-                peaks[pid] = max(peaks.get(pid, 0.0), _peak_mb(pid))
+            peak = max(peak, _tree_mb(proc.pid))
             time.sleep(0.02)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -77,38 +77,32 @@ def timed(args: list[str]) -> tuple[float, float, str]:
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(args)} failed:\n{err[-3000:]}")
         out.seek(0)
-        return wall, max(usage.ru_maxrss / 1024, sum(peaks.values())), out.read().decode()
+        return wall, max(usage.ru_maxrss / 1024, peak), out.read().decode()
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (from /proc)."""
-    found, todo = [], [pid]
+def _tree_mb(pid: int) -> float:
+    """The resident memory of ``pid`` and its descendants (children of any of its
+    threads), in MB, from /proc."""
+    total, todo = 0.0, [(pid, b"")]
     while todo:
-        p = todo.pop()
-        found.append(p)
-        try:  # a child started by any of its threads
+        p, parent_command = todo.pop()
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as fh:
+                command = fh.read()
+            with open(f"/proc/{p}/status") as fh:
+                rss = next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
             tasks = os.listdir(f"/proc/{p}/task")
         except OSError:
             continue
+        if command != parent_command:  # not a fork that has yet to exec
+            total += rss / 1024
         for task in tasks:
             try:
                 with open(f"/proc/{p}/task/{task}/children") as fh:
-                    todo += [int(c) for c in fh.read().split()]
+                    todo += [(int(c), command) for c in fh.read().split()]
             except OSError:
                 pass
-    return found
-
-
-def _peak_mb(pid: int) -> float:
-    """A process's peak resident memory so far (VmHWM), 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return total
 
 
 def prepare(folder: Path, n: int) -> None:
