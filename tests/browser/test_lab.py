@@ -103,7 +103,7 @@ def test_template_runs_and_the_explorer_works(
     # ~180 Natural Earth country polygons; the demo ships from dozens of places and
     # plants four workshops: well over 10 point markers and several sites
     assert frame.locator("path.workbench-basemap").count() > 50
-    assert content.evaluate("() => L.workbench.count(\"points\")") > 10
+    assert content.evaluate('() => L.workbench.count("points")') > 10
     assert frame.locator(".workbench-site-centre").count() >= 4
     table = lab.page.locator(SITE_TABLE)
     expect(table.locator("tr[data-site-id]").first).to_be_visible()
