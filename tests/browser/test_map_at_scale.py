@@ -147,22 +147,20 @@ def test_a_click_on_a_canvas_marker_is_that_markers(
     page.wait_for_function("() => window.workbenchMapReady === true", timeout=30_000)
     page.evaluate(CLICKS_JS)
     page.evaluate("() => window.workbenchMap.setZoom(window.workbenchMap.getZoom() + 3)")
+
+    def click_at(row: Any) -> None:  # centre the map on the row's place, click there
+        place = [float(row["lat"]), float(row["lon"])]
+        page.evaluate(
+            "([lat, lon]) => window.workbenchMap.setView([lat, lon], 10, {animate: false})",
+            place,
+        )
+        page.evaluate(PAINTED_JS)
+        page.mouse.click(*page.evaluate(PIXEL_JS, place))
+
     for i in (17, 2345):
-        site = frames["sites"].iloc[i]
-        page.evaluate(
-            "([lat, lon]) => window.workbenchMap.setView([lat, lon], 10, {animate: false})",
-            [float(site["lat"]), float(site["lon"])],
-        )
-        page.evaluate(PAINTED_JS)
         # the site's centre (above the points), then the point of the same seller
-        page.mouse.click(*page.evaluate(PIXEL_JS, [float(site["lat"]), float(site["lon"])]))
-        point = frames["shipments"].iloc[i]
-        page.evaluate(
-            "([lat, lon]) => window.workbenchMap.setView([lat, lon], 10, {animate: false})",
-            [float(point["lat"]), float(point["lon"])],
-        )
-        page.evaluate(PAINTED_JS)
-        page.mouse.click(*page.evaluate(PIXEL_JS, [float(point["lat"]), float(point["lon"])]))
+        click_at(frames["sites"].iloc[i])
+        click_at(frames["shipments"].iloc[i])
     clicks = page.evaluate("() => window.clicks")
     # a point's index is its place in the payload (most shipments first, then lat, lon)
     points = view.points.reset_index(drop=True)

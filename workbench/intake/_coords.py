@@ -153,15 +153,16 @@ def _given_precision(raw: pd.DataFrame, n: int, out: Verdicts) -> np.ndarray:
     if "precision" not in raw.columns:
         return np.full(n, "exact", dtype=object)
     text = trimmed(raw["precision"]).str.lower()
-    values = _by_value(text, lambda names: names)
-    bad = (text != "").to_numpy() & ~_by_value(text, lambda names: np.isin(names, PRECISIONS))
+    codes, distinct = pd.factorize(text, use_na_sentinel=False)  # a handful of levels
+    names = np.asarray(distinct, dtype=object)
+    known = np.isin(names, PRECISIONS)
     out.fail(
-        bad,
+        (text != "").to_numpy() & ~known[codes],
         "unknown_precision",
         describe("precision", raw["precision"], f"is not one of {', '.join(PRECISIONS)}"),
     )
-    values[~np.isin(values, PRECISIONS)] = "exact"
-    return values
+    levels: np.ndarray = np.where(known, names, "exact").astype(object)
+    return levels[codes]
 
 
 def _by_value(text: pd.Series, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
