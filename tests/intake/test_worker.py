@@ -150,3 +150,23 @@ def test_a_script_without_a_main_guard_reads_a_large_file(tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["script", "ran", "2000"]
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, b"0"), ("1", b"1")])
+def test_the_child_uses_small_pages_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, expected: bytes
+) -> None:
+    """The child runs with NumPy's huge-page advice off, as the command line does, unless
+    the caller's environment sets it."""
+    if setting is None:
+        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    else:
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", setting)
+    monkeypatch.setattr(_worker, "WORKER_BYTES", 0)
+    stream = iter(stream_table(_messy_file(tmp_path / "s.csv"), "shipments", chunk_rows=700))
+    next(stream)
+    (child,) = _workers()
+    with open(f"/proc/{child}/environ", "rb") as fh:
+        environ = dict(v.split(b"=", 1) for v in fh.read().split(b"\0") if b"=" in v)
+    stream.close()  # type: ignore[attr-defined]
+    assert environ[b"NUMPY_MADVISE_HUGEPAGE"] == expected

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 __all__ = ["WORKER_BYTES", "results_from_worker", "use_worker"]
 
 WORKER_BYTES = 96 << 20  # about 750,000 waybills of a typical export
+# NumPy's advice to back large arrays with 2 MB pages, off in the child as on the command
+# line (``workbench.cli``): faulting them in cost more system time than it saved
+HUGE_PAGES = "NUMPY_MADVISE_HUGEPAGE"
 
 
 def use_worker(stream: IntakeStream) -> bool:
@@ -62,6 +65,7 @@ def results_from_worker(stream: IntakeStream) -> Generator[IntakeResult, None, N
     read_end, write_end = os.pipe()
     package_root = str(Path(__file__).resolve().parents[2])  # where ``workbench`` is found
     env = {
+        HUGE_PAGES: "0",
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
             [package_root, *filter(None, [os.environ.get("PYTHONPATH")])]
