@@ -3,10 +3,10 @@
 Reading and checking an export (parsing, dates, coordinates, repairs, duplicate keys) is
 most of an ingest's work, and much of it holds Python's GIL: on a thread beside the case's
 writer the two take turns more than they overlap. So a file of ``WORKER_BYTES`` or more is
-read and checked by a child process, which sends each chunk's result back through a pipe;
+read and checked by a child process, which sends each chunk's result back through a socket;
 the case's writer works on one chunk while the child checks the next, each on its own core.
 
-The child sends at most one chunk ahead (a pipe holds a few kilobytes: a send waits for
+The child sends at most one chunk ahead (a socket holds a few hundred kilobytes: a send waits for
 the receiver), so memory holds what an ingest in one process holds, in two processes. A
 file read in the child gives the same rows, quarantine, report and errors as one read
 here (tested). When the consumer stops early the child is stopped; when the parent dies,
@@ -15,7 +15,7 @@ the child's next send fails and it exits.
 The child is a new interpreter running this module (``python -m workbench.intake._worker``),
 not a ``multiprocessing`` child: that would run the caller's own script again in the child
 unless it had an ``if __name__ == "__main__"`` guard. It gets the stream pickled on its
-standard input and sends its results on a pipe of its own (its standard output and error
+standard input and sends its results on a socket of its own (its standard output and error
 stay the caller's).
 
 Files are read here instead when they are small (starting a process costs about a second
@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
+import struct
 import subprocess
 import sys
 import traceback
 from collections.abc import Generator
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.arrays import release_unused
 from workbench.errors import WorkbenchError
@@ -52,7 +53,7 @@ HUGE_PAGES = "NUMPY_MADVISE_HUGEPAGE"
 def use_worker(stream: IntakeStream) -> bool:
     """Whether ``stream``'s file is read in a child process."""
     return (
-        os.name == "posix"  # the results' pipe is handed over by descriptor
+        os.name == "posix"  # the results' socket is handed over by descriptor
         and bool(sys.executable)
         and stream.path.stat().st_size >= WORKER_BYTES
         and stream.portable_geocode
@@ -62,7 +63,7 @@ def use_worker(stream: IntakeStream) -> bool:
 def results_from_worker(stream: IntakeStream) -> Generator[IntakeResult, None, None]:
     """``stream``'s results, read and checked by a child process; at the end ``stream``
     takes the child's report, file information and SHA-256 as if it had read the file."""
-    read_end, write_end = os.pipe()
+    here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     package_root = str(Path(__file__).resolve().parents[2])  # where ``workbench`` is found
     env = {
         HUGE_PAGES: "0",
@@ -73,14 +74,14 @@ def results_from_worker(stream: IntakeStream) -> Generator[IntakeResult, None, N
     }
     try:
         child = subprocess.Popen(  # this interpreter, this module
-            [sys.executable, "-m", "workbench.intake._worker", str(write_end)],
+            [sys.executable, "-m", "workbench.intake._worker", str(there.fileno())],
             stdin=subprocess.PIPE,
-            pass_fds=(write_end,),
+            pass_fds=(there.fileno(),),
             env=env,
         )
     finally:
-        os.close(write_end)  # the child holds the sending end: a dead child is an EOF here
-    receive = Connection(read_end, writable=False)
+        there.close()  # the child holds the sending end: a dead child is an EOF here
+    receive = _Channel(here)
     try:
         assert child.stdin is not None
         with child.stdin:
@@ -108,7 +109,46 @@ def results_from_worker(stream: IntakeStream) -> Generator[IntakeResult, None, N
         child.wait()
 
 
-def _work(stream: IntakeStream, send: Connection) -> None:
+class _Channel:
+    """Pickled messages over a socket, each after its length (8 bytes).
+
+    Not a ``multiprocessing`` Connection on a pipe: there the receiving thread takes the
+    GIL back after each read of at most a pipe's 64 KiB, and waits for it while the
+    case's writer works in Python, so a chunk of 30 MB took half a second and the child
+    sat blocked in its send. Here one ``recv_into`` with ``MSG_WAITALL`` receives a whole
+    message without the GIL (20 messages of 30 MB beside a busy thread: 1.2 s, against
+    9.9 s through a Connection)."""
+
+    _HEAD = struct.Struct("!Q")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, message: object) -> None:
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        self.sock.sendall(self._HEAD.pack(len(data)))
+        self.sock.sendall(data)
+
+    def recv(self) -> Any:
+        (size,) = self._HEAD.unpack(self._exactly(self._HEAD.size))
+        return pickle.loads(self._exactly(size))  # noqa: S301 - our own child's bytes
+
+    def _exactly(self, size: int) -> bytearray:
+        data = bytearray(size)
+        view = memoryview(data)
+        got = 0
+        while got < size:  # more than one call only when a signal interrupts the wait
+            n = self.sock.recv_into(view[got:], size - got, socket.MSG_WAITALL)
+            if n == 0:
+                raise EOFError("the other end closed the socket")
+            got += n
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _work(stream: IntakeStream, send: _Channel) -> None:
     """The child: read and check the file, send each result, then the final report."""
     try:
         try:
@@ -139,7 +179,7 @@ def _portable_error(error: BaseException) -> BaseException:
 
 def _main() -> None:
     """``python -m workbench.intake._worker FD``: the stream on stdin, results to FD."""
-    send = Connection(int(sys.argv[1]), readable=False)
+    send = _Channel(socket.socket(fileno=int(sys.argv[1])))
     stream = pickle.load(sys.stdin.buffer)  # noqa: S301 - written by our parent process
     _work(stream, send)
 
