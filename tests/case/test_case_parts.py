@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -370,3 +371,41 @@ def test_work_ahead_keeps_order_raises_where_it_failed_and_stops_its_thread() ->
         if item == 3:
             break
     assert threading.active_count() == before
+
+
+def test_a_point_with_many_waybills_gets_a_bucket_of_its_own(tmp_path: Path, monkeypatch) -> None:
+    """A point that holds many of the first chunk's waybills (a hub) spills to a bucket
+    of its own: one key, already in order, so it is never split again nor sorted."""
+    monkeypatch.setattr(_parts, "_SORT_ROWS", 300)
+    rng = np.random.default_rng(5)
+    n = 5_000
+    lat, lon = rng.uniform(20, 40, n), rng.uniform(100, 120, n)  # spread alike in every chunk
+    hub = rng.random(n) < 0.3  # ~1,500 rows on one point: five times the sort bound
+    lat[hub], lon[hub] = 29.3, 120.07
+    frame = pd.DataFrame(
+        {"shipment_id": [f"W{i}" for i in range(n)], "seller_id": "S1", "lat": lat, "lon": lon,
+         "shipped_at": pd.Timestamp("2026-03-02")}
+    )  # fmt: skip
+    real_split, real_sort = _parts._split, pc.sort_indices
+    splits, sorted_rows = [], []
+    monkeypatch.setattr(_parts, "_split", lambda *a: splits.append(1) or real_split(*a))
+
+    def sort_indices(values, *a, **kw):  # type: ignore[no-untyped-def]
+        sorted_rows.append(len(values))
+        return real_sort(values, *a, **kw)
+
+    with _parts.incoming_folder(tmp_path / "parts") as incoming:
+        writer = _parts.PartsWriter(incoming, cells=False)
+        for start in range(0, n, 500):
+            writer.add(frame.iloc[start : start + 500])
+        monkeypatch.setattr(pc, "sort_indices", sort_indices)
+        info = writer.finish()
+        monkeypatch.undo()
+        assert info is not None
+        table = pq.read_table(info.path)
+    assert not splits
+    assert sum(sorted_rows) == n - hub.sum()  # every row but the hub's was sorted once
+    ids = table.column("shipment_id").to_pylist()
+    on_hub = [i for i in ids if hub[int(i[1:])]]
+    assert on_hub == [f"W{i}" for i in np.nonzero(hub)[0]]  # in the order they came
+    assert sorted(ids) == sorted(f"W{i}" for i in range(n))
