@@ -320,8 +320,8 @@ def test_a_part_is_in_key_order_when_buckets_overflow(tmp_path: Path, monkeypatc
         writer = _parts.PartsWriter(incoming)
         for chunk in _sorted_file(5_000):
             writer.add(chunk)
-        info = writer.finish()
-        assert info is not None and info.rows == 5_000
+        (info,) = writer.finish()
+        assert info.rows == 5_000
         table = pq.read_table(info.path)
         # only the part and its companion are left: every spill was removed
         assert sorted(p.name for p in incoming.iterdir() if p.name != ".lock") == sorted(
@@ -399,9 +399,8 @@ def test_a_point_with_many_waybills_gets_a_bucket_of_its_own(tmp_path: Path, mon
         for start in range(0, n, 500):
             writer.add(frame.iloc[start : start + 500])
         monkeypatch.setattr(pc, "sort_indices", sort_indices)
-        info = writer.finish()
+        (info,) = writer.finish()
         monkeypatch.undo()
-        assert info is not None
         table = pq.read_table(info.path)
     assert not splits
     assert sum(sorted_rows) == n - hub.sum()  # every row but the hub's was sorted once
@@ -409,3 +408,42 @@ def test_a_point_with_many_waybills_gets_a_bucket_of_its_own(tmp_path: Path, mon
     on_hub = [i for i in ids if hub[int(i[1:])]]
     assert on_hub == [f"W{i}" for i in np.nonzero(hub)[0]]  # in the order they came
     assert sorted(ids) == sorted(f"W{i}" for i in range(n))
+
+
+def test_a_large_file_is_written_as_two_parts_of_its_key_range(tmp_path: Path, monkeypatch) -> None:
+    """From ``SPLIT_ROWS`` waybills on, a file is written as two parts at once: the lower
+    and the upper half of its key range, each in key order with its own bounding box and
+    companion; together they hold every row once, and a case reads them as one."""
+    monkeypatch.setattr(_parts, "SPLIT_ROWS", 2_000)
+    monkeypatch.setattr(_parts, "ROW_GROUP_ROWS", 250)
+    chunks = _sorted_file(5_000)
+    with _parts.incoming_folder(tmp_path / "parts") as incoming:
+        writer = _parts.PartsWriter(incoming)
+        for chunk in chunks:
+            writer.add(chunk)
+        lower, upper = writer.finish()
+        tables = [pq.read_table(info.path) for info in (lower, upper)]
+        assert [info.rows for info in (lower, upper)] == [t.num_rows for t in tables]
+        assert all(info.cells is not None and info.cells[0].is_file() for info in (lower, upper))
+        for info, table in zip((lower, upper), tables, strict=True):
+            lat, lon = table.column("lat").to_numpy(), table.column("lon").to_numpy()
+            assert info.bbox == (lat.min(), lon.min(), lat.max(), lon.max())
+    keys = [
+        _parts.hilbert_key(t.column("lat").to_numpy(), t.column("lon").to_numpy()) for t in tables
+    ]
+    assert (np.diff(np.concatenate(keys).astype(np.float64)) >= 0).all()  # lower, then upper
+    assert 1_000 < lower.rows < 4_000  # about half each (a hub's rows stay together)
+    ids = tables[0].column("shipment_id").to_pylist() + tables[1].column("shipment_id").to_pylist()
+    assert sorted(ids) == sorted(f"W{i}" for i in range(5_000))
+
+
+def test_an_ingest_of_a_large_file_stores_both_parts(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(_parts, "SPLIT_ROWS", 2_000)
+    frame = pd.concat(_sorted_file(5_000))
+    report = {"table": "shipments", "source": "x.csv", "sha256": "0" * 64, "rows_read": 5_000}
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest([IntakeResult("shipments", frame, frame.iloc[0:0], report)])
+        assert len(parts_of(case.path)) == 2
+        assert case.n_waybills() == 5_000
+        assert sorted(case.waybills(["shipment_id"])["shipment_id"]) == sorted(frame["shipment_id"])
+        assert case.verify_audit().ok

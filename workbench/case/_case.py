@@ -452,14 +452,14 @@ class Case:
                     n_quarantined += len(chunk.quarantine)
                     del chunk, tables
                     release_unused()  # freed pages back: the peak stays one chunk's
-                part = writer.finish() if writer is not None else None
-                plans.append((i, table, columns, final_report(), n_clean, n_quarantined, part))
+                infos = writer.finish() if writer is not None else []
+                plans.append((i, table, columns, final_report(), n_clean, n_quarantined, infos))
             self._con.execute("ATTACH DATABASE ? AS stage", (staged,))
             stack.callback(self._con.execute, "DETACH DATABASE stage")
             with self._write() as con:
                 written = sorted({p[1] for p in plans} | {"quarantine"})
                 replaced = replaced_segments(con, plans)
-                parts = [p[6] for p in plans if p[6] is not None]
+                parts = [info for p in plans for info in p[6]]
                 hits = _parts.replacements(con, parts)
                 replaced.setdefault("shipments", set()).update(hits.segments)
                 audit_log.check_unchanged(con, written, replaced)
@@ -500,13 +500,13 @@ class Case:
         report: dict[str, Any],
         n_clean: int,
         n_quarantined: int,
-        part: _parts.PartInfo | None,
+        parts: list[_parts.PartInfo],
         seq: int,
         replaced_rows: dict[str, int],
     ) -> dict[str, int]:
         self._store_quarantine(con, i, table, report, n_quarantined, seq)
         if table == "shipments":  # its part is committed: count what it replaced
-            replaced = replaced_rows.get(part.path.name, 0) if part is not None else 0
+            replaced = sum(replaced_rows.get(info.path.name, 0) for info in parts)
             return {
                 "rows_read": int(report["rows_read"]),
                 "new": n_clean - replaced,

@@ -6,7 +6,8 @@ in the folder ``<case>.waybills`` next to the GeoPackage (inside the ``NAME.case
 a case made as one), and the GeoPackage lists them in ``waybill_parts`` with their SHA-256,
 row count, bounding box and the ingest that wrote them:
 
-* **one part per ingested file**, its rows sorted along a Hilbert curve and cut into row
+* **one part per ingested file** (two for a file of ``SPLIT_ROWS`` or more: the lower and
+  upper half of its key range), its rows sorted along a Hilbert curve and cut into row
   groups of ``ROW_GROUP_ROWS``, each with a ``bbox`` covering column, so a site or a
   viewport reads only the row groups that overlap it; the sort spills to buckets of the
   key range first, so memory stays that of a chunk and a bucket, whatever the file's size;
@@ -33,6 +34,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,7 @@ __all__ = [
 ]
 
 ROW_GROUP_ROWS = 100_000
+SPLIT_ROWS = 1_000_000  # a file of this many waybills or more is written as two parts
 _BUCKETS = 64  # key ranges the rows of a file spill to before each is sorted
 _SORT_ROWS = 200_000  # a bucket larger than this is split again before it is sorted
 _HILBERT_ORDER = 16  # 2^16 cells a side: ~600 m at the equator
@@ -241,21 +244,24 @@ def _geo_metadata(bbox: tuple[float, float, float, float]) -> bytes:
 
 
 class PartsWriter:
-    """The waybills of one ingested file, written into a part of the incoming folder.
+    """The waybills of one ingested file, written into parts of the incoming folder.
 
     ``add`` takes each intake chunk: its rows spill to files by Hilbert key range (about
     ``_BUCKETS`` ranges, cut by the first chunk: :func:`_cuts`); ``finish`` sorts each bucket
-    in turn and writes the part's row groups in key order.
+    in turn and writes the row groups in key order. A file of ``SPLIT_ROWS`` waybills or
+    more becomes two parts, the lower and the upper half of the key range, encoded at the
+    same time on two threads (Parquet encodes a file's columns one after the other: one
+    part of the demo's 10M waybills kept one core busy 10 s after the file was read).
     """
 
     def __init__(self, incoming: Path, *, cells: bool = True) -> None:
         self.incoming = incoming
-        self.name = f"part-{uuid.uuid4().hex}.parquet"
+        self.name = f"part-{uuid.uuid4().hex}"  # of the spills
         self.cells = cells
         self._cuts: np.ndarray | None = None
         self._spills: list[_Spill | None] = [None] * _BUCKETS
-        self._lo = np.array([np.inf, np.inf])  # min lat, min lon
-        self._hi = np.array([-np.inf, -np.inf])
+        self._lo = np.full((_BUCKETS, 2), np.inf)  # min lat, min lon of each bucket
+        self._hi = np.full((_BUCKETS, 2), -np.inf)
         self.rows = 0
 
     def _spill_path(self, b: int) -> Path:
@@ -267,39 +273,66 @@ class PartsWriter:
         table = to_arrow(frame)
         lat = frame["lat"].to_numpy(float, na_value=np.nan)
         lon = frame["lon"].to_numpy(float, na_value=np.nan)
-        if np.isfinite(lat).any():
-            self._lo = np.fmin(self._lo, [np.nanmin(lat), np.nanmin(lon)])
-            self._hi = np.fmax(self._hi, [np.nanmax(lat), np.nanmax(lon)])
         key = hilbert_key(lat, lon)
         if self._cuts is None:
             self._cuts = _cuts(key)
-            self._spills = [None] * (len(self._cuts) + 1)
+            n = len(self._cuts) + 1
+            self._spills = [None] * n
+            self._lo, self._hi = np.full((n, 2), np.inf), np.full((n, 2), -np.inf)
         bucket = np.searchsorted(self._cuts, key, side="right")
         order = np.argsort(bucket, kind="stable")
         table = table.append_column("_key", pa.array(key)).take(pa.array(order))  # one take
+        points = np.column_stack([lat[order], lon[order]])
         starts = np.searchsorted(bucket[order], np.arange(len(self._spills) + 1))
         for b in range(len(self._spills)):
             if starts[b] == starts[b + 1]:
                 continue
             part = table.slice(starts[b], starts[b + 1] - starts[b])
+            these = points[starts[b] : starts[b + 1]]  # NaN (no coordinates) left out:
+            self._lo[b] = np.fmin(self._lo[b], np.fmin.reduce(these))  # fmin skips it
+            self._hi[b] = np.fmax(self._hi[b], np.fmax.reduce(these))
             writer = self._spills[b]
             if writer is None:
                 writer = self._spills[b] = _Spill(self._spill_path(b), part.schema)
             writer.write(part)
         self.rows += len(frame)
 
-    def finish(self) -> PartInfo | None:
-        """Write the part (None when no row came) and remove the spills."""
+    def finish(self) -> list[PartInfo]:
+        """Write the parts (none when no row came) and remove the spills."""
         for writer in self._spills:
             if writer is not None:
                 writer.close()
-        if self.rows == 0:
-            return None
-        path = self.incoming / self.name
-        bbox = (float(self._lo[0]), float(self._lo[1]), float(self._hi[0]), float(self._hi[1]))
+        halves = self._halves()
+        if not halves:
+            return []
+        if len(halves) == 1:
+            return [self._write(halves[0])]
+        with ThreadPoolExecutor(1, thread_name_prefix="workbench-part") as pool:
+            upper = pool.submit(self._write, halves[1])
+            lower = self._write(halves[0])
+            return [lower, upper.result()]
+
+    def _halves(self) -> list[list[int]]:
+        """The buckets with rows, in key order: in one list, or in two of about half the
+        rows each when there are ``SPLIT_ROWS`` rows or more."""
+        full = [b for b, spill in enumerate(self._spills) if spill is not None]
+        if not full:
+            return []
+        rows = np.cumsum([self._spills[b].rows for b in full])  # type: ignore[union-attr]
+        cut = int(np.searchsorted(rows, rows[-1] / 2))
+        if rows[-1] < SPLIT_ROWS or cut >= len(full) - 1:
+            return [full]
+        return [full[: cut + 1], full[cut + 1 :]]
+
+    def _write(self, buckets: list[int]) -> PartInfo:
+        """One part of the rows of ``buckets`` (in key order), with its companion."""
+        name = f"part-{uuid.uuid4().hex}.parquet"
+        path, counts = self.incoming / name, self.incoming / cells_name(name)
+        lo, hi = np.fmin.reduce(self._lo[buckets]), np.fmax.reduce(self._hi[buckets])
+        bbox = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
         schema = SCHEMA.with_metadata({b"geo": _geo_metadata(bbox)})
-        size = ROW_GROUP_ROWS
-        counts = self.incoming / cells_name(self.name)
+        spills = [self._spills[b] for b in buckets]
+        rows = sum(spill.rows for spill in spills if spill is not None)
         with contextlib.ExitStack() as stack:
             out = stack.enter_context(pq.ParquetWriter(path, schema, **_PART_OPTIONS))
             cells = (
@@ -309,18 +342,21 @@ class PartsWriter:
             )
             # the next groups are read, sorted and counted on a second thread while these
             # are encoded and compressed
-            for group, counted in ahead(self._groups(schema, size)):
-                out.write_table(group, row_group_size=size)
+            for group, counted in ahead(self._groups(spills, schema)):
+                out.write_table(group, row_group_size=ROW_GROUP_ROWS)
                 if cells is not None and counted is not None:
                     cells.write_table(counted)
         companion = (counts, file_sha256(counts)) if self.cells else None
-        return PartInfo(path, self.rows, file_sha256(path), bbox, companion)
+        return PartInfo(path, rows, file_sha256(path), bbox, companion)
 
-    def _groups(self, schema: pa.Schema, size: int) -> Iterator[tuple[pa.Table, pa.Table | None]]:
-        """The part's rows in key order as whole row groups (the last may be short), cast
-        to the part's schema, each with its counts when the part gets a companion."""
+    def _groups(
+        self, spills: list[_Spill | None], schema: pa.Schema
+    ) -> Iterator[tuple[pa.Table, pa.Table | None]]:
+        """The rows of ``spills`` in key order as whole row groups (the last may be short),
+        cast to the part's schema, each with its counts when the part gets a companion."""
+        size = ROW_GROUP_ROWS
         pending: list[pa.Table] = []  # sorted rows not yet handed out: less than a group
-        for spill in self._spills:
+        for spill in spills:
             if spill is None:
                 continue
             for table in _sorted_runs(spill):
@@ -755,9 +791,9 @@ def move_rows_in(
         for seq, frame in frames:
             writers.setdefault(seq, PartsWriter(incoming, cells=False)).add(frame)
         for seq, writer in writers.items():
-            info = writer.finish()
-            if info is not None:
-                commit_parts(con, [info], seq, Replacements({}, set()))
+            infos = writer.finish()
+            if infos:
+                commit_parts(con, infos, seq, Replacements({}, set()))
 
 
 def add_companions(con: sqlite3.Connection) -> None:
