@@ -101,7 +101,8 @@ def test_bundle_is_a_valid_bag_with_every_file(world) -> None:
     payload = {p.relative_to(bundle / "data").as_posix() for p in (bundle / "data").rglob("*")}
     for name in ("report.html", "report.pdf", "sites.geojson", "sites.kml", "case.gpkg",
                  "sellers.csv", "shipments.csv", "evidence.csv", "identifiers.csv",
-                 "entities.ftm.json", "audit.jsonl", "parameters.json", "bundle.json"):  # fmt: skip
+                 "prosecution.csv", "entities.ftm.json", "audit.jsonl", "parameters.json",
+                 "bundle.json"):  # fmt: skip
         assert name in payload, name
     assert (bundle / "organisation-key.pub.pem").read_bytes().startswith(b"-----BEGIN PUBLIC")
     assert not list(bundle.rglob("*.key")) and b"PRIVATE" not in b"".join(
@@ -338,6 +339,98 @@ def test_report_cites_review_run_sources_and_evidence(world) -> None:
     assert evidence["file_sha256"].iloc[0] in html
 
 
+# -- the case for prosecution -------------------------------------------------------------
+def test_the_estimate_agrees_across_report_csv_geojson_and_geopackage(world) -> None:
+    data = world.bundles["police"] / "data"
+    ships = pd.read_csv(data / "shipments.csv")
+    evidence = pd.read_csv(data / "evidence.csv")
+    rows = pd.read_csv(data / "prosecution.csv", keep_default_na=False)
+    # the declared value of the site's waybills, summed here from shipments.csv
+    total = round(float(ships.loc[ships["site_id"] == "S001", "value_cny"].sum()), 2)
+    assert set(rows["site_id"]) == {"S001"} and len(rows) == 4  # the four Chinese standards
+    assert rows["value_cny"].astype(float).eq(total).all()
+    assert rows["n_shipments"].astype(int).eq(int((ships["site_id"] == "S001").sum())).all()
+    # the backed part, from the rule: a counterfeit test buy of the account for that brand
+    tests = evidence[(evidence["kind"] == "test_buy") & (evidence["verdict"] == "counterfeit")]
+    pairs = set(zip(tests["seller_id"], tests["brand"].str.casefold(), strict=True))
+    backed = [(s, str(b).casefold()) in pairs for s, b in zip(ships["seller_id"], ships["brand"],
+                                                              strict=True)]  # fmt: skip
+    assert rows["value_backed_cny"].astype(float).iloc[0] == pytest.approx(
+        ships.loc[backed, "value_cny"].sum(), abs=0.01
+    )
+    assert set(rows["state"]) <= {"above", "equal", "below", "not_estimable"}
+    assert rows["basis"].str.contains("not a finding of fact").all()
+    geo = json.loads((data / "sites.geojson").read_text(encoding="utf-8"))
+    props = geo["features"][0]["properties"]
+    assert props["estimate_value_cny"] == pytest.approx(total)
+    assert props["estimate_standards_compared"] == 2  # business volume and sales amount
+    layer = pyogrio.read_dataframe(data / "case.gpkg", layer="prosecution")
+    assert len(layer) == 4 and layer["value_cny"].iloc[0] == pytest.approx(total)
+    params = json.loads((data / "parameters.json").read_text(encoding="utf-8"))
+    assert params["export"]["thresholds"]["table"] == "prosecution_thresholds.csv"
+    html = (data / "report.html").read_text(encoding="utf-8")
+    figure = f"{total:,.2f}".removesuffix(".00")
+    assert f"Platform data suggest an estimated business volume of CNY {figure}" in html
+
+
+def test_the_case_filing_section_lays_out_in_both_pdfs(world, tmp_path: Path) -> None:
+    text = _pdf_text(world.bundles["police"] / "data" / "report.pdf")
+    assert "Case-filing thresholds: an estimate from platform data" in text
+    assert "Platform data suggest an estimated business volume of CNY" in text
+    assert "the amount the police can prove may differ." in text
+    with zipfile.ZipFile(world.bundles["zh_zip"]) as archive:
+        top = world.bundles["zh_zip"].stem
+        (tmp_path / "report.pdf").write_bytes(archive.read(f"{top}/data/report.pdf"))
+    zh = _pdf_text(tmp_path / "report.pdf").replace(" ", "")
+    for phrase in ("立案追诉标准：基于平台数据的估算", "平台数据显示，估算经营数额为人民币",
+                   "并非事实认定", "假冒注册商标罪"):  # fmt: skip
+        assert phrase in zh, phrase
+
+
+def test_a_bad_thresholds_table_stops_the_export_before_anything_is_written(
+    world, tmp_path: Path
+) -> None:
+    table = tmp_path / "mine.csv"
+    table.write_text(
+        "country,jurisdiction,offence_en,offence_zh,measure,amount,currency,source,source_date\n"
+        "China,,x,,business_volume,5万,CNY,rule,\n",
+        encoding="utf-8",
+    )
+    before = len(world.case.audit())
+    with pytest.raises(InputError, match=r"mine\.csv, line 2, column amount: '5万'"):
+        export_tip_sheet(
+            world.case, ["S001"], out=tmp_path / "out", keys_dir=world.keys, thresholds=table
+        )
+    assert not (tmp_path / "out").exists() and len(world.case.audit()) == before
+
+
+def test_cli_tipsheet_takes_the_users_thresholds(world, tmp_path: Path) -> None:
+    table = tmp_path / "fujian.csv"
+    table.write_text(
+        "country,jurisdiction,offence_en,offence_zh,measure,amount,currency,source,source_date\n"
+        "China,Fujian,a Fujian rule,福建规定,business_volume,1,CNY,Fujian notice,2024-01-01\n"
+        "China,Guangdong,a Guangdong rule,,business_volume,1,CNY,Guangdong notice,\n",
+        encoding="utf-8",
+    )
+    world.case.close()  # the command opens the case itself
+    try:
+        result = CliRunner().invoke(
+            _cli(),
+            ["tipsheet", str(world.case.path), "--site", "S001", "--no-pdf", "--thresholds",
+             str(table), "--out", str(tmp_path / "out"), "--keys-dir", str(world.keys)],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        path = Path(result.output.strip().removeprefix("tip sheet written to "))
+        rows = pd.read_csv(path / "data" / "prosecution.csv")
+        assert list(rows["offence_en"]) == ["a Fujian rule"]  # the site is in Putian, Fujian
+        assert list(rows["state"]) == ["above"]
+        html = (path / "data" / "report.html").read_text(encoding="utf-8")
+        assert "case-filing standard for a Fujian rule by CNY" in html
+        assert "Thresholds table: fujian.csv" in html
+    finally:
+        world.case = open_case(world.case.path, actor="analyst-7")
+
+
 # -- the data files ----------------------------------------------------------------------
 def test_csv_files_hold_the_exact_data_for_machines(world) -> None:
     path = world.bundles["police"] / "data" / "sellers.csv"
@@ -355,7 +448,7 @@ def test_the_spreadsheet_shows_every_cell_as_text_never_a_formula(world) -> None
 
     path = world.bundles["police"] / "data" / "tables.xlsx"
     book = openpyxl.load_workbook(path)  # not read-only: formulas would show as such
-    assert book.sheetnames == ["sellers", "identifiers", "shipments", "evidence"]
+    assert book.sheetnames == ["sellers", "identifiers", "shipments", "evidence", "prosecution"]
     sheet = book["sellers"]
     header = [c.value for c in sheet[1]]
     names = [row[header.index("name")] for row in sheet.iter_rows(min_row=2)]

@@ -52,6 +52,13 @@ _KEYS_DIR = click.option(
 @click.option("--no-pdf", is_flag=True, help="Skip report.pdf (HTML only).")
 @click.option("--organisation", default=None, help="Set the case's reporting organisation.")
 @click.option("--contact", default=None, help="Set the case's contact for the police.")
+@click.option(
+    "--thresholds",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Case-filing thresholds table (CSV) to compare each site's estimated business "
+    "volume with (default: the table the package ships).",
+)
 @_KEYS_DIR
 @friendly
 def tipsheet(
@@ -66,13 +73,16 @@ def tipsheet(
     no_pdf: bool,
     organisation: str | None,
     contact: str | None,
+    thresholds: Path | None,
     keys_dir: Path | None,
 ) -> None:
     """Export a signed tip-sheet bundle for the police (or a partner) from CASE."""
     from workbench.case._case import open_case
     from workbench.export._bundle import EXPORT_STEPS, export_tip_sheet
+    from workbench.export._thresholds import load_thresholds
     from workbench.progress import Progress
 
+    table = load_thresholds(thresholds)  # a bad table is refused before the case is opened
     with (
         open_case(case_path, create=False) as case,
         Progress("Tip sheet", EXPORT_STEPS) as progress,
@@ -92,6 +102,7 @@ def tipsheet(
             pdf=not no_pdf,
             keys_dir=keys_dir,
             progress=progress,
+            thresholds=table,
         )
     echo(f"tip sheet written to {path}")
 

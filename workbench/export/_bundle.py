@@ -33,8 +33,15 @@ from workbench.export._geo import SITE_FIELDS, jsonable, write_geojson, write_gp
 from workbench.export._i18n import Translator, translator
 from workbench.export._keys import OrganisationKeys, load_keys
 from workbench.export._naming import reference, safe_name
+from workbench.export._prosecution import (
+    ESTIMATE_FIELDS,
+    PROSECUTION_COLUMNS,
+    money,
+    site_estimates,
+)
 from workbench.export._report import jurisdiction_names
 from workbench.export._tables import write_csv, write_xlsx
+from workbench.export._thresholds import Thresholds, load_thresholds
 from workbench.export._tipsheet import render_pdf, render_tip_sheet, tip_sheet_context
 from workbench.progress import Progress, step
 
@@ -75,6 +82,7 @@ def _contents(tr: Translator, pdf: bool, maps: list[str]) -> list[dict[str, str]
         ("data/identifiers.csv", "identifiers_csv"),
         ("data/shipments.csv", "shipments_csv"),
         ("data/evidence.csv", "evidence_csv"),
+        ("data/prosecution.csv", "prosecution_csv"),
         ("data/entities.ftm.json", "entities"),
         ("data/audit.jsonl", "audit"),
         ("data/parameters.json", "parameters"),
@@ -100,12 +108,12 @@ def _parameters(data: CaseExtract) -> dict[str, Any]:
     }
 
 
-def _kml_text(data: CaseExtract, tr: Translator, reference: str) -> tuple[dict[str, str], dict]:
+def _kml_text(sites: pd.DataFrame, tr: Translator, reference: str) -> tuple[dict[str, str], dict]:
     names, descriptions = {}, {}
     zh = tr.lang.startswith("zh")
-    for _, site in data.sites.iterrows():
+    for _, site in sites.iterrows():
         sid = str(site["site_id"])
-        place = jurisdiction_names(site.to_dict())
+        place = jurisdiction_names({str(k): v for k, v in site.items()})
         names[sid] = tr(
             "kml.name", site_id=sid, label=tr.value("label", site["label"]),
             score=f"{float(site['score']):.0f}",
@@ -119,15 +127,15 @@ def _kml_text(data: CaseExtract, tr: Translator, reference: str) -> tuple[dict[s
             (tr("kml.brands"), tr("list.sep").join(map(str, site["brands"]))),
             (tr("kml.jurisdiction"), place["zh"] if zh else place["en"]),
             (tr("kml.address"), str(site.get("address", ""))),
+            (tr("kml.estimate"), money(float(site["estimate_value_cny"]), "CNY", tr)),
         ]
     return names, descriptions
 
 
 def _gpkg_layers(
-    data: CaseExtract, profile: str
+    data: CaseExtract, profile: str, sites: pd.DataFrame, prosecution: pd.DataFrame
 ) -> dict[str, tuple[pd.DataFrame, str, str | None]]:
-    sites = data.sites
-    fields = [c for c in SITE_FIELDS if c in sites.columns] + ["address"]
+    fields = [c for c in (*SITE_FIELDS, *ESTIMATE_FIELDS) if c in sites.columns] + ["address"]
     ships = data.shipments[[c for c in SHIPMENT_COLUMNS if c in data.shipments.columns]]
     member = data.networks.membership
     nets = set(data.sellers["network_id"].dropna())
@@ -144,6 +152,12 @@ def _gpkg_layers(
         "networks": (member[member["network_id"].isin(nets)], "Network membership", None),
         "evidence": (data.evidence[list(EVIDENCE_COLUMNS)], "Evidence on the accounts", None),
         "reviews": (data.reviews, "Review history of the sites", None),
+        "prosecution": (
+            prosecution,
+            "Business volume estimated from platform data against case-filing thresholds "
+            "(an estimate, not a finding of fact)",
+            None,
+        ),
     }
 
 
@@ -155,6 +169,7 @@ def _write_payload(
     meta: dict[str, Any],
     keys: OrganisationKeys,
     pdf: bool,
+    thresholds: Thresholds,
     progress: Progress | None = None,
 ) -> None:
     from workbench.export._static_map import site_figure
@@ -192,6 +207,7 @@ def _write_payload(
         rights_holders=_rights_holders(settings),
         contents=_contents(tr, pdf, maps),
         signed_by=keys.fingerprint,
+        thresholds=thresholds,
     )
     step(progress, "writing the report (HTML and PDF)" if pdf else "writing the report (HTML)")
     html = render_tip_sheet(context)
@@ -200,17 +216,20 @@ def _write_payload(
     if pdf:
         render_pdf(html, folder / "report.pdf")
     step(progress, "writing GeoJSON, KML, GeoPackage and tables")
-    write_geojson(data.sites, folder / "sites.geojson", extra={"reference": reference})
-    names, descriptions = _kml_text(data, tr, reference)
-    write_kml(
-        data.sites, folder / "sites.kml", title=reference, names=names, descriptions=descriptions
-    )
-    write_gpkg(folder / "case.gpkg", _gpkg_layers(data, profile))
+    sites, prosecution = site_estimates(data.sites, data.shipments, data.evidence, thresholds.frame)
+    write_geojson(
+        sites, folder / "sites.geojson", extra={"reference": reference},
+        fields=(*SITE_FIELDS, *ESTIMATE_FIELDS),
+    )  # fmt: skip
+    names, descriptions = _kml_text(sites, tr, reference)
+    write_kml(sites, folder / "sites.kml", title=reference, names=names, descriptions=descriptions)
+    write_gpkg(folder / "case.gpkg", _gpkg_layers(data, profile, sites, prosecution))
     tables = {  # exact CSV for machines, one workbook of text cells for people
         "sellers": (data.sellers, _columns(SELLER_COLUMNS, profile)),
         "identifiers": (data.identifiers, _columns(IDENTIFIER_COLUMNS, profile)),
         "shipments": (data.shipments, SHIPMENT_COLUMNS),
         "evidence": (data.evidence, EVIDENCE_COLUMNS),
+        "prosecution": (prosecution, PROSECUTION_COLUMNS),
     }
     for name, (frame, columns) in tables.items():
         write_csv(frame, folder / f"{name}.csv", columns)
@@ -225,7 +244,7 @@ def _write_payload(
         for row in data.audit.to_dict(orient="records"):
             handle.write(json.dumps(jsonable(row), ensure_ascii=False) + "\n")
     _write_json(folder / "parameters.json", {"analysis": _parameters(data), "export": {
-        k: meta[k] for k in ("lang", "profile", "override")}})  # fmt: skip
+        k: meta[k] for k in ("lang", "profile", "override", "thresholds")}})  # fmt: skip
     _write_json(folder / "bundle.json", {k: v for k, v in meta.items() if k != "generated_at_dt"})
 
 
@@ -278,6 +297,7 @@ def export_tip_sheet(
     pdf: bool = True,
     keys_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    thresholds: str | os.PathLike[str] | Thresholds | None = None,
 ) -> Path:
     """Write a signed tip-sheet bundle for ``site_ids`` into ``out``; returns its path.
 
@@ -295,10 +315,15 @@ def export_tip_sheet(
     keys_dir : folder of the organisation keys (default: ``$WORKBENCH_KEYS_DIR`` or the
         user's config folder; create them with ``workbench keys init``).
     progress : told each of the ``EXPORT_STEPS`` steps as it starts.
+    thresholds : the case-filing thresholds table (a CSV path, or one already loaded with
+        :func:`workbench.export._thresholds.load_thresholds`); default: the table the
+        package ships. Each site's business volume is estimated from its waybills and
+        compared with the thresholds of its jurisdiction (report, ``prosecution.csv``).
     """
     tr = translator(lang)
     if profile not in PROFILES:
         raise InputError(f"profile={profile!r}; choose one of {', '.join(PROFILES)}")
+    table = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
     keys = load_keys(keys_dir)
     organisation = _organisation(case.settings())
     step(progress, "reading the sites, waybills and evidence from the case")
@@ -324,11 +349,13 @@ def export_tip_sheet(
         "profile": profile,
         "override": override,
         "key_fingerprint": keys.fingerprint,
+        "thresholds": {"table": table.name, "sha256": table.sha256},
     }
     return _publish(
         case, data, meta, Path(out), as_zip=as_zip,
         write=lambda data_dir: _write_payload(
-            data_dir, data, tr=tr, meta=meta, keys=keys, pdf=pdf, progress=progress
+            data_dir, data, tr=tr, meta=meta, keys=keys, pdf=pdf, thresholds=table,
+            progress=progress,
         ),
         keys=keys, progress=progress,
     )  # fmt: skip
@@ -368,6 +395,7 @@ def _publish(
             "export tip sheet",
             {
                 **{k: meta[k] for k in ("reference", "run_id", "site_ids", "lang", "profile")},
+                "thresholds": meta.get("thresholds"),
                 "bundle": target.name,
                 "override": {k: override[k] for k in ("reason", "sites")} if override else None,
                 "manifest_sha256": manifest_hash,

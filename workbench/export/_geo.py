@@ -74,12 +74,17 @@ def _rounded(geometry: shapely.Geometry) -> dict[str, Any]:
 
 
 def write_geojson(
-    sites: pd.DataFrame, path: str | os.PathLike[str], *, extra: Mapping[str, Any] | None = None
+    sites: pd.DataFrame,
+    path: str | os.PathLike[str],
+    *,
+    extra: Mapping[str, Any] | None = None,
+    fields: Sequence[str] = SITE_FIELDS,
 ) -> Path:
-    """One Point feature per site (``feature: "site"``) and one Polygon per hull (``"area"``)."""
+    """One Point feature per site (``feature: "site"``) and one Polygon per hull (``"area"``),
+    with the site's ``fields`` (those it has) and ``extra`` as properties."""
     features = []
     for _, row in sites.iterrows():
-        props = {**_site_properties(row, SITE_FIELDS), **jsonable(dict(extra or {}))}
+        props = {**_site_properties(row, fields), **jsonable(dict(extra or {}))}
         point = {"type": "Point", "coordinates": [round(row["lon"], 6), round(row["lat"], 6)]}
         features.append(
             {"type": "Feature", "geometry": point, "properties": {"feature": "site", **props}}

@@ -26,7 +26,15 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from workbench.errors import InputError, MissingDependencyError, NotFoundError
 from workbench.export._i18n import Translator, translator
 from workbench.export._naming import reference as make_reference
-from workbench.export._report import records, shown, site_section, source_rows
+from workbench.export._prosecution import compare, estimate_volume, prosecution_section
+from workbench.export._report import (
+    jurisdiction_names,
+    records,
+    shown,
+    site_section,
+    source_rows,
+)
+from workbench.export._thresholds import Thresholds, load_thresholds, site_thresholds
 from workbench.gazetteer import ATTRIBUTION as GEONAMES_ATTRIBUTION
 from workbench.networks._link import Networks
 
@@ -105,6 +113,7 @@ def tip_sheet_context(
     rights_holders: Mapping[str, str] | None = None,
     contents: Sequence[Mapping[str, str]] = (),
     signed_by: str | None = None,
+    thresholds: Thresholds | None = None,
 ) -> dict[str, Any]:
     """Everything the tip sheet shows for the given sites, as plain data (no HTML).
 
@@ -118,6 +127,9 @@ def tip_sheet_context(
     figures : PNG bytes per site id (:func:`workbench.export._static_map.site_figure`).
     override : ``{"reason", "by", "sites": {site_id: status}}`` when unconfirmed sites go out.
     contents : ``{"name", "what"}`` per file of the bundle.
+    thresholds : the case-filing thresholds (:func:`workbench.export._thresholds.
+        load_thresholds`; default: the table the package ships); each site's business
+        volume is estimated and compared with those of its jurisdiction.
     """
     tr = translator(lang)
     ids = [site_ids] if isinstance(site_ids, str) else [str(s) for s in site_ids]
@@ -130,6 +142,7 @@ def tip_sheet_context(
     sizes = {str(k): int(v) for k, v in networks.membership["network_id"].value_counts().items()}
     history = reviews if reviews is not None else pd.DataFrame(columns=["site_id"])
     overridden = dict((override or {}).get("sites", {}))
+    table = thresholds or load_thresholds()
     sections = []
     for site in rows:
         site_id = str(site["site_id"])
@@ -146,6 +159,7 @@ def tip_sheet_context(
             rights_holders=rights_holders or {},
             tr=tr,
         )
+        section["prosecution"] = _prosecution(site, ships, ev, table, tr)
         if figures and site_id in figures:
             section["figure"] = "data:image/png;base64," + base64.b64encode(
                 figures[site_id]
@@ -179,7 +193,26 @@ def tip_sheet_context(
         "sources": source_rows(sources, tr),
         "contents": [{k: shown(v, tr) for k, v in c.items()} for c in contents],
         "attributions": [tr("attribution.geonames"), tr("attribution.natural_earth")],
+        "prosecution_method": tr(
+            "prosecution.method", table=shown(table.name, tr), sha256=table.sha256
+        ),
     }
+
+
+def _prosecution(
+    site: pd.Series, ships: pd.DataFrame, evidence: pd.DataFrame, table: Thresholds, tr: Translator
+) -> dict[str, Any]:
+    """The site's business-volume estimate against the thresholds of its jurisdiction."""
+    place = jurisdiction_names({str(k): v for k, v in site.items()})
+    rows = site_thresholds(table.frame, {str(k): v for k, v in site.items()})
+    estimate = estimate_volume(ships, evidence)
+    return prosecution_section(
+        estimate,
+        compare(estimate, rows),
+        place=(place["zh"] or place["en"]) if tr.lang.startswith("zh") else place["en"],
+        table=table.name,
+        tr=tr,
+    )
 
 
 def _environment() -> Environment:
