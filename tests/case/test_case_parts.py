@@ -14,6 +14,7 @@ import pytest
 
 from workbench.case import _parts
 from workbench.case._case import open_case
+from workbench.case._schema import SCHEMA_VERSION
 from workbench.intake._table import IntakeResult
 
 
@@ -259,10 +260,13 @@ def test_a_case_without_companions_gets_them_on_open(tmp_path: Path) -> None:
     (tmp_path / "c.waybills" / name).unlink()
     with sqlite3.connect(tmp_path / "c.gpkg") as con:
         con.execute("DROP TABLE waybill_cells")
+        for table in ("cross_references", "xref_index"):  # schema 7's tables
+            con.execute(f"DROP TABLE {table}")
+            con.execute("DELETE FROM gpkg_contents WHERE table_name = ?", (table,))
         con.execute("UPDATE workbench_meta SET value = '5' WHERE key = 'schema_version'")
     con.close()
     with open_case(tmp_path / "c.gpkg") as case:
-        assert case.schema_version == 6
+        assert case.schema_version == SCHEMA_VERSION
         assert len(case._con.execute("SELECT * FROM waybill_cells").fetchall()) == 1
         pd.testing.assert_series_equal(cells_frame(case), before, check_dtype=False)
         assert case.verify_audit().ok  # companions change no ingest's digest

@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench.case._gpkg import create_core, register
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _V1_TABLES = """
 CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -95,7 +95,10 @@ _V3_LAYERS: dict[str, tuple[str, str | None]] = {
     "site_points": ("Unique ship-from points of each site, with their waybill counts", None),
     "site_activity": ("Waybills and declared value per site and week", None),
 }
-LAYERS = {**_V1_LAYERS, **_V3_LAYERS}
+_V7_LAYERS: dict[str, tuple[str, str | None]] = {
+    "cross_references": ("Matches with earlier cases and partners' lists, explained", None),
+}
+LAYERS = {**_V1_LAYERS, **_V3_LAYERS, **_V7_LAYERS}
 
 
 def _v1(con: sqlite3.Connection) -> None:
@@ -214,8 +217,35 @@ def _v6(con: sqlite3.Connection) -> None:
     _parts.add_companions(con)
 
 
+_V7_TABLES = """
+CREATE TABLE cross_references (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT, match TEXT NOT NULL, kind TEXT, value_norm TEXT,
+  seller_id TEXT, network_id TEXT, site_id TEXT, source TEXT NOT NULL,
+  source_name TEXT NOT NULL, source_path TEXT, source_hash TEXT, other_seller_ids TEXT,
+  n_other_sellers INTEGER, other_network_id TEXT, other_site_ids TEXT, review_status TEXT,
+  brand TEXT, verdict TEXT, verdict_date TEXT, explanation TEXT NOT NULL,
+  run_at TEXT NOT NULL, audit_seq INTEGER);
+CREATE INDEX cross_references_seller ON cross_references (seller_id);
+CREATE INDEX cross_references_source ON cross_references (source, source_name);
+CREATE TABLE xref_index (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT, part TEXT NOT NULL UNIQUE, scheme TEXT NOT NULL,
+  basis TEXT NOT NULL, n_rows INTEGER NOT NULL, data BLOB NOT NULL);
+"""
+
+
+def _v7(con: sqlite3.Connection) -> None:
+    """Matches with earlier cases and partners' exchange lists (``cross_references``), and
+    the case's own identifiers as fingerprints (``xref_index``: Arrow IPC blobs, read by
+    later cases that cross-reference against this one)."""
+    for statement in _V7_TABLES.split(";"):
+        if statement.strip():
+            con.execute(statement)
+    for table, (description, geometry) in _V7_LAYERS.items():
+        register(con, table, description, geometry)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6,
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
 }  # fmt: skip
 assert max(MIGRATIONS) == SCHEMA_VERSION
 

@@ -39,7 +39,9 @@ __all__ = [
 
 SEGMENTED = (*TABLE_NAMES, "quarantine")  # rows carry the ingest_seq that stored them
 RUN_TABLES = ("sites", "site_areas", "site_points", "site_activity")  # rows carry their run_id
-PLAIN = ("networks", "network_links", "runs", "reviews", "settings")
+PLAIN = (
+    "networks", "network_links", "runs", "reviews", "settings", "cross_references", "xref_index",
+)  # fmt: skip
 STATE_TABLES = (*SEGMENTED, *RUN_TABLES, *PLAIN)
 _BATCH = 20_000
 _NULL = "none"  # the segment of rows without an ingest_seq (written by another tool)
