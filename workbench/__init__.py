@@ -54,9 +54,17 @@ _PUBLIC: dict[str, str] = {
     ),
     **dict.fromkeys(("SiteFinder", "find_sites"), "workbench.sites"),
     **dict.fromkeys(("generate_demo", "DemoData"), "workbench.demo"),
-    **dict.fromkeys(("open_case", "Case"), "workbench.case"),
+    **dict.fromkeys(("open_case", "Case", "cross_reference", "cross_references"), "workbench.case"),
     **dict.fromkeys(
-        ("export_tip_sheet", "verify_bundle", "init_keys", "tip_sheet_context", "render_tip_sheet"),
+        (
+            "export_tip_sheet",
+            "verify_bundle",
+            "init_keys",
+            "tip_sheet_context",
+            "render_tip_sheet",
+            "export_exchange_list",
+            "import_exchange_list",
+        ),
         "workbench.export",
     ),
     **dict.fromkeys(("site_map", "MapView"), "workbench.maps"),
@@ -70,12 +78,14 @@ _PUBLIC: dict[str, str] = {
 __all__ = ["__version__", *sorted(_PUBLIC)]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from workbench.case import Case, open_case
+    from workbench.case import Case, cross_reference, cross_references, open_case
     from workbench.coords import bd09_to_wgs84, gcj02_to_wgs84, to_wgs84
     from workbench.demo import DemoData, generate_demo
     from workbench.explorer import Explorer, Selection, explore
     from workbench.export import (
+        export_exchange_list,
         export_tip_sheet,
+        import_exchange_list,
         init_keys,
         render_tip_sheet,
         tip_sheet_context,

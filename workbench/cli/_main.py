@@ -115,8 +115,10 @@ def lab(ctx: click.Context) -> None:
 
 
 from workbench.cli._export import register as _register_export_commands  # noqa: E402
+from workbench.cli._xref import register as _register_xref_commands  # noqa: E402
 
 _register_export_commands(cli)
+_register_xref_commands(cli)
 
 
 def main() -> None:
