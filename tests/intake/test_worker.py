@@ -170,3 +170,70 @@ def test_the_child_uses_small_pages_unless_told(
         environ = dict(v.split(b"=", 1) for v in fh.read().split(b"\0") if b"=" in v)
     stream.close()  # type: ignore[attr-defined]
     assert environ[b"NUMPY_MADVISE_HUGEPAGE"] == expected
+
+
+def test_large_arrays_cross_the_socket_out_of_band_and_intact() -> None:
+    import socket
+    import threading
+
+    import numpy as np
+
+    here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    send, receive = _worker._Channel(there), _worker._Channel(here)
+    frame = pd.DataFrame(
+        {
+            "id": pd.array([f"W{i}" for i in range(50_000)], dtype="string[pyarrow]"),
+            "lat": np.linspace(20.0, 30.0, 50_000),
+            "items": pd.array(np.arange(50_000) % 7, dtype="Int64"),
+        }
+    )
+    sent = threading.Thread(target=send.send, args=(("chunk", frame),))
+    sent.start()  # a message larger than the socket's buffer: sent while received
+    kind, got = receive.recv()
+    sent.join()
+    assert kind == "chunk"
+    pd.testing.assert_frame_equal(got, frame)
+    assert got["lat"].to_numpy().ctypes.data % 64 == 0  # buffers land aligned
+    send.send(("done", None))
+    assert receive.recv() == ("done", None)
+    send.close()
+    with pytest.raises(EOFError):
+        receive.recv()
+    receive.close()
+
+
+def test_the_child_checks_a_chunk_while_the_last_one_is_sent(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    class Slow:
+        def __init__(self) -> None:
+            self.sent: list[object] = []
+            self.done: list[float] = []
+
+        def send(self, message: object) -> None:
+            time.sleep(0.4)  # the parent is busy storing
+            self.sent.append(message)
+            self.done.append(time.perf_counter())
+
+        def close(self) -> None:
+            pass
+
+    class Stream:
+        report, info, sha256 = {"rows": 3}, "info", "digest"
+
+        def __init__(self) -> None:
+            self.made: list[float] = []
+
+        def results(self):  # type: ignore[no-untyped-def]
+            for i in range(3):
+                time.sleep(0.2)  # checking a chunk
+                self.made.append(time.perf_counter())
+                yield i
+
+    stream, channel = Stream(), Slow()
+    _worker._work(stream, channel)  # type: ignore[arg-type]
+    done = ("done", ({"rows": 3}, "info", "digest"))
+    assert channel.sent == [("chunk", 0), ("chunk", 1), ("chunk", 2), done]
+    assert stream.made[1] < channel.done[0]  # chunk 1 checked while chunk 0 was sent
+    assert not [t for t in threading.enumerate() if t.name.startswith("workbench-send")]

@@ -39,6 +39,7 @@ from workbench.intake._read import (
     TEXT_SUFFIXES,
     FileInfo,
     RawChunk,
+    read_ahead,
     read_csv_chunks,
     read_table_chunks,
 )
@@ -222,7 +223,7 @@ class IntakeStream:
         self._digest = pool.submit(sha256_file, self.path)
         pool.shutdown(wait=False)
         renames: dict[str, str] | None = None
-        for chunk in self._chunks():
+        for chunk in read_ahead(self._chunks()):  # the next chunk parsed while this is checked
             if renames is None:
                 renames = resolve_columns(
                     self.info.columns, self.table, self.mapping, str(self.path)
