@@ -153,7 +153,7 @@ class _Channel:
         if aligned:  # an array's memory, as NumPy and Arrow like it: 64-byte aligned
             block = np.empty(size + 64, dtype=np.uint8)
             skip = -block.ctypes.data % 64
-            view = memoryview(block[skip : skip + size])
+            view = block[skip : skip + size].data
             data: Any = view
         else:
             data = bytearray(size)
