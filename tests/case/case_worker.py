@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 import workbench.case._case
-import workbench.case._parts
+import workbench.case._part_write
 from workbench.case._case import Case, open_case
 from workbench.intake._table import IntakeResult
 
@@ -139,7 +139,7 @@ def main() -> None:
         mark("staged")
 
     workbench.case._case.stage = stage
-    writer = workbench.case._parts.PartsWriter
+    writer = workbench.case._part_write.PartsWriter
     real_add, real_finish = writer.add, writer.finish
 
     def add(self: Any, frame: pd.DataFrame) -> None:

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from workbench.case import _parts
+from workbench.case import _part_write, _parts
 from workbench.case._case import open_case
 from workbench.case._schema import SCHEMA_VERSION
 from workbench.intake._table import IntakeResult
@@ -94,7 +94,7 @@ def test_orphans_and_dead_incoming_folders_are_swept_but_a_live_writer_is_not(
 
 
 def test_a_viewport_reads_only_its_row_groups(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(_parts, "ROW_GROUP_ROWS", 1_000)
+    monkeypatch.setattr(_part_write, "ROW_GROUP_ROWS", 1_000)
     rng = np.random.default_rng(1)
     n = 20_000
     ids = [f"W{i}" for i in range(n)]
@@ -305,23 +305,25 @@ def _sorted_file(n: int, seed: int = 3) -> list[pd.DataFrame]:
 
 
 def test_a_part_is_in_key_order_when_buckets_overflow(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(_parts, "_SORT_ROWS", 300)
-    monkeypatch.setattr(_parts, "ROW_GROUP_ROWS", 250)
+    monkeypatch.setattr(_part_write, "_SORT_ROWS", 300)
+    monkeypatch.setattr(_part_write, "ROW_GROUP_ROWS", 250)
     sizes: list[int] = []
-    real = _parts._sorted_runs
+    real = _part_write._sorted_runs
     split = []
 
     def runs(spill):  # type: ignore[no-untyped-def]
-        top = spill.path.name.endswith(tuple(f"bucket-{b:02d}" for b in range(_parts._BUCKETS)))
+        top = spill.path.name.endswith(
+            tuple(f"bucket-{b:02d}" for b in range(_part_write._BUCKETS))
+        )
         split.append(not top)
         for table in real(spill):
             if top:  # a split spill's runs come through here again
                 sizes.append(table.num_rows)
             yield table
 
-    monkeypatch.setattr(_parts, "_sorted_runs", runs)
+    monkeypatch.setattr(_part_write, "_sorted_runs", runs)
     with _parts.incoming_folder(tmp_path / "parts") as incoming:
-        writer = _parts.PartsWriter(incoming)
+        writer = _part_write.PartsWriter(incoming)
         for chunk in _sorted_file(5_000):
             writer.add(chunk)
         (info,) = writer.finish()
@@ -331,7 +333,7 @@ def test_a_part_is_in_key_order_when_buckets_overflow(tmp_path: Path, monkeypatc
         assert sorted(p.name for p in incoming.iterdir() if p.name != ".lock") == sorted(
             [info.path.name, _parts.cells_name(info.path.name)]
         )
-    key = _parts.hilbert_key(table.column("lat").to_numpy(), table.column("lon").to_numpy())
+    key = _part_write.hilbert_key(table.column("lat").to_numpy(), table.column("lon").to_numpy())
     assert (np.diff(key.astype(np.float64)) >= 0).all()
     assert sorted(table.column("shipment_id").to_pylist()) == sorted(f"W{i}" for i in range(5_000))
     # no run is sorted in memory above the bound: the hub's 1,650 rows share one key
@@ -380,7 +382,7 @@ def test_work_ahead_keeps_order_raises_where_it_failed_and_stops_its_thread() ->
 def test_a_point_with_many_waybills_gets_a_bucket_of_its_own(tmp_path: Path, monkeypatch) -> None:
     """A point that holds many of the first chunk's waybills (a hub) spills to a bucket
     of its own: one key, already in order, so it is never split again nor sorted."""
-    monkeypatch.setattr(_parts, "_SORT_ROWS", 300)
+    monkeypatch.setattr(_part_write, "_SORT_ROWS", 300)
     rng = np.random.default_rng(5)
     n = 5_000
     lat, lon = rng.uniform(20, 40, n), rng.uniform(100, 120, n)  # spread alike in every chunk
@@ -390,16 +392,16 @@ def test_a_point_with_many_waybills_gets_a_bucket_of_its_own(tmp_path: Path, mon
         {"shipment_id": [f"W{i}" for i in range(n)], "seller_id": "S1", "lat": lat, "lon": lon,
          "shipped_at": pd.Timestamp("2026-03-02")}
     )  # fmt: skip
-    real_split, real_sort = _parts._split, pc.sort_indices
+    real_split, real_sort = _part_write._split, pc.sort_indices
     splits, sorted_rows = [], []
-    monkeypatch.setattr(_parts, "_split", lambda *a: splits.append(1) or real_split(*a))
+    monkeypatch.setattr(_part_write, "_split", lambda *a: splits.append(1) or real_split(*a))
 
     def sort_indices(values, *a, **kw):  # type: ignore[no-untyped-def]
         sorted_rows.append(len(values))
         return real_sort(values, *a, **kw)
 
     with _parts.incoming_folder(tmp_path / "parts") as incoming:
-        writer = _parts.PartsWriter(incoming, cells=False)
+        writer = _part_write.PartsWriter(incoming, cells=False)
         for start in range(0, n, 500):
             writer.add(frame.iloc[start : start + 500])
         monkeypatch.setattr(pc, "sort_indices", sort_indices)
@@ -418,11 +420,11 @@ def test_a_large_file_is_written_as_two_parts_of_its_key_range(tmp_path: Path, m
     """From ``SPLIT_ROWS`` waybills on, a file is written as two parts at once: the lower
     and the upper half of its key range, each in key order with its own bounding box and
     companion; together they hold every row once, and a case reads them as one."""
-    monkeypatch.setattr(_parts, "SPLIT_ROWS", 2_000)
-    monkeypatch.setattr(_parts, "ROW_GROUP_ROWS", 250)
+    monkeypatch.setattr(_part_write, "SPLIT_ROWS", 2_000)
+    monkeypatch.setattr(_part_write, "ROW_GROUP_ROWS", 250)
     chunks = _sorted_file(5_000)
     with _parts.incoming_folder(tmp_path / "parts") as incoming:
-        writer = _parts.PartsWriter(incoming)
+        writer = _part_write.PartsWriter(incoming)
         for chunk in chunks:
             writer.add(chunk)
         lower, upper = writer.finish()
@@ -433,7 +435,8 @@ def test_a_large_file_is_written_as_two_parts_of_its_key_range(tmp_path: Path, m
             lat, lon = table.column("lat").to_numpy(), table.column("lon").to_numpy()
             assert info.bbox == (lat.min(), lon.min(), lat.max(), lon.max())
     keys = [
-        _parts.hilbert_key(t.column("lat").to_numpy(), t.column("lon").to_numpy()) for t in tables
+        _part_write.hilbert_key(t.column("lat").to_numpy(), t.column("lon").to_numpy())
+        for t in tables
     ]
     assert (np.diff(np.concatenate(keys).astype(np.float64)) >= 0).all()  # lower, then upper
     assert 1_000 < lower.rows < 4_000  # about half each (a hub's rows stay together)
@@ -442,7 +445,7 @@ def test_a_large_file_is_written_as_two_parts_of_its_key_range(tmp_path: Path, m
 
 
 def test_an_ingest_of_a_large_file_stores_both_parts(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(_parts, "SPLIT_ROWS", 2_000)
+    monkeypatch.setattr(_part_write, "SPLIT_ROWS", 2_000)
     frame = pd.concat(_sorted_file(5_000))
     report = {"table": "shipments", "source": "x.csv", "sha256": "0" * 64, "rows_read": 5_000}
     with open_case(tmp_path / "c.gpkg") as case:

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from workbench.case import _parts, _site_input
+from workbench.case import _part_write, _parts, _site_input
 from workbench.case._case import open_case
 from workbench.intake._table import IntakeResult
 
@@ -66,7 +66,7 @@ def case_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # row groups of 4 rows: each group has its own dictionaries (sellers S0-S4 in the
     # first ingest appear group by group); the second ingest replaces W5 and W6 of the
     # first part (marked as replaced rows, not rewritten) and adds sellers S5, S6
-    monkeypatch.setattr(_parts, "ROW_GROUP_ROWS", 4)
+    monkeypatch.setattr(_part_write, "ROW_GROUP_ROWS", 4)
     path = tmp_path / "c.gpkg"
     with open_case(path) as case:
         case.ingest([waybills([f"W{i}" for i in range(12)], 25.44, ["S0", "S1", "S2", "S3"])])

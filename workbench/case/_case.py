@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench.arrays import release_unused
-from workbench.case import _parts
+from workbench.case import _part_write, _parts
 from workbench.case import audit as audit_log
 from workbench.case._ahead import ahead
 from workbench.case._gpkg import parse_geometries, register_functions, touch
@@ -440,7 +440,9 @@ class Case:
                 columns: list[str] = []
                 n_clean = n_quarantined = 0
                 # waybills go to a GeoParquet part, the other tables to the scratch file
-                writer = _parts.PartsWriter(incoming) if incoming and table == "shipments" else None
+                writer = (
+                    _part_write.PartsWriter(incoming) if incoming and table == "shipments" else None
+                )
                 for chunk in ahead(chunks):  # the next chunk is read while this one is stored
                     columns = columns or stored_columns(chunk)
                     tables = staged_tables(i, chunk, data=writer is None)
@@ -500,7 +502,7 @@ class Case:
         report: dict[str, Any],
         n_clean: int,
         n_quarantined: int,
-        parts: list[_parts.PartInfo],
+        parts: list[_part_write.PartInfo],
         seq: int,
         replaced_rows: dict[str, int],
     ) -> dict[str, int]:
