@@ -53,7 +53,10 @@ _PUBLIC: dict[str, str] = {
         "workbench.networks",
     ),
     **dict.fromkeys(("SiteFinder", "find_sites"), "workbench.sites"),
-    **dict.fromkeys(("generate_demo", "DemoData"), "workbench.demo"),
+    **dict.fromkeys(
+        ("generate_demo", "DemoData", "generate_known_offenders", "KnownOffenders"),
+        "workbench.demo",
+    ),
     **dict.fromkeys(("open_case", "Case", "cross_reference", "cross_references"), "workbench.case"),
     **dict.fromkeys(
         (
@@ -80,7 +83,7 @@ __all__ = ["__version__", *sorted(_PUBLIC)]
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.case import Case, cross_reference, cross_references, open_case
     from workbench.coords import bd09_to_wgs84, gcj02_to_wgs84, to_wgs84
-    from workbench.demo import DemoData, generate_demo
+    from workbench.demo import DemoData, KnownOffenders, generate_demo, generate_known_offenders
     from workbench.explorer import Explorer, Selection, explore
     from workbench.export import (
         export_exchange_list,
