@@ -346,13 +346,19 @@ def networks(
     export_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Link the accounts of CASE into networks through shared identifiers and store them."""
+    """Link the accounts of CASE into networks through shared identifiers and store them.
+
+    Networks whose accounts were seen before (earlier cases, partner lists: ``workbench
+    xref``, ``workbench exchange import``) are flagged."""
     from workbench.case._case import open_case
+    from workbench.export._seen import read_cross_references
+    from workbench.networks._flags import flag_networks
 
     with open_case(case_path, create=False) as case:
         nets = case.link_sellers(
             max_accounts=max_accounts, allow_list=allow_list, include_weak=include_weak
         )
+        summary = flag_networks(nets.summary, nets.membership, read_cross_references(case))
     if export_path is not None:
         from workbench.networks._graph import export_network
 
@@ -361,7 +367,7 @@ def networks(
         _echo_json(
             {
                 "parameters": nets.parameters,
-                "networks": nets.summary.to_dict("records"),
+                "networks": summary.to_dict("records"),
                 "infrastructure": nets.infrastructure.to_dict("records"),
             }
         )
@@ -371,6 +377,11 @@ def networks(
         f"{nets.parameters['max_accounts']} accounts are infrastructure "
         f"({nets.parameters['max_accounts_from']}): {len(nets.infrastructure)} found"
     )
-    echo(nets.summary.to_string(index=False))
+    echo(summary.drop(columns=["seen_before"]).to_string(index=False))
+    flagged = summary[summary["seen_before"] != ""]
+    if len(flagged):
+        echo(f"seen before ({len(flagged)} networks):")
+    for network_id, text in zip(flagged["network_id"], flagged["seen_before"], strict=True):
+        echo(f"  {network_id}: {text}")
     if export_path is not None:
         echo(f"graph written to {export_path}")

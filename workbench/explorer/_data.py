@@ -37,6 +37,7 @@ TABLE_COLUMNS: tuple[dict[str, Any], ...] = (
     {"key": "brands", "label": "Brands", "numeric": False},
     {"key": "jurisdiction", "label": "Jurisdiction", "numeric": False},
     {"key": "status", "label": "Status", "numeric": False},
+    {"key": "seen_before", "label": "Seen before", "numeric": True},
 )
 SCORE_PARTS = {
     "evidence": "Evidence (counterfeit test buys of its sellers and their networks)",
@@ -63,6 +64,9 @@ class Selection:
     sites : sites of the run whose centre is inside.
     locations : warehouse / return / registered addresses inside.
     source : "draw", "site" or "point".
+    seen_before : the matches of its sellers with earlier cases and partner lists (set by
+        the explorer for a clicked point or drawn area; None when the case was never
+        cross-referenced or for a site's selection: the site's panel lists them).
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Selection:
         self.shape = shape
         self.sellers, self.sites, self.locations = sellers, sites, locations
         self.source, self.site_id = source, site_id
+        self.seen_before: pd.DataFrame | None = None
         self._shipments = shipments if isinstance(shipments, pd.DataFrame) else None
         self._read = shipments if callable(shipments) else None
         given = len(shipments) if isinstance(shipments, pd.DataFrame) else 0
@@ -178,8 +183,10 @@ def jurisdiction_label(site: Any) -> str:
     return ", ".join(dict.fromkeys(named))
 
 
-def table_rows(sites: pd.DataFrame) -> list[dict[str, Any]]:
-    """One JSON-ready row per site for the site table."""
+def table_rows(sites: pd.DataFrame, seen: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready row per site for the site table; ``seen``: per site, the matches with
+    earlier cases and partner lists its panel lists (none: no value)."""
+    seen = seen or {}
     rows = []
     wanted = ["site_id", "rank", "score", "label", "n_shipments", "n_sellers", "brands", "status"]
     wanted += ["district", "prefecture", "province", "place"]
@@ -196,6 +203,7 @@ def table_rows(sites: pd.DataFrame) -> list[dict[str, Any]]:
                 "brands": ", ".join(data.text_list(site.get("brands"))),
                 "jurisdiction": jurisdiction_label(site),
                 "status": data.text(site.get("status")) or "unreviewed",
+                "seen_before": seen.get(str(site["site_id"])),
             }
         )
     return rows
@@ -204,9 +212,12 @@ def table_rows(sites: pd.DataFrame) -> list[dict[str, Any]]:
 class SiteRows:
     """A run's sites as map records and table rows, built once: a filter only picks them."""
 
-    def __init__(self, sites: pd.DataFrame, names: dict[str, str]) -> None:
+    def __init__(
+        self, sites: pd.DataFrame, names: dict[str, str], seen: dict[str, int] | None = None
+    ) -> None:
         self._records = data.site_records(sites, names)  # in rank order
-        self._rows = dict(zip(sites["site_id"].astype(str), table_rows(sites), strict=True))
+        rows = table_rows(sites, seen)
+        self._rows = dict(zip(sites["site_id"].astype(str), rows, strict=True))
 
     def records(self, shown: pd.DataFrame) -> list[dict[str, Any]]:
         """The map records of the sites in ``shown`` (rank order)."""

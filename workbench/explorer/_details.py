@@ -1,4 +1,5 @@
-"""The explorer's site details panel as HTML: score parts, sellers, evidence, activity, reviews.
+"""The explorer's site details panel as HTML: score parts, sellers, evidence, activity, reviews,
+and what was seen before (earlier cases, partner lists); and the panel of a map selection.
 
 Built by pure functions from frames; every value from the data is passed through
 :func:`html.escape`, numbers are formatted here, and the weekly activity chart is an inline
@@ -13,10 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.explorer._data import FOUND_BY, SCORE_PARTS, jurisdiction_label
+from workbench.explorer._data import FOUND_BY, SCORE_PARTS, Selection, jurisdiction_label
+from workbench.export._i18n import translator
+from workbench.export._seen import seen_before_rows
 
 MAX_SELLERS = 25
 MAX_EVIDENCE = 12
+MAX_SEEN = 25
 CHART_W, CHART_H = 320, 90
 
 
@@ -125,6 +129,66 @@ def evidence_html(evidence: pd.DataFrame) -> str:
     )
 
 
+def seen_before_html(rows: pd.DataFrame | None) -> str:
+    """The matches with earlier cases and partner lists (:class:`~workbench.explorer._seen.
+    SeenBefore`), worded as the tip sheet words them: platform records, not findings."""
+    if rows is None:
+        return (
+            "<p>Not cross-referenced yet: <code>workbench xref</code> (earlier cases), "
+            "<code>workbench exchange import</code> (partner lists).</p>"
+        )
+    if rows.empty:
+        return "<p>No match in the earlier cases or partner lists checked.</p>"
+    shown = seen_before_rows(rows, translator("en"), MAX_SEEN)
+    body = "".join(
+        f"<tr><td>{esc(r['what'])}</td><td>{esc(r['account'])}</td><td>{esc(r['source'])}</td>"
+        f"<td>{esc(r['earlier'])}</td><td>{esc(r['outcome'])}</td>"
+        f"<td>{esc(r['record'])}</td></tr>"
+        for r in shown
+    )
+    more = len(rows) - len(shown)
+    tail = f"<p>… and {more:,} more (workbench.cross_references(case)).</p>" if more > 0 else ""
+    return (
+        '<table class="workbench-list workbench-seen"><tr><th>Match</th><th>Account</th>'
+        "<th>Where</th><th>Earlier network / sites</th><th>Outcome there</th>"
+        f"<th>Record</th></tr>{body}</table>{tail}"
+    )
+
+
+def selection_html(
+    selection: Selection, *, names: dict[str, str], seen: pd.DataFrame | None
+) -> str:
+    """The panel of what was clicked or drawn on the map: its counts, its sellers (those
+    seen before first) and their matches with earlier cases and partner lists."""
+    ids = [str(s) for s in selection.sellers["seller_id"]]
+    flagged = set(seen["seller_id"].dropna().astype(str)) if seen is not None else set()
+    ordered = [s for s in ids if s in flagged] + [s for s in ids if s not in flagged]
+    networks = dict(zip(ids, selection.sellers["network_id"], strict=True))
+    items = "".join(
+        f"<li>{esc(names.get(s, s))} <code>{esc(s)}</code>"
+        + (f" · {esc(networks[s])}" if isinstance(networks.get(s), str) else "")
+        + (" · <b>seen before</b>" if s in flagged else "")
+        + "</li>"
+        for s in ordered[:MAX_SELLERS]
+    )
+    more = len(ids) - MAX_SELLERS
+    tail = f"<li>… and {more:,} more</li>" if more > 0 else ""
+    what = {"point": "Clicked point", "draw": "Drawn area"}.get(selection.source, "Selection")
+    return (
+        f'<div class="workbench-details workbench-selection"><h3>{esc(what)}</h3>'
+        + _rows(
+            [
+                ("Shipments", f"{selection.n_shipments:,}"),
+                ("Sellers", f"{len(ids):,}"),
+                ("Sites", f"{len(selection.sites):,}"),
+                ("Addresses", f"{len(selection.locations):,}"),
+            ]
+        )
+        + _seen_section(seen)
+        + f"<h4>Sellers ({len(ids):,})</h4><ul class='workbench-sellers'>{items}{tail}</ul></div>"
+    )
+
+
 def reviews_html(reviews: pd.DataFrame) -> str:
     if reviews.empty:
         return "<p>Not reviewed yet.</p>"
@@ -139,6 +203,14 @@ def reviews_html(reviews: pd.DataFrame) -> str:
     )
 
 
+def _seen_section(rows: pd.DataFrame | None) -> str:
+    """The "Seen before" heading and list; nothing for a case never cross-referenced."""
+    if rows is None:
+        return ""
+    count = f" ({len(rows):,})" if len(rows) else ""
+    return f"<h4>Seen before{count}</h4>{seen_before_html(rows)}"
+
+
 def details_html(
     site: dict[str, Any],
     *,
@@ -147,8 +219,10 @@ def details_html(
     evidence: pd.DataFrame,
     activity: pd.DataFrame,
     reviews: pd.DataFrame,
+    seen: pd.DataFrame | None = None,
 ) -> str:
-    """The whole panel for one site (a row of ``case.sites()`` as a dict)."""
+    """The whole panel for one site (a row of ``case.sites()`` as a dict); ``seen``: its
+    matches with earlier cases and partner lists (None: the case was never checked)."""
     own = evidence[evidence["seller_id"].isin([str(s) for s in site.get("sellers") or []])]
     zh = ", ".join(
         str(site[k]) for k in ("district_zh", "prefecture_zh", "province_zh") if site.get(k)
@@ -179,6 +253,7 @@ def details_html(
     )
     return (
         f'<div class="workbench-details"><h3>{title}</h3>{facts}'
+        f"{_seen_section(seen)}"
         f"<h4>Score parts</h4>{score_parts_html(site.get('score_parts') or {})}"
         f"<h4>Weekly shipments</h4>{activity_svg(activity)}"
         f"<h4>Sellers ({len(site.get('sellers') or [])})</h4>"

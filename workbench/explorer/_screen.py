@@ -12,6 +12,11 @@ The map is the offline folium page of :mod:`workbench.maps._page` inside a sandb
 (:class:`~workbench.explorer._widgets.MapFrame`); clicks and drawn shapes come back to the
 kernel as events, filters and zooms go to the page as new layer data. Every observer reads
 traits, calls one function of :mod:`workbench.explorer._data` and sets the result.
+
+What a case's accounts, networks and sites were seen with before (``workbench xref``,
+``workbench exchange import``) shows in the site table ("Seen before": how many matches),
+in a site's panel and in the panel of a clicked point or drawn area
+(:mod:`workbench.explorer._seen`).
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ from workbench.explorer._data import (
     select,
     visible_sites,
 )
-from workbench.explorer._details import details_html
+from workbench.explorer._details import details_html, selection_html
+from workbench.explorer._seen import SeenBefore
 from workbench.explorer._widgets import MapFrame, SiteTable
 from workbench.maps import _data as data
 from workbench.maps._addresses import AddressIndex
@@ -113,6 +119,8 @@ class Explorer(w.VBox):
         self.out_dir = Path(out_dir)
         self.reviewer = reviewer
         self.data = CaseData.read(case)
+        # matches with earlier cases and partner lists: counts now, rows per selection
+        self.seen = SeenBefore(case, run_id or case.latest_run())
         self._addresses = AddressIndex(self.data.locations, self.data.names)
         self._address_state = _Drawn()  # the addresses drawn now
         self._tiles, self._attribution = tiles, attribution
@@ -236,8 +244,14 @@ class Explorer(w.VBox):
 
     def _load_run(self) -> None:
         self.sites = self.case.sites(self.run_id)
-        self._site_rows = SiteRows(self.sites, self.data.names)
+        if self.seen.run_id != self.run_id:
+            self.seen.load(self.run_id)
+        self._site_rows = self._rows_of_sites()
         self.radius.value = float(self._run_parameters().get("radius_m", self.radius.value))
+
+    def _rows_of_sites(self) -> SiteRows:
+        seen = self.seen.site_counts(self.sites, self.data.network_of)
+        return SiteRows(self.sites, self.data.names, seen)
 
     def _points_of(self, site_id: str) -> pd.DataFrame:
         """The ship-from points of a site of the run shown (lat, lon)."""
@@ -296,7 +310,9 @@ class Explorer(w.VBox):
             self.selected_site = event["site_id"]
         elif kind == "point-click":
             shape = point_shape(event["lat"], event["lon"], self._cell)
-            self.selection = select(self.data, self.sites, shape, self._filters, source="point")
+            self._show_selection(
+                select(self.data, self.sites, shape, self._filters, source="point")
+            )
         elif kind == "draw":
             try:
                 self.select_polygon(event["coordinates"])
@@ -311,9 +327,24 @@ class Explorer(w.VBox):
     def select_polygon(self, coordinates: list[list[float]]) -> Selection:
         """Select what lies inside a ring of [lon, lat] pairs, as drawing it on the map does."""
         shape = polygon_from_ring(coordinates)
-        self.selection = select(self.data, self.sites, shape, self._filters, source="draw")
-        self._say(f"Selected: {self.selection!r}"[:300])
-        return self.selection
+        found = self._show_selection(
+            select(self.data, self.sites, shape, self._filters, source="draw")
+        )
+        self._say(f"Selected: {found!r}"[:300])
+        return found
+
+    def _show_selection(self, found: Selection) -> Selection:
+        """Make ``found`` the selection, with what its sellers were seen with before
+        (``found.seen_before``); the panel shows it unless a site is chosen (the panel then
+        stays on the site, which the review buttons decide on)."""
+        ids = found.sellers["seller_id"].astype(str)
+        found.seen_before = self.seen.rows(ids, self.data.network_of)
+        self.selection = found
+        if not self.selected_site:
+            self.details.value = selection_html(
+                found, names=self.data.names, seen=found.seen_before
+            )
+        return found
 
     def _on_view(self, bounds: list[list[float]]) -> None:
         """Zoomed in on a binned map: show the points and addresses in view, one by one
@@ -381,6 +412,7 @@ class Explorer(w.VBox):
             evidence=self.data.evidence,
             activity=self.case.site_activity(self.run_id, site=site_id),
             reviews=self.case.reviews(site_id, run_id=self.run_id),
+            seen=self.seen.rows(site.get("sellers") or [], self.data.network_of, site_id),
         )
 
     # -- actions --------------------------------------------------------------------------
@@ -400,7 +432,7 @@ class Explorer(w.VBox):
             return None
         self.note.value = ""
         self.sites = self.case.sites(self.run_id)
-        self._site_rows = SiteRows(self.sites, self.data.names)
+        self._site_rows = self._rows_of_sites()
         shown = visible_sites(self.sites, self.filters)
         self.table.rows = self.table.sort_rows(self._site_rows.table(shown))
         self._show_details(site_id)

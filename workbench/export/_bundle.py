@@ -40,6 +40,7 @@ from workbench.export._prosecution import (
     site_estimates,
 )
 from workbench.export._report import jurisdiction_names
+from workbench.export._seen import cross_referenced, read_cross_references, seen_before
 from workbench.export._tables import write_csv, write_xlsx
 from workbench.export._thresholds import Thresholds, load_thresholds
 from workbench.export._tipsheet import render_pdf, render_tip_sheet, tip_sheet_context
@@ -63,6 +64,12 @@ SHIPMENT_COLUMNS = (
     "precision", "origin_address", "items", "value_cny", "brand",
 )  # fmt: skip
 EVIDENCE_COLUMNS = ("evidence_id", "seller_id", "brand", "kind", "verdict", "date", "file_sha256")
+CROSS_REFERENCE_COLUMNS = (
+    "site_id", "seller_id", "network_id", "match", "kind", "value_norm", "source",
+    "source_name", "source_path", "source_hash", "other_seller_ids", "n_other_sellers",
+    "other_network_id", "other_site_ids", "review_status", "brand", "verdict", "verdict_date",
+    "explanation", "run_at", "audit_seq",
+)  # fmt: skip
 _PARTNER_DROPS = {"name", "registered_address", "value_norm"}
 
 
@@ -70,7 +77,9 @@ def _columns(columns: tuple[str, ...], profile: str) -> list[str]:
     return [c for c in columns if profile != "partner" or c not in _PARTNER_DROPS]
 
 
-def _contents(tr: Translator, pdf: bool, maps: list[str]) -> list[dict[str, str]]:
+def _contents(
+    tr: Translator, pdf: bool, maps: list[str], xrefs: bool = False
+) -> list[dict[str, str]]:
     names = [
         ("data/report.html", "report_html"),
         *([("data/report.pdf", "report_pdf")] if pdf else []),
@@ -83,6 +92,7 @@ def _contents(tr: Translator, pdf: bool, maps: list[str]) -> list[dict[str, str]
         ("data/shipments.csv", "shipments_csv"),
         ("data/evidence.csv", "evidence_csv"),
         ("data/prosecution.csv", "prosecution_csv"),
+        *([("data/cross_references.csv", "cross_references_csv")] if xrefs else []),
         ("data/entities.ftm.json", "entities"),
         ("data/audit.jsonl", "audit"),
         ("data/parameters.json", "parameters"),
@@ -170,6 +180,7 @@ def _write_payload(
     keys: OrganisationKeys,
     pdf: bool,
     thresholds: Thresholds,
+    xrefs: pd.DataFrame | None = None,
     progress: Progress | None = None,
 ) -> None:
     from workbench.export._static_map import site_figure
@@ -205,9 +216,10 @@ def _write_payload(
         figures=figures,
         override=meta["override"],
         rights_holders=_rights_holders(settings),
-        contents=_contents(tr, pdf, maps),
+        contents=_contents(tr, pdf, maps, xrefs is not None),
         signed_by=keys.fingerprint,
         thresholds=thresholds,
+        cross_references=xrefs,
     )
     step(progress, "writing the report (HTML and PDF)" if pdf else "writing the report (HTML)")
     html = render_tip_sheet(context)
@@ -231,6 +243,11 @@ def _write_payload(
         "evidence": (data.evidence, EVIDENCE_COLUMNS),
         "prosecution": (prosecution, PROSECUTION_COLUMNS),
     }
+    if xrefs is not None:  # a case cross-referenced: its matches, for analysts and people
+        tables["cross_references"] = (
+            _site_cross_references(data, xrefs),
+            [c for c in CROSS_REFERENCE_COLUMNS if profile != "partner" or c != "source_path"],
+        )
     for name, (frame, columns) in tables.items():
         write_csv(frame, folder / f"{name}.csv", columns)
     write_xlsx(
@@ -246,6 +263,48 @@ def _write_payload(
     _write_json(folder / "parameters.json", {"analysis": _parameters(data), "export": {
         k: meta[k] for k in ("lang", "profile", "override", "thresholds")}})  # fmt: skip
     _write_json(folder / "bundle.json", {k: v for k, v in meta.items() if k != "generated_at_dt"})
+
+
+def _cross_references(
+    case: Case, data: CaseExtract, profile: str, key: bytes
+) -> pd.DataFrame | None:
+    """The case's cross-references that concern the bundle's sites (their accounts, those
+    accounts' networks, the sites); None when the case was never cross-referenced.
+
+    Partner edition: identifier values as the same keyed tokens as ``identifiers.csv``, and
+    no matches from other partners' lists (theirs to share, not ours)."""
+    if not cross_referenced(case):
+        return None
+    at_site = {str(s) for sellers in data.sites["sellers"] for s in sellers}
+    sellers = data.sellers[data.sellers["seller_id"].astype(str).isin(at_site)]
+    frame = read_cross_references(
+        case, run_id=data.run_id, sellers=at_site, site_ids=data.sites["site_id"].astype(str),
+        networks=sellers["network_id"].dropna().astype(str),
+    )  # fmt: skip
+    if profile == "partner":
+        from workbench.export._extract import _tokens
+
+        frame = frame[frame["source"] != "partner"].reset_index(drop=True)
+        frame["value_norm"] = _tokens(frame["value_norm"], key).replace("", None)
+        frame["source_path"] = None
+    return frame
+
+
+def _site_cross_references(data: CaseExtract, xrefs: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per cross-reference and site it concerns (a ring's match can concern two
+    sites), in the order of the sites: the rows of ``cross_references.csv``."""
+    if xrefs is None or xrefs.empty:
+        return pd.DataFrame(columns=list(CROSS_REFERENCE_COLUMNS))
+    network_of = data.sellers.set_index("seller_id")["network_id"].dropna().astype(str)
+    parts = []
+    for _, site in data.sites.iterrows():
+        sellers = [str(s) for s in site["sellers"]]
+        found = seen_before(
+            xrefs, site_id=str(site["site_id"]), sellers=sellers,
+            networks=network_of.reindex(sellers).dropna(),
+        )  # fmt: skip
+        parts.append(found.assign(site_id=str(site["site_id"])))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -334,6 +393,7 @@ def export_tip_sheet(
     if pending:
         by = case.actor if profile == "police" else actor_token(case.actor, keys.pseudonym_key)
         override = {"reason": str(allow_unconfirmed).strip(), "by": by, "sites": pending}
+    xrefs = _cross_references(case, data, profile, keys.pseudonym_key)
     now = dt.datetime.now(dt.UTC)
     ids = [str(s) for s in data.sites["site_id"]]
     meta = {
@@ -355,7 +415,7 @@ def export_tip_sheet(
         case, data, meta, Path(out), as_zip=as_zip,
         write=lambda data_dir: _write_payload(
             data_dir, data, tr=tr, meta=meta, keys=keys, pdf=pdf, thresholds=table,
-            progress=progress,
+            xrefs=xrefs, progress=progress,
         ),
         keys=keys, progress=progress,
     )  # fmt: skip

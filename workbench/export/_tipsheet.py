@@ -18,7 +18,7 @@ import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -34,9 +34,13 @@ from workbench.export._report import (
     site_section,
     source_rows,
 )
+from workbench.export._seen import MAX_SEEN, seen_before, seen_before_rows
 from workbench.export._thresholds import Thresholds, load_thresholds, site_thresholds
 from workbench.gazetteer import ATTRIBUTION as GEONAMES_ATTRIBUTION
 from workbench.networks._link import Networks
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = [
     "ATTRIBUTIONS",
@@ -51,8 +55,6 @@ ATTRIBUTIONS = (
 )
 DEFAULT_ORGANISATION = {"name": "", "contact": ""}
 _REPORT_HTML = Path(__file__).parent / "report_html"  # the Jinja files of the report
-
-
 def _site_row(sites: pd.DataFrame, site_id: str) -> pd.Series:
     match = sites[sites["site_id"] == site_id]
     if match.empty:
@@ -114,6 +116,7 @@ def tip_sheet_context(
     contents: Sequence[Mapping[str, str]] = (),
     signed_by: str | None = None,
     thresholds: Thresholds | None = None,
+    cross_references: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the tip sheet shows for the given sites, as plain data (no HTML).
 
@@ -130,6 +133,10 @@ def tip_sheet_context(
     thresholds : the case-filing thresholds (:func:`workbench.export._thresholds.
         load_thresholds`; default: the table the package ships); each site's business
         volume is estimated and compared with those of its jurisdiction.
+    cross_references : the case's matches with earlier cases and partner lists that apply
+        to the run (:func:`read_cross_references`); each site lists those of its accounts,
+        their networks and the site itself (:func:`seen_before`) as platform records.
+        None (a case never cross-referenced): the report has no such section.
     """
     tr = translator(lang)
     ids = [site_ids] if isinstance(site_ids, str) else [str(s) for s in site_ids]
@@ -160,6 +167,7 @@ def tip_sheet_context(
             tr=tr,
         )
         section["prosecution"] = _prosecution(site, ships, ev, table, tr)
+        section.update(_seen_section(site, seller_rows, cross_references, tr))
         if figures and site_id in figures:
             section["figure"] = "data:image/png;base64," + base64.b64encode(
                 figures[site_id]
@@ -196,6 +204,28 @@ def tip_sheet_context(
         "prosecution_method": tr(
             "prosecution.method", table=shown(table.name, tr), sha256=table.sha256
         ),
+    }
+
+
+def _seen_section(
+    site: pd.Series, seller_rows: pd.DataFrame, xrefs: pd.DataFrame | None, tr: Translator
+) -> dict[str, Any]:
+    """The site's "seen before" rows and how many more the CSV holds; nothing when the case
+    was never cross-referenced (``xrefs`` None: the report leaves the section out)."""
+    if xrefs is None:
+        return {}
+    if xrefs.empty:
+        return {"seen_before": [], "seen_before_more": 0}
+    nets: list[str] = []
+    if len(seller_rows) and "network_id" in seller_rows.columns:
+        nets = seller_rows["network_id"].dropna().astype(str).tolist()
+    found = seen_before(
+        xrefs, site_id=str(site["site_id"]), sellers=[str(s) for s in site["sellers"]],
+        networks=nets,
+    )  # fmt: skip
+    return {
+        "seen_before": seen_before_rows(found, tr),
+        "seen_before_more": max(len(found) - MAX_SEEN, 0),
     }
 
 
