@@ -11,9 +11,12 @@ hour). Every case: each account a phone, an e-mail and a device; rings of 5 acco
 sharing a bank card (its networks); three courier hotlines on 2,000 accounts each
 (infrastructure: never a match). Planted in each earlier case ``c``: 1,000 accounts of the
 new case (same id and platform), 2,000 of its phones (written in another spelling) and
-100 of its rings' cards (written with dashes). Each earlier case holds its own index, as
-a case cross-referenced when it was new does (``--cold`` leaves it out: rebuilt in memory).
-With ``--folder`` the cases are kept and reused.
+100 of its rings' cards (written with dashes). Every case holds its own index, as a case
+does once it linked its sellers (``--cold`` leaves it out of the earlier cases: rebuilt in
+memory; ``--unindexed`` out of the new case: it is read and normalised, then stored by the
+first cross-reference, as for a case whose identifiers changed after its linking). The
+new case is copied before each measurement, so each starts from the same state. With
+``--folder`` the cases are kept and reused.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def _tables(c: int, n: int, new: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
 
 def make_case(path: Path, c: int, n: int, new: int, *, index: bool) -> None:
     """A real case holding case ``c``'s tables, with the audit entries of an ingest and a
-    linking (and its own index unless it is the new case or ``index`` is false). The rows
+    linking (and its own index, as linking stores it, unless ``index`` is false). The rows
     go in through a scratch file written by ADBC, as an ingest's do."""
     import pyarrow as pa
 
@@ -134,7 +137,7 @@ def make_case(path: Path, c: int, n: int, new: int, *, index: bool) -> None:
                 wrote=["networks", "network_links"],
             )  # fmt: skip
         case._con.execute("DETACH DATABASE bench")
-        if index and c != new:
+        if index:
             store_index(case)
 
 
@@ -175,6 +178,22 @@ with open_case(sys.argv[1], create=False) as case:
                                  shared_key=bytes(range(32)))
 print(f"{time.perf_counter() - start:.2f}", len(found))
 """
+
+
+def _fresh_copy(made: Path, path: Path) -> Path:
+    """A copy of the new case as it was made (its waybill folder and anchor with it)."""
+    import shutil
+
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    shutil.copy(made, path)
+    shutil.copy(
+        made.with_name(made.name + ".audit-head.json"),
+        path.with_name(path.name + ".audit-head.json"),
+    )
+    shutil.rmtree(path.with_suffix(".waybills"), ignore_errors=True)
+    shutil.copytree(made.with_suffix(".waybills"), path.with_suffix(".waybills"))
+    return path
 
 
 def make_list(folder: Path, n_entries: int, new_case: Path, n: int) -> tuple[Path, Path]:
@@ -231,35 +250,43 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--cold", action="store_true", help="Earlier cases without an index.")
+    parser.add_argument("--unindexed", action="store_true", help="The new case without one.")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="bench-xref-"))
-    earlier, new = folder / "earlier", folder / "putian-new.gpkg"
+    earlier, made_new = folder / "earlier", folder / "putian-new-made.gpkg"
     earlier.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for c in range(args.cases):
         path = earlier / f"case-{c:02d}.case"
         if not (path / "case.gpkg").exists():
             make_case(path, c, args.sellers, 20, index=not args.cold)
-    if not new.exists():
-        make_case(new, 20, args.sellers, 20, index=False)
+    if not made_new.exists():
+        make_case(made_new, 20, args.sellers, 20, index=not args.unindexed)
     made = time.perf_counter() - start
     print(
         f"# {platform.machine()}, {os.cpu_count()} cores; {args.cases + 1} cases of "
         f"{args.sellers:,} sellers (made or found in {made:.0f} s)"
     )
-    with sqlite3.connect(new) as con:
+    with sqlite3.connect(made_new) as con:
         n_ids = con.execute("SELECT count(*) FROM identifiers").fetchone()[0]
+        own = con.execute("SELECT count(*) FROM xref_index").fetchone()[0]
     indexed = "without" if args.cold else "with"
-    print(f"# new case: {n_ids:,} identifiers; earlier cases {indexed} their index")
+    print(
+        f"# new case: {n_ids:,} identifiers, {'with' if own else 'without'} its index; "
+        f"earlier cases {indexed} theirs; load {os.getloadavg()[0]:.2f}"
+    )
+    new = _fresh_copy(made_new, folder / "putian-new.gpkg")
     wall, peak, out = _run([sys.executable, "-c", _API, str(new), str(earlier)])
     found = " ".join(out.split()[1:])
     print(f"API  cross_reference: {wall:.2f} s wall, peak {peak:.0f} MiB; {found}")
+    new = _fresh_copy(made_new, folder / "putian-new.gpkg")
     wall, peak, out = _run(
         [sys.executable, "-m", "workbench", "-q", "xref", str(new), "--against", str(earlier)]
     )
     print(f"CLI  workbench xref:  {wall:.2f} s wall, peak {peak:.0f} MiB")
     print("\n".join("     " + line for line in out.splitlines()[:3]))
     listed, pem = make_list(folder, args.entries, new, args.sellers)
+    new = _fresh_copy(made_new, folder / "putian-new.gpkg")
     wall, peak, out = _run([sys.executable, "-c", _IMPORT, str(new), str(listed), str(pem)])
     print(
         f"API  import_exchange_list ({args.entries:,} entries): {wall:.2f} s wall, "

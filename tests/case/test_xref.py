@@ -15,8 +15,11 @@ import workbench
 from workbench.case import cross_reference, cross_references
 from workbench.case._case import open_case
 from workbench.case._schema import SCHEMA_VERSION
+from workbench.case._xref_index import Index, build_index, load_index
+from workbench.case._xref_store import _store_index
 from workbench.errors import InputError, NotFoundError
 from workbench.intake._table import load_table
+from workbench.networks._identifiers import DEFAULT_EMAIL_RULES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HOTLINE = "400-820-8820"  # a courier hotline: on 25 accounts of the earlier case
@@ -212,6 +215,10 @@ def test_a_stored_index_gives_the_same_matches(tmp_path: Path, earlier_folder: P
 
     copy = tmp_path / "cases" / "putian-2025.case"
     shutil.copytree(earlier_folder / "putian-2025.case", copy)
+    with open_case(copy, actor="analyst-0") as earlier:
+        # linked again with e-mail rules given: no index is stored, the one stored when
+        # it was first linked is stale (its networks were written since)
+        earlier.link_sellers(email_rules=DEFAULT_EMAIL_RULES)
     with _new_case(tmp_path / "putian-2026.gpkg", shipments=False) as case:
         rebuilt = cross_reference(case, copy)
         # the earlier case cross-referenced itself once (so it stores its own index)
@@ -222,6 +229,69 @@ def test_a_stored_index_gives_the_same_matches(tmp_path: Path, earlier_folder: P
     assert [i[0]["index"] for i in inputs] == ["rebuilt", "stored"]
     columns = ["match", "seller_id", "kind", "value_norm", "other_seller_ids", "explanation"]
     pd.testing.assert_frame_equal(rebuilt[columns], stored[columns])
+
+
+def _frames_equal(a: Index, b: Index) -> None:
+    for part in ("identifiers", "sellers"):
+        left, right = getattr(a, part), getattr(b, part)
+        assert list(left.columns) == list(right.columns)
+        for column in left.columns:  # values, not dtypes (Arrow strings or objects)
+            assert _values(left[column]) == _values(right[column]), column
+
+
+def _values(column: pd.Series) -> list:
+    return column.astype(object).where(column.notna(), None).tolist()
+
+
+def test_linking_stores_the_index_a_rebuild_gives(tmp_path: Path) -> None:
+    with _new_case(tmp_path / "putian-2026.gpkg", shipments=False) as case:
+        log = case.audit()
+        linked = log[log["action"] == "link sellers"].iloc[-1]
+        assert "xref_index" in linked["state"]  # stored in the linking's own entry
+        stored = load_index(case._con, values=True)
+        rebuilt, options = build_index(case._con, case.path, keep_values=True)
+        assert stored is not None and stored.options == options
+        _frames_equal(stored, rebuilt)
+        # X1's card, X2's phone, X3's device, X4's e-mail and the hotline on X1-X4 (4
+        # accounts here); not the courier e-mail on F0-F24 (25 accounts: infrastructure)
+        assert len(stored.identifiers) == 8 and set(stored.identifiers["kind"]) == {
+            "bank_card", "phone", "device", "email",
+        }  # fmt: skip
+        assert case.verify_audit().ok
+
+
+def test_a_current_stored_index_is_used_for_the_case_itself(
+    tmp_path: Path, earlier_folder: Path
+) -> None:
+    with _new_case(tmp_path / "putian-2026.gpkg", shipments=False) as case:
+        before = len(case.audit())
+        stored = cross_reference(case, earlier_folder)
+        entry = case.audit().iloc[-1]
+        assert len(case.audit()) == before + 1 and '"index":"stored"' in entry["parameters"]
+        assert "xref_index" not in entry["state"]  # current: not written again
+        # linked again with e-mail rules given: no index stored, the stored one is stale
+        case.link_sellers(email_rules=DEFAULT_EMAIL_RULES)
+        rebuilt = cross_reference(case, earlier_folder)
+        assert '"index":"rebuilt"' in case.audit()["parameters"].iloc[-1]
+    columns = ["match", "seller_id", "kind", "value_norm", "other_seller_ids", "explanation"]
+    pd.testing.assert_frame_equal(stored[columns], rebuilt[columns])
+
+
+def test_a_stale_stored_index_is_not_used(tmp_path: Path, earlier_folder: Path) -> None:
+    with _new_case(tmp_path / "putian-2026.gpkg", shipments=False) as case:
+        assert load_index(case._con) is not None
+        # R4's phone arrives on X4 after the linking: the stored index no longer holds
+        # the case's identifiers (until the next linking or cross-reference)
+        more = pd.DataFrame(
+            [("X4", "phone", "138-0013-8000")], columns=["seller_id", "kind", "value"]
+        )
+        _ingest(case, tmp_path / "more", identifiers=more)
+        assert load_index(case._con) is None
+        found = cross_reference(case, earlier_folder)
+        assert '"index":"rebuilt"' in case.audit()["parameters"].iloc[-1]
+        assert load_index(case._con) is not None  # stored with the matches
+    phones = found[(found["match"] == "identifier") & (found["kind"] == "phone")]
+    assert sorted(phones["seller_id"]) == ["X2", "X4"]
 
 
 def test_the_case_itself_in_the_folder_is_skipped(tmp_path: Path, earlier_folder: Path) -> None:
@@ -272,3 +342,31 @@ def test_an_older_case_migrates_to_an_empty_cross_reference_table(tmp_path: Path
 def test_public_names() -> None:
     assert workbench.cross_reference is cross_reference
     assert workbench.cross_references is cross_references
+
+
+def test_the_sorted_join_finds_every_equal_pair() -> None:
+    from workbench.case._fingerprint_jit import join_sorted
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):  # small values: long runs of equal fingerprints on both sides
+        a = np.sort(rng.integers(0, 40, rng.integers(0, 300)).astype(np.uint64))
+        b = np.sort(rng.integers(0, 40, rng.integers(0, 300)).astype(np.uint64))
+        left, right = join_sorted(a, b)
+        expected = {(i, j) for i in range(len(a)) for j in range(len(b)) if a[i] == b[j]}
+        assert set(zip(left.tolist(), right.tolist(), strict=True)) == expected
+        assert len(left) == len(expected)  # each pair once
+
+
+def test_an_index_stored_unsorted_is_sorted_when_read(tmp_path: Path) -> None:
+    # what the first version of the index stored: identifiers in the order of the table
+    with _new_case(tmp_path / "putian-2026.gpkg", shipments=False) as case:
+        index = load_index(case._con, values=True)
+        assert index is not None
+        shuffled = index.identifiers.iloc[::-1].reset_index(drop=True)
+        with case._write() as con:
+            _store_index(con, Index(shuffled, index.sellers, {}, index.options))
+        again = load_index(case._con, values=True)
+    assert again is not None
+    h1 = again.identifiers["h1"].to_numpy()
+    assert (h1[1:] >= h1[:-1]).all()
+    assert set(again.identifiers["value_norm"]) == set(index.identifiers["value_norm"])

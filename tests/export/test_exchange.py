@@ -166,10 +166,72 @@ def test_different_shared_keys_match_nothing(partner_case, exported, keys) -> No
     assert cross_references(partner_case).empty
 
 
+def test_identifier_hashes_are_hmac_sha256_under_each_kinds_key() -> None:
+    # every length from empty to three SHA-256 blocks (the padding's edge cases at 55/56
+    # and 119/120 bytes with the kind in front), non-ASCII text, three kinds mixed, and
+    # enough values (12,000 of a kind) that they are split between two threads
+    rng = np.random.default_rng(7)
+    values = ["", "é", "电话13800138000", *("x" * n for n in range(1, 200))]
+    values += [f"+86{n}" for n in rng.integers(10**9, 10**11, 36_000)]
+    kinds = pd.Series([("phone", "email", "bank_card")[i % 3] for i in range(len(values))])
+    got = identifier_hashes(kinds, pd.Series(values), KEY_A)
+    for i, (kind, value) in enumerate(zip(kinds, values, strict=True)):
+        kind_key = hmac.new(
+            KEY_A, b"counterfeit-workbench exchange v1 kind\x1f" + kind.encode(), hashlib.sha256
+        ).digest()
+        expected = hmac.new(kind_key, f"{kind}\x1f{value}".encode(), hashlib.sha256).digest()
+        assert got[i].tobytes() == expected, (kind, value)
+
+
 def test_a_tampered_list_is_refused(partner_case, exported, keys, tmp_path) -> None:
     document = json.loads(exported.read_text(encoding="utf-8"))
     document["entries"]["brand"][0] = "Adidas"
     (tmp_path / "tampered.json").write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(InputError, match=r"tampered content: the signature does not match"):
+        import_exchange_list(
+            partner_case, tmp_path / "tampered.json", partner_key=keys["brand"] / PUBLIC_KEY,
+            shared_key=KEY_A,
+        )  # fmt: skip
+    assert cross_references(partner_case).empty
+
+
+def test_a_list_as_exported_is_verified_over_its_own_bytes(
+    partner_case, exported, keys, monkeypatch
+) -> None:
+    from workbench.export import _exchange
+
+    def not_again(document):  # the file as written is what was signed: no re-serialising
+        raise AssertionError("canonical_bytes should not be needed for a list as exported")
+
+    monkeypatch.setattr(_exchange, "canonical_bytes", not_again)
+    found = import_exchange_list(
+        partner_case, exported, partner_key=keys["brand"] / PUBLIC_KEY, shared_key=KEY_A
+    )
+    assert sorted(found["seller_id"]) == ["P1", "P2"]
+
+
+def _member(text: str) -> str:
+    """The list's ``,"signature":{...}`` member as written (its object holds no braces)."""
+    start = text.index(',"signature":')
+    return text[start : text.index("}", start) + 1]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text.replace('"Nike"', '"Nika"', 1),  # an edited byte
+        # the signature member copied into the entries: found twice, so the file is not
+        # taken as written; the document with that member is not what was signed
+        lambda text: text.replace('},"format"', _member(text) + '},"format"', 1),
+    ],
+)
+def test_a_list_tampered_in_its_bytes_is_refused(
+    partner_case, exported, keys, tmp_path, damage
+) -> None:
+    text = exported.read_text(encoding="utf-8")
+    changed = damage(text)
+    assert changed != text and json.loads(changed)["signature"]  # still a readable list
+    (tmp_path / "tampered.json").write_text(changed, encoding="utf-8")
     with pytest.raises(InputError, match=r"tampered content: the signature does not match"):
         import_exchange_list(
             partner_case, tmp_path / "tampered.json", partner_key=keys["brand"] / PUBLIC_KEY,

@@ -52,6 +52,7 @@ from workbench.progress import Progress, step
 from workbench.schema import KEY_COLUMNS, REVIEW_STATUSES
 
 if TYPE_CHECKING:
+    from workbench.case._xref_index import Index
     from workbench.intake._table import IntakeResult
     from workbench.networks._link import Networks
     from workbench.sites._finder import SiteFinder
@@ -561,11 +562,18 @@ class Case:
                 (seq,),
             )
 
-    def save_networks(self, networks: Networks) -> int:
-        """Replace the stored networks with a new linking result; returns its audit entry."""
+    def save_networks(self, networks: Networks, *, index: Index | None = None) -> int:
+        """Replace the stored networks with a new linking result; returns its audit entry.
+
+        ``index``: the case's cross-reference index from what this linking normalised
+        (:func:`workbench.case._xref_store.linked_index`), stored with the networks."""
+        from workbench.case._xref_store import store_linked_index
+
         membership, links = networks.membership, networks.links
+        written = ["networks", "network_links"] + (["xref_index"] if index is not None else [])
+        parameters = {**networks.parameters, "n_networks": len(networks.summary)}
         with self._write() as con:
-            audit_log.check_unchanged(con, ["networks", "network_links"])
+            audit_log.check_unchanged(con, written)
             con.execute("DELETE FROM networks")
             con.execute("DELETE FROM network_links")
             insert_frame(
@@ -576,13 +584,15 @@ class Case:
             )
             cols = ["network_id", "seller_id", "kind", "value", "value_norm"]
             insert_frame(con, "network_links", cols, [python_values(links[c]) for c in cols])
+            if index is not None:  # current once this entry is in
+                store_linked_index(con, index, audit_log.next_seq(con), parameters)
             touch(con, ["networks", "network_links"])
             return audit_log.append(
                 con,
                 actor=self.actor,
                 action="link sellers",
-                parameters={**networks.parameters, "n_networks": len(networks.summary)},
-                wrote=["networks", "network_links"],
+                parameters=parameters,
+                wrote=written,
             )
 
     def save_sites(self, finder: SiteFinder) -> str:
@@ -639,10 +649,14 @@ class Case:
         ``allow_list``, ``include_weak``, ...); the summary gets volumes, brands and verdicts
         from the case's shipments and evidence.
         """
+        from workbench.case._fingerprint import load_ahead
+        from workbench.case._xref_store import linked_index
         from workbench.networks._link import link_sellers
 
+        load_ahead()  # the index stored with the networks fingerprints them
+        sellers = self.table("sellers")
         networks = link_sellers(
-            self.table("sellers"),
+            sellers,
             self.table("identifiers"),
             shipments=self.waybills(
                 ["seller_id", "brand", "shipped_at", "lat", "lon"],
@@ -651,7 +665,7 @@ class Case:
             evidence=self.table("evidence"),
             **params,
         )
-        self.save_networks(networks)
+        self.save_networks(networks, index=linked_index(sellers, networks))
         return networks
 
     def find_sites(
@@ -671,7 +685,9 @@ class Case:
 
         ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
         """
+        from workbench.case._fingerprint import load_ahead
         from workbench.case._site_input import site_frame_ahead
+        from workbench.case._xref_store import linked_index
         from workbench.networks._link import link_sellers
         from workbench.sites._finder import SiteFinder, load_kernels_ahead
 
@@ -687,11 +703,12 @@ class Case:
             membership = self.table("networks")
         else:
             step(progress, "linking sellers through shared identifiers")
-            networks = link_sellers(
-                self.table("sellers"), self.table("identifiers"), max_accounts=max_accounts
-            )
-            self.save_networks(networks)
+            load_ahead()
+            sellers = self.table("sellers")
+            networks = link_sellers(sellers, self.table("identifiers"), max_accounts=max_accounts)
+            self.save_networks(networks, index=linked_index(sellers, networks))
             membership = networks.membership
+            del sellers, networks
         step(progress, "reading the shipments")
         finder = SiteFinder(radius_m, **params).fit(
             shipments(), networks=membership, evidence=self.table("evidence"), progress=progress

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["SCHEME", "fingerprints"]
+__all__ = ["SCHEME", "fingerprints", "load_ahead", "string_buffers"]
 
 SCHEME = "fnv1a64+poly64/splitmix/v1"
 _BASIS = 0xCBF29CE484222325  # FNV-1a 64 offset basis
@@ -34,7 +34,22 @@ def _kernels() -> Any:
     return _fingerprint_jit
 
 
-def _buffers(values: Any) -> tuple[np.ndarray, np.ndarray]:
+def load_ahead() -> None:
+    """Load the kernels on a background thread and return at once: a caller with other
+    work first (reading tables in child processes, normalising in Arrow) overlaps the
+    ~0.5 s of importing numba and loading the cached kernels with it."""
+    import threading
+
+    def load() -> None:
+        jit = _kernels()
+        empty = np.zeros(0, dtype=np.uint64)
+        jit.hash_strings(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8), empty)
+        jit.join_sorted(empty, empty)
+
+    threading.Thread(target=load, name="fingerprint-kernels", daemon=True).start()
+
+
+def string_buffers(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """(offsets as int64, data bytes) of a string column, without a Python object per row."""
     import pyarrow as pa
 
@@ -62,11 +77,14 @@ def fingerprints(domain: pd.Series, value: pd.Series) -> tuple[np.ndarray, np.nd
     ('uint64', 1)
     """
     jit = _kernels()
-    codes, names = pd.factorize(domain.astype(str).reset_index(drop=True))
-    name_offsets, name_data = _buffers([str(n) for n in names])
+    if isinstance(domain.dtype, pd.CategoricalDtype) and not domain.isna().any():
+        codes, names = domain.cat.codes.to_numpy(), domain.cat.categories.astype(str)
+    else:
+        codes, names = pd.factorize(domain.astype(str).reset_index(drop=True))
+    name_offsets, name_data = string_buffers([str(n) for n in names])
     basis = np.full(len(names), np.uint64(_BASIS), dtype=np.uint64)
     seeds, _ = jit.hash_strings(name_offsets, name_data, basis)
-    offsets, data = _buffers(value.astype(str).fillna("").reset_index(drop=True))
+    offsets, data = string_buffers(value.astype(str).fillna("").reset_index(drop=True))
     row_seeds = seeds[codes] if len(codes) else np.zeros(0, dtype=np.uint64)
     h1, h2 = jit.hash_strings(offsets, data, row_seeds)
     return h1, h2

@@ -20,8 +20,10 @@ Each row names the earlier case (name, path, audit head hash), its accounts, net
 sites (of its latest run, with the latest review of each) and an explanation a reader
 understands. The rows are stored in the case's ``cross_references`` table (source
 ``case``), replacing those of the previous cross-reference, in one transaction with an
-audit entry whose inputs are the earlier cases' audit heads; the case's own index is
-stored with them, so later cases read this one fast. Earlier cases are only read.
+audit entry whose inputs are the earlier cases' audit heads. The case's own index (stored
+when it linked its sellers, or by an earlier cross-reference) is used when it is current;
+otherwise it is rebuilt from the tables and stored with the rows, so later cases (and the
+next cross-reference) read it fast. Earlier cases are only read.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from workbench.case._xref_index import Index, build_index
+from workbench.case._fingerprint import load_ahead
+from workbench.case._xref_index import Index, own_index
 from workbench.case._xref_sources import (
     STATUS_RANK,
     Earlier,
@@ -101,12 +104,24 @@ class _Matcher:
         return mine[same], other[same]
 
 
+def _identifier_pairs(this: Index, other: Index) -> tuple[np.ndarray, np.ndarray]:
+    """(rows of this index, rows of the other) with equal fingerprints: one merge of the
+    two identifier tables, both sorted by h1."""
+    from workbench.case._fingerprint_jit import join_sorted
+
+    mine, theirs = join_sorted(
+        this.identifiers["h1"].to_numpy(), other.identifiers["h1"].to_numpy()
+    )
+    same = this.identifiers["h2"].to_numpy()[mine] == other.identifiers["h2"].to_numpy()[theirs]
+    return mine[same], theirs[same]
+
+
 @dataclass
 class _This:
-    """The case being cross-referenced: its index (with values) and matchers over it."""
+    """The case being cross-referenced: its index (with values), a matcher of its sellers."""
 
     index: Index
-    identifiers: _Matcher
+    stored: bool  # the index is the one stored in the case (current): not stored again
     sellers: _Matcher
     seller_rows: np.ndarray  # rows of index.sellers with a platform
     sites: pd.DataFrame
@@ -126,7 +141,7 @@ def _contiguous(column: pd.Series) -> pd.Series:
 
 
 def _this(case: Case) -> tuple[_This, dict[str, Any]]:
-    index, options = build_index(case._con, case.path, keep_values=True)
+    index, options, stored = own_index(case._con, case.path)
     ids, sellers = index.identifiers, index.sellers
     for frame, columns in ((ids, ("kind", "value_norm")), (sellers, ("seller_id", "network_id"))):
         for column in columns:
@@ -138,7 +153,7 @@ def _this(case: Case) -> tuple[_This, dict[str, Any]]:
         sites = pd.DataFrame(columns=["site_id", "lat", "lon", "radius_m"])
     this = _This(
         index,
-        _Matcher(ids["h1"].to_numpy(), ids["h2"].to_numpy()),
+        stored,
         _Matcher(sellers["h1"].to_numpy()[with_platform], sellers["h2"].to_numpy()[with_platform]),
         with_platform,
         sites,
@@ -153,15 +168,16 @@ def _take(column: pd.Series, rows: np.ndarray) -> np.ndarray:
 
 
 def _joined(frame: pd.DataFrame, key: str, column: str, sep: str) -> pd.Series:
-    """Per ``key`` (in order of first appearance): its ``column`` values joined by ``sep``.
-    Most keys have one value: those are taken as they are, only the others are joined."""
-    sizes = frame.groupby(key, sort=False)[column].size()
-    first = frame.drop_duplicates(key).set_index(key)[column].reindex(sizes.index)
-    several = sizes.index[sizes.to_numpy() > 1]
-    if len(several):
-        many = frame[frame[key].isin(several)].groupby(key, sort=False)[column].agg(sep.join)
-        first.loc[many.index] = many
-    return first
+    """Per ``key`` (in order of first appearance): its ``column`` values joined by ``sep``
+    (a few thousand rows: a plain loop beats grouping them)."""
+    groups: dict[Any, list[str]] = {}
+    for k, value in zip(frame[key].tolist(), frame[column].tolist(), strict=True):
+        groups.setdefault(k, []).append(value)
+    return pd.Series(
+        [sep.join(values) for values in groups.values()],
+        index=pd.Index(list(groups), name=key),
+        dtype=object,
+    )
 
 
 def _site_texts(pairs: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -196,9 +212,7 @@ def _with_sites(frame: pd.DataFrame, key: str, pairs: pd.DataFrame) -> pd.DataFr
 def _identifier_rows(this: _This, earlier: Earlier) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Identifier matches with one earlier case, and the (network, seller) pairs behind them."""
     other = earlier.index
-    mine, theirs = this.identifiers.pairs(
-        other.identifiers["h1"].to_numpy(), other.identifiers["h2"].to_numpy()
-    )
+    mine, theirs = _identifier_pairs(this.index, other)
     ids, sellers = this.index.identifiers, this.index.sellers
     at = ids["seller"].to_numpy()[mine]
     other_at = other.identifiers["seller"].to_numpy()[theirs]
@@ -395,6 +409,7 @@ def cross_reference(
     for path in paths:  # every one a case, before any long work
         with read_only(path):
             pass
+    load_ahead()  # numba's import and the cached join, while the first cases are read
     found, inputs = [], []
     # earlier cases are read on threads (their own read-only connections) while this
     # case's index is built, a few ahead of the matching so memory stays bounded
@@ -429,8 +444,9 @@ def cross_reference(
         "matches": {str(k): int(v) for k, v in sorted(counts.items())},
         "max_accounts": options["max_accounts"],
         "include_weak": options["include_weak"],
+        "index": "stored" if this.stored else "rebuilt",
     }
     return store_matches(
         case, frame, source="case", names=None, action="cross-reference",
-        parameters=parameters, inputs=inputs, index=this.index,
+        parameters=parameters, inputs=inputs, index=None if this.stored else this.index,
     )  # fmt: skip

@@ -16,12 +16,16 @@ from workbench.case._fingerprint import SCHEME
 from workbench.case._gpkg import touch
 from workbench.case._io import read_frame, stage
 from workbench.case._staging import scratch_folder
-from workbench.case._xref_index import Index, basis, blobs, build_index
+from workbench.case._xref_index import Index, basis, blobs, build_index, linked, options_of
 
 if TYPE_CHECKING:
     from workbench.case._case import Case
+    from workbench.networks._link import Networks
 
-__all__ = ["XREF_COLUMNS", "cross_references", "store_index", "store_matches"]
+__all__ = [
+    "XREF_COLUMNS", "cross_references", "linked_index", "store_index", "store_linked_index",
+    "store_matches",
+]  # fmt: skip
 
 XREF_COLUMNS = (
     "match", "kind", "value_norm", "seller_id", "network_id", "site_id", "source",
@@ -100,11 +104,13 @@ def _arrow_rows(frame: pd.DataFrame, columns: Sequence[str]) -> Any:
     return pa.table(arrays)
 
 
-def store_index(case: Case) -> int:
+def store_index(case: Case, index: Index | None = None) -> int:
     """Store the case's own index without cross-referencing it (what a later case reads
-    to match against this one fast; a cross-reference stores it too); returns the audit
-    entry."""
-    index, options = build_index(case._con, case.path)
+    to match against this one fast; linking and a cross-reference store it too); returns
+    the audit entry. ``index``: one just built from the case's current tables."""
+    if index is None:
+        index, _ = build_index(case._con, case.path, keep_values=True)
+    options = index.options or {}
     with case._write() as con:
         audit_log.check_unchanged(con, ["xref_index"])
         _store_index(con, index)
@@ -117,13 +123,41 @@ def store_index(case: Case) -> int:
         )
 
 
-def _store_index(con: sqlite3.Connection, index: Index) -> None:
-    text = json.dumps(basis(con), sort_keys=True)
+def linked_index(sellers: pd.DataFrame, networks: Networks) -> Index | None:
+    """The case's index from what linking its tables (``sellers`` among them) into
+    ``networks`` normalised and counted (nothing is normalised again), to be stored with
+    the networks (:meth:`Case.save_networks`); None when linking used custom e-mail rules
+    (the index is then built when a cross-reference needs it)."""
+    normalised = networks._normalised
+    if normalised is None:
+        return None
+    networks._normalised = None  # the values live on in the index only
+    members = networks.membership
+    return linked(
+        sellers, members[members["network_id"].notna()], normalised,
+        options_of(networks.parameters),
+    )  # fmt: skip
+
+
+def store_linked_index(
+    con: sqlite3.Connection, index: Index, seq: int, parameters: Mapping[str, Any]
+) -> None:
+    """Store ``index`` in the transaction that saves the networks, before its ``link
+    sellers`` entry ``seq`` (with ``parameters``) is appended: current once it is."""
+    _store_index(con, index, basis(con, linking=(seq, parameters)))
+
+
+def _store_index(
+    con: sqlite3.Connection, index: Index, based_on: Mapping[str, Any] | None = None
+) -> None:
+    text = json.dumps(basis(con) if based_on is None else based_on, sort_keys=True)
     con.execute("DELETE FROM xref_index")
-    con.executemany(
-        "INSERT INTO xref_index (part, scheme, basis, n_rows, data) VALUES (?, ?, ?, ?, ?)",
-        [(part, SCHEME, text, n, data) for part, n, data in blobs(index)],
-    )
+    for part, n, data in blobs(index):  # one blob at a time: each is written and let go
+        con.execute(
+            "INSERT INTO xref_index (part, scheme, basis, n_rows, data) VALUES (?, ?, ?, ?, ?)",
+            (part, SCHEME, text, n, data),
+        )
+        del data
 
 
 def cross_references(case: Case, *, source: str | None = None) -> pd.DataFrame:

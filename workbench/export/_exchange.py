@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import functools
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import re
@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.case._fingerprint import load_ahead
 from workbench.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -110,18 +111,55 @@ def _kind_key(shared_key: bytes, kind: str) -> bytes:
 
 def identifier_hashes(kind: pd.Series, value_norm: pd.Series, shared_key: bytes) -> np.ndarray:
     """The 32-byte keyed hashes of identifiers as an (n, 4) uint64 array (hex of the bytes
-    = the list's ``hash``). One HMAC per value, in C (OpenSSL), about 1 us each."""
-    out = np.zeros((len(kind), 4), dtype=np.uint64)
-    kinds = kind.astype(str).to_numpy()
-    values = value_norm.astype(str).to_numpy()
-    for name in pd.unique(kinds):
-        rows = np.flatnonzero(kinds == name)
-        prefix = name + "\x1f"
-        messages = [(prefix + v).encode("utf-8") for v in values[rows]]
-        digest = functools.partial(hmac.digest, _kind_key(shared_key, str(name)), digest="sha256")
-        joined = b"".join(map(digest, messages))
-        out[rows] = np.frombuffer(joined, dtype=np.uint64).reshape(-1, 4)
+    = the list's ``hash``): HMAC-SHA-256 under each kind's key, computed in a numba kernel
+    over the column's Arrow buffers (no Python object per value; checked against
+    :func:`hmac.digest` in the tests), on two threads."""
+    from workbench.case._fingerprint import string_buffers
+
+    out = np.zeros((len(kind), 32), dtype=np.uint8)
+    codes, names = pd.factorize(kind.astype(str).reset_index(drop=True))
+    values = value_norm.astype(str).reset_index(drop=True)
+    for code, name in enumerate(names):
+        rows = np.flatnonzero(codes == code)
+        offsets, data = string_buffers(values.take(rows))
+        prefix = np.frombuffer((str(name) + "\x1f").encode("utf-8"), dtype=np.uint8)
+        out[rows] = _hmac_rows(offsets, data, prefix, _kind_key(shared_key, str(name)))
+    return out.view(np.uint64)
+
+
+def _hmac_rows(offsets: np.ndarray, data: np.ndarray, prefix: np.ndarray, key: bytes) -> Any:
+    """HMAC-SHA-256 under ``key`` of ``prefix`` + each string, as (n, 32) bytes; the rows
+    split between two threads (the kernel releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workbench.case import _fingerprint_jit as jit
+
+    padded = np.frombuffer(key.ljust(64, b"\0"), dtype=np.uint8)  # a key of 32 bytes
+    inner, outer = jit.SHA256_IV.copy(), jit.SHA256_IV.copy()
+    jit.sha256_block(inner, padded ^ np.uint8(0x36))
+    jit.sha256_block(outer, padded ^ np.uint8(0x5C))
+    n = len(offsets) - 1
+    out = np.zeros((n, 32), dtype=np.uint8)
+    cuts = [0, n // 2, n] if n >= 10_000 else [0, n]
+    with ThreadPoolExecutor(max_workers=len(cuts) - 1) as pool:
+        for done in [
+            pool.submit(jit.hmac_sha256, offsets, data, prefix, inner, outer, out, a, b)
+            for a, b in itertools.pairwise(cuts)
+        ]:
+            done.result()
     return out
+
+
+def _hash_words(hashes: pd.Series) -> np.ndarray:
+    """The list's hashes (checked: 64 hex digits each) as an (n, 4) uint64 array, from the
+    column's Arrow buffer (the hashes lie end to end in it: no Python string per hash)."""
+    from workbench.case._fingerprint import string_buffers
+
+    offsets, data = string_buffers(hashes)
+    if offsets[-1] - offsets[0] != 64 * len(hashes):
+        return _hex_to_words(hashes.tolist())
+    text = data[offsets[0] : offsets[-1]].tobytes().decode("ascii")
+    return np.frombuffer(bytes.fromhex(text), dtype=np.uint64).reshape(-1, 4)
 
 
 def _hex_to_words(hashes: list[str]) -> np.ndarray:
@@ -183,20 +221,36 @@ def confirmed_counterfeiters(case: Case) -> pd.DataFrame:
 
 
 def _matchable(case: Case) -> pd.DataFrame:
-    """seller_id, network_id, kind, value_norm of the case's matchable identifiers."""
-    from workbench.case._xref_index import build_index
-
-    index, _ = build_index(case._con, case.path, keep_values=True)
-    ids, sellers = index.identifiers, index.sellers
+    """seller_id, network_id, kind, value_norm of the case's matchable identifiers, in the
+    order of the case's accounts."""
+    ids, sellers = _matchable_values(case)
     at = ids["seller"].to_numpy()
     return pd.DataFrame(
         {
-            "seller_id": sellers["seller_id"].to_numpy()[at],
-            "network_id": sellers["network_id"].to_numpy()[at],
+            "seller_id": sellers["seller_id"].take(at).to_numpy(),
+            "network_id": sellers["network_id"].take(at).to_numpy(),
             "kind": ids["kind"].to_numpy(),
             "value_norm": ids["value_norm"].to_numpy(),
         }
     )
+
+
+def _matchable_values(
+    case: Case, kinds: set[str] | None = None, *, ordered: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The case's matchable identifiers (of ``kinds`` only, if given): seller (its row in
+    the sellers frame), kind, value_norm, in the order of the case's accounts (``ordered``;
+    else as the index holds them); and the sellers (seller_id, network_id). From the
+    case's stored index when that is current: nothing is read and normalised again."""
+    from workbench.case._xref_index import own_index
+
+    index, _, _ = own_index(case._con, case.path)
+    ids = index.identifiers[["seller", "kind", "value_norm"]]
+    if kinds is not None:
+        ids = ids[ids["kind"].isin(kinds).to_numpy()]
+    if ordered:
+        ids = ids.iloc[np.argsort(ids["seller"].to_numpy(), kind="stable")]
+    return ids.reset_index(drop=True), index.sellers
 
 
 def export_exchange_list(
@@ -269,13 +323,9 @@ class ExchangeList:
     sha256: str
 
 
-def _load_document(source: Path) -> dict[str, Any]:
-    if not source.is_file():
-        raise NotFoundError(f"exchange list {source} does not exist")
-    if source.stat().st_size > _MAX_BYTES:
-        raise InputError(f"exchange list {source} is larger than {_MAX_BYTES >> 20} MiB")
+def _load_document(source: Path, raw: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(source.read_bytes())
+        document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InputError(f"exchange list {source} is not JSON ({error})") from error
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -289,8 +339,31 @@ def _load_document(source: Path) -> dict[str, Any]:
     return document
 
 
-def _check_signature(source: Path, document: dict[str, Any], partner_pem: bytes) -> str:
-    """The signer's fingerprint, once the signature verifies with the partner's key."""
+def _signed_as_written(text: bytes, signature: dict[str, Any]) -> bytes | None:
+    """The canonical bytes of a list written as :func:`export_exchange_list` writes it
+    (sorted keys, no white space), cut from the file itself: the file without its
+    ``"signature"`` member. None when that member is not found exactly once as written so.
+
+    Safe to verify instead of re-serialising the document: the member text begins with
+    ``,"`` (it cannot sit inside a JSON string without breaking the file), and bytes that
+    verify are exactly what the signer signed, its canonical form without any top-level
+    signature, so the one occurrence is the document's own member and the rest of the
+    file is the signed document, byte for byte."""
+    member = ',"signature":' + json.dumps(
+        signature, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    cut = member.encode("utf-8")
+    if text.count(cut) != 1:
+        return None
+    return text.replace(cut, b"", 1).strip(b" \t\r\n")
+
+
+def _check_signature(
+    source: Path, document: dict[str, Any], partner_pem: bytes, text: bytes
+) -> str:
+    """The signer's fingerprint, once the signature verifies with the partner's key (over
+    the file as written when it was written canonically, else over the document
+    serialised canonically again)."""
     from workbench.export._keys import fingerprint, load_public_key, verify_signature
 
     key = load_public_key(partner_pem)
@@ -304,6 +377,9 @@ def _check_signature(source: Path, document: dict[str, Any], partner_pem: bytes)
         raise InputError(
             f"exchange list {source}: no valid Ed25519 signature in it; refused"
         ) from error
+    as_written = _signed_as_written(text, signature)
+    if as_written is not None and verify_signature(key, as_written, raw):
+        return expected
     if verify_signature(key, canonical_bytes(document), raw):
         return expected
     named = str(signature.get("key_fingerprint", ""))
@@ -319,7 +395,9 @@ def _check_signature(source: Path, document: dict[str, Any], partner_pem: bytes)
 
 
 def _entries(source: Path, document: dict[str, Any]) -> pd.DataFrame:
-    """The entries as a frame, each field checked; the first bad entry is named."""
+    """The entries as a frame, each field checked; the first bad entry is named. The
+    hashes are checked in Arrow; the other fields hold a few distinct values (kinds,
+    brands, verdicts, dates), each checked once."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -327,7 +405,7 @@ def _entries(source: Path, document: dict[str, Any]) -> pd.DataFrame:
     n = document.get("n_entries")
     if not isinstance(columns, dict) or not isinstance(n, int):
         raise InputError(f"exchange list {source}: 'entries' and 'n_entries' are missing")
-    arrays = {}
+    frame, whole = {}, set()
     for field in ENTRY_FIELDS:
         values = columns.get(field)
         if not isinstance(values, list) or len(values) != n:
@@ -335,25 +413,42 @@ def _entries(source: Path, document: dict[str, Any]) -> pd.DataFrame:
                 f"exchange list {source}: entries.{field} must be a list of {n} strings"
             )
         try:
-            arrays[field] = pa.array(values, type=pa.string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            bad = next(i for i, v in enumerate(values) if not isinstance(v, str))
-            raise InputError(
-                f"exchange list {source}: malformed entry {bad}: {field} is not a string"
-            ) from None
+            distinct = set(values) if field != "hash" else None
+        except TypeError:  # a list or an object among them: named below
+            distinct = None
+        if distinct is None or not all(isinstance(v, str) for v in distinct):
+            whole.add(field)
+            try:
+                frame[field] = pa.array(values, type=pa.string())
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                bad = next(i for i, v in enumerate(values) if not isinstance(v, str))
+                raise InputError(
+                    f"exchange list {source}: malformed entry {bad}: {field} is not a string"
+                ) from None
+        else:
+            frame[field] = pa.array(sorted(distinct), type=pa.string())  # to check: once each
     checks = {
-        "hash": pc.match_substring_regex(arrays["hash"], _HEX64),
-        "kind": pc.greater(pc.utf8_length(arrays["kind"]), 0),
-        "date": pc.match_substring_regex(arrays["date"], _DATE),
+        "hash": pc.match_substring_regex(frame["hash"], _HEX64),
+        "kind": pc.greater(pc.utf8_length(frame["kind"]), 0),
+        "date": pc.match_substring_regex(frame["date"], _DATE),
     }
     for field, ok in checks.items():
         good = ok.fill_null(False).to_numpy(zero_copy_only=False)
         if not good.all():
-            bad = int(np.flatnonzero(~good)[0])
+            wrong = np.flatnonzero(~good)
+            if field in whole:  # checked entry by entry
+                bad = int(wrong[0])
+            else:  # checked value by value: the first entry holding a wrong one
+                values = set(frame[field].take(pa.array(wrong)).to_pylist())
+                bad = next(i for i, v in enumerate(columns[field]) if v in values)
             what = {"hash": "is not 64 lower-case hex digits", "kind": "is empty",
                     "date": "is not a YYYY-MM-DD date"}[field]  # fmt: skip
             raise InputError(f"exchange list {source}: malformed entry {bad}: {field} {what}")
-    return pa.table(arrays).to_pandas()
+    out = pd.DataFrame({"hash": frame["hash"].to_pandas()})
+    for field in ENTRY_FIELDS:
+        if field != "hash":
+            out[field] = pd.Series(columns[field], dtype=object)
+    return out[list(ENTRY_FIELDS)]
 
 
 def read_exchange_list(
@@ -365,8 +460,13 @@ def read_exchange_list(
     if not isinstance(partner_key, bytes) and not Path(partner_key).is_file():
         raise NotFoundError(f"partner key {partner_key} does not exist (a PEM public key file)")
     pem = partner_key if isinstance(partner_key, bytes) else Path(partner_key).read_bytes()
-    document = _load_document(source)
-    signer = _check_signature(source, document, pem)
+    if not source.is_file():
+        raise NotFoundError(f"exchange list {source} does not exist")
+    if source.stat().st_size > _MAX_BYTES:
+        raise InputError(f"exchange list {source} is larger than {_MAX_BYTES >> 20} MiB")
+    text = source.read_bytes()
+    document = _load_document(source, text)
+    signer = _check_signature(source, document, pem, text)
     entries = _entries(source, document)
     return ExchangeList(
         issuer=str(document.get("issuer", "")),
@@ -374,7 +474,7 @@ def read_exchange_list(
         key_id=str(document.get("key_id", "")),
         created_at=str(document.get("created_at", "")),
         entries=entries,
-        sha256=hashlib.sha256(source.read_bytes()).hexdigest(),
+        sha256=hashlib.sha256(text).hexdigest(),
     )
 
 
@@ -394,6 +494,7 @@ def import_exchange_list(
     """
     from workbench.case._xref import store_matches
 
+    load_ahead()  # numba and the cached kernels, while the list is read and checked
     listed = read_exchange_list(path, partner_key=partner_key)
     if listed.key_id != key_id(shared_key):
         raise InputError(
@@ -402,10 +503,9 @@ def import_exchange_list(
             "exchange uses"
         )
     name = partner or listed.issuer or "partner"
-    mine = _matchable(case)
-    kinds = set(listed.entries["kind"])
-    mine = mine[mine["kind"].isin(kinds)].reset_index(drop=True)
-    frame = _flag(mine, listed, shared_key, name)
+    kinds = {str(k) for k in listed.entries["kind"].unique()}
+    mine, sellers = _matchable_values(case, kinds, ordered=False)
+    frame = _flag(mine, sellers, listed, shared_key, name)
     frame = frame.assign(source_path=str(path), source_hash=listed.signed_by)
     return store_matches(
         case, frame, source="partner", names=[name], action="import exchange list",
@@ -416,20 +516,34 @@ def import_exchange_list(
     )  # fmt: skip
 
 
-def _flag(mine: pd.DataFrame, listed: ExchangeList, shared_key: bytes, name: str) -> pd.DataFrame:
-    """Rows of the case's identifiers whose keyed hash (and kind) is on the list."""
+def _flag(
+    mine: pd.DataFrame, sellers: pd.DataFrame, listed: ExchangeList, shared_key: bytes, name: str
+) -> pd.DataFrame:
+    """Rows of the case's identifiers (``mine``: seller, kind, value_norm; the accounts in
+    ``sellers``) whose keyed hash (and kind) is on the list."""
     from workbench.case._xref import KIND_LABELS
 
     entries = listed.entries
-    theirs = (
-        _hex_to_words(entries["hash"].tolist()) if len(entries) else np.zeros((0, 4), np.uint64)
-    )
+    theirs = _hash_words(entries["hash"])
     ours = identifier_hashes(mine["kind"], mine["value_norm"], shared_key)
     mine_rows, entry_rows = _pairs(ours[:, 0], theirs[:, 0])
     same = (ours[mine_rows] == theirs[entry_rows]).all(axis=1)
-    same &= mine["kind"].to_numpy()[mine_rows] == entries["kind"].to_numpy()[entry_rows]
+    kinds = mine["kind"].take(mine_rows).to_numpy(dtype=object)
+    same &= kinds == entries["kind"].take(entry_rows).to_numpy(dtype=object)
     mine_rows, entry_rows = mine_rows[same], entry_rows[same]
+    # in the order of the case's accounts (then of the index, then of the list)
+    order = np.lexsort((entry_rows, mine_rows, mine["seller"].to_numpy()[mine_rows]))
+    mine_rows, entry_rows = mine_rows[order], entry_rows[order]
     found = mine.iloc[mine_rows].reset_index(drop=True)
+    at = found["seller"].to_numpy()
+    found = pd.DataFrame(
+        {
+            "seller_id": sellers["seller_id"].take(at).to_numpy(),
+            "network_id": sellers["network_id"].take(at).to_numpy(),
+            "kind": found["kind"].to_numpy(dtype=object),
+            "value_norm": found["value_norm"].to_numpy(dtype=object),
+        }
+    )
     listed_rows = entries.iloc[entry_rows].reset_index(drop=True)
     label = found["kind"].map(KIND_LABELS).fillna(found["kind"].str.replace("_", " "))
     frame = found.assign(

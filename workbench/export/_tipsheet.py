@@ -55,6 +55,8 @@ ATTRIBUTIONS = (
 )
 DEFAULT_ORGANISATION = {"name": "", "contact": ""}
 _REPORT_HTML = Path(__file__).parent / "report_html"  # the Jinja files of the report
+
+
 def _site_row(sites: pd.DataFrame, site_id: str) -> pd.Series:
     match = sites[sites["site_id"] == site_id]
     if match.empty:

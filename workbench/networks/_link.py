@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,10 @@ class Networks:
     infrastructure: pd.DataFrame
     parameters: dict[str, object]
     unknown_sellers: pd.DataFrame
+    # one row per (account, normalised identifier) as counted here: seller (the account's
+    # code), kind, value_norm, n_accounts (None with custom e-mail rules); a case indexes
+    # them for cross-references instead of normalising and counting again
+    _normalised: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def network_of(self, seller_id: str) -> str | None:
         row = self.membership.loc[self.membership["seller_id"] == seller_id, "network_id"]
@@ -151,6 +155,12 @@ def link_sellers(
     ident = ident[first]
     per_identifier = np.bincount(ident)
     accounts = per_identifier[ident]
+    normalised = None
+    if email_rules is None:
+        normalised = pd.DataFrame(
+            {"seller": ids["seller_code"].to_numpy(), "kind": ids["kind"],
+             "value_norm": ids["value_norm"], "n_accounts": accounts}
+        )  # fmt: skip
     weak = ids["kind"].isin(WEAK_KINDS).to_numpy()
     threshold = max_accounts or infrastructure_threshold(
         pd.Series(np.bincount(ident[~weak], minlength=len(per_identifier)))
@@ -192,7 +202,7 @@ def link_sellers(
         "n_placeholders": n_placeholders,
     }
     summary = describe_networks(membership, links, shipments=shipments, evidence=evidence)
-    return Networks(membership, summary, links, infrastructure, params, unknown)
+    return Networks(membership, summary, links, infrastructure, params, unknown, normalised)
 
 
 def _components(seller_ids: pd.Index, linking: pd.DataFrame) -> pd.DataFrame:
