@@ -642,6 +642,14 @@ class Case:
             )
         return run_id
 
+    def _largest(self, *tables: str) -> int:
+        """The row count of the largest of ``tables``."""
+        counts = (
+            self._con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
+            for t in tables
+        )
+        return max(counts)
+
     def link_sellers(self, **params: Any) -> Networks:
         """Link the case's accounts into networks, store them and return them.
 
@@ -653,7 +661,7 @@ class Case:
         from workbench.case._xref_store import linked_index
         from workbench.networks._link import link_sellers
 
-        load_ahead()  # the index stored with the networks fingerprints them
+        load_ahead(self._largest("sellers", "identifiers"))  # the index fingerprints them
         sellers = self.table("sellers")
         networks = link_sellers(
             sellers,
@@ -688,7 +696,6 @@ class Case:
         from workbench.case._fingerprint import load_ahead
         from workbench.case._site_input import site_frame_ahead
         from workbench.case._xref_store import linked_index
-        from workbench.networks._link import link_sellers
         from workbench.sites._finder import SiteFinder, load_kernels_ahead
 
         if not self.n_waybills():
@@ -702,8 +709,10 @@ class Case:
             step(progress, "using the stored seller networks (linked after the last ingest)")
             membership = self.table("networks")
         else:
+            from workbench.networks._link import link_sellers  # only then: 0.13 s of imports
+
             step(progress, "linking sellers through shared identifiers")
-            load_ahead()
+            load_ahead(self._largest("sellers", "identifiers"))
             sellers = self.table("sellers")
             networks = link_sellers(sellers, self.table("identifiers"), max_accounts=max_accounts)
             self.save_networks(networks, index=linked_index(sellers, networks))
