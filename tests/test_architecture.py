@@ -6,7 +6,7 @@ function, where the lazy ones live) is attributed to its *unit*, a subpackage (`
 
 Layers, lowest first (a unit may import from its own layer and the ones below)::
 
-    shared ground   errors, schema, arrays, coords, gazetteer, geocode, progress
+    shared ground   errors, schema, arrays, coords, gazetteer, geocode, progress, ahead
     core            intake, networks, sites, demo
     case            case
     views           export, maps
@@ -26,7 +26,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 LAYERS = [
-    {"errors", "schema", "arrays", "coords", "gazetteer", "geocode", "progress"},
+    {"errors", "schema", "arrays", "coords", "gazetteer", "geocode", "progress", "ahead"},
     {"intake", "networks", "sites", "demo"},
     {"case"},
     {"export", "maps"},

@@ -345,7 +345,7 @@ def test_a_part_is_in_key_order_when_buckets_overflow(tmp_path: Path, monkeypatc
 def test_work_ahead_keeps_order_raises_where_it_failed_and_stops_its_thread() -> None:
     import threading
 
-    from workbench.case._ahead import ahead
+    from workbench.ahead import ahead
 
     assert list(ahead(range(100))) == list(range(100))
 

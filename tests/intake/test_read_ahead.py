@@ -1,4 +1,4 @@
-"""Chunks are read one ahead on a thread while the last one is checked."""
+"""Chunks are read one ahead on a thread while the last one is checked (``ahead``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from workbench.intake._read import read_ahead
+from workbench.ahead import ahead
 
 
 def _threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("workbench-read")]
+    return [t.name for t in threading.enumerate() if t.name.startswith("workbench-ahead")]
 
 
 def test_the_next_chunk_is_read_while_this_one_is_used() -> None:
@@ -26,7 +26,7 @@ def test_the_next_chunk_is_read_while_this_one_is_used() -> None:
 
     used_at = []
     got = []
-    for chunk in read_ahead(chunks()):
+    for chunk in ahead(chunks()):
         got.append(chunk)
         time.sleep(0.4)  # checking
         used_at.append(time.perf_counter())
@@ -43,7 +43,7 @@ def test_an_error_while_reading_comes_after_the_chunks_before_it() -> None:
 
     got = []
     with pytest.raises(ValueError, match="row 7"):
-        for chunk in read_ahead(chunks()):
+        for chunk in ahead(chunks()):
             got.append(chunk)
     assert got == [1, 2]
     assert not _threads()
@@ -58,7 +58,7 @@ def test_stopping_early_stops_the_reader_and_closes_the_file() -> None:
         finally:
             closed.set()
 
-    reader = read_ahead(chunks())
+    reader = ahead(chunks())
     assert next(reader) == 0
     reader.close()
     assert closed.is_set()

@@ -28,7 +28,7 @@ import pyarrow as pa
 from workbench.arrays import release_unused
 from workbench.case import _part_write, _parts
 from workbench.case import audit as audit_log
-from workbench.case._ahead import ahead
+from workbench.ahead import ahead
 from workbench.case._gpkg import parse_geometries, register_functions, touch
 from workbench.case._io import insert_frame, python_values, read_arrow, read_frame, stage, typed
 from workbench.case._paths import is_locked, resolve_case_path, storage_error

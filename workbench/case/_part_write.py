@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from workbench.arrays import unique
-from workbench.case._ahead import ahead
+from workbench.ahead import ahead
 from workbench.case._cells import CELL_SCHEMA, cells_name, cells_of
 
 __all__ = [

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from workbench.case._ahead import ahead
+from workbench.ahead import ahead
 from workbench.case._listing import listing, retrying
 from workbench.case._parts import at_points, folder_of, read_parts
 

@@ -15,12 +15,10 @@ import contextlib
 import csv
 import io
 import json
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -314,54 +312,6 @@ def _open_csv(
 
 def _empty(header: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype="string[pyarrow]") for c in header})
-
-
-_T = TypeVar("_T")
-
-
-def read_ahead(chunks: Iterator[_T]) -> Iterator[_T]:
-    """``chunks`` read one ahead on a thread: Arrow parses the next block of a file without
-    the GIL while this thread checks the last. An error while reading is raised here after
-    the chunks before it; stopping early stops the reader and closes ``chunks``."""
-    slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                slot.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for chunk in chunks:
-                if not put(("chunk", chunk)):
-                    return
-            put(("end", None))
-        except BaseException as error:  # raised in the consumer, at its place in the file
-            put(("error", error))
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=read, name="workbench-read", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = slot.get()
-            if kind == "chunk":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        thread.join()
 
 
 def read_table_chunks(

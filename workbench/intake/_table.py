@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.ahead import ahead
 from workbench.errors import InvalidFileError
 from workbench.intake._coords import check_points
 from workbench.intake._mapping import MappingLike, TableMapping, resolve_columns, table_mapping
@@ -39,7 +40,6 @@ from workbench.intake._read import (
     TEXT_SUFFIXES,
     FileInfo,
     RawChunk,
-    read_ahead,
     read_csv_chunks,
     read_table_chunks,
 )
@@ -223,7 +223,7 @@ class IntakeStream:
         self._digest = pool.submit(sha256_file, self.path)
         pool.shutdown(wait=False)
         renames: dict[str, str] | None = None
-        for chunk in read_ahead(self._chunks()):  # the next chunk parsed while this is checked
+        for chunk in ahead(self._chunks()):  # the next chunk parsed while this is checked
             if renames is None:
                 renames = resolve_columns(
                     self.info.columns, self.table, self.mapping, str(self.path)

@@ -1,7 +1,8 @@
-"""Work one step ahead on a second thread (private to ``case``).
+"""Work one step ahead on a second thread.
 
-An ingest reads and checks the next chunk while the last one is written, and writing a
-part sorts the next bucket while the last is encoded. Both sides spend most of their time
+An ingest's reader parses the next chunk of a file while this one is checked, the case
+writes the next chunk while the last one is stored, and writing a part sorts the next
+bucket while the last is encoded. Both sides spend most of their time
 in Arrow, NumPy and zlib/zstd code that releases the GIL, so on two cores the two overlap.
 """
 
@@ -11,6 +12,8 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
+
+__all__ = ["ahead"]
 
 T = TypeVar("T")
 
