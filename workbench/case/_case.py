@@ -25,12 +25,12 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
 
-from workbench.arrays import release_unused
-from workbench.case import _part_write, _parts
-from workbench.case import audit as audit_log
 from workbench.ahead import ahead
+from workbench.arrays import release_unused
+from workbench.case import _analysis, _part_write, _parts
+from workbench.case import audit as audit_log
 from workbench.case._gpkg import parse_geometries, register_functions, touch
-from workbench.case._io import insert_frame, python_values, read_arrow, read_frame, stage, typed
+from workbench.case._io import read_arrow, read_frame, stage, typed
 from workbench.case._paths import is_locked, resolve_case_path, storage_error
 from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
 from workbench.case._staging import (
@@ -48,7 +48,7 @@ from workbench.errors import (
     InputError,
     NotFoundError,
 )
-from workbench.progress import Progress, step
+from workbench.progress import Progress
 from workbench.schema import KEY_COLUMNS, REVIEW_STATUSES
 
 if TYPE_CHECKING:
@@ -567,88 +567,11 @@ class Case:
 
         ``index``: the case's cross-reference index from what this linking normalised
         (:func:`workbench.case._xref_store.linked_index`), stored with the networks."""
-        from workbench.case._xref_store import store_linked_index
-
-        membership, links = networks.membership, networks.links
-        written = ["networks", "network_links"] + (["xref_index"] if index is not None else [])
-        parameters = {**networks.parameters, "n_networks": len(networks.summary)}
-        with self._write() as con:
-            audit_log.check_unchanged(con, written)
-            con.execute("DELETE FROM networks")
-            con.execute("DELETE FROM network_links")
-            insert_frame(
-                con,
-                "networks",
-                list(membership.columns),
-                [python_values(membership[c]) for c in membership.columns],
-            )
-            cols = ["network_id", "seller_id", "kind", "value", "value_norm"]
-            insert_frame(con, "network_links", cols, [python_values(links[c]) for c in cols])
-            if index is not None:  # current once this entry is in
-                store_linked_index(con, index, audit_log.next_seq(con), parameters)
-            touch(con, ["networks", "network_links"])
-            return audit_log.append(
-                con,
-                actor=self.actor,
-                action="link sellers",
-                parameters=parameters,
-                wrote=written,
-            )
+        return _analysis.save_networks(self, networks, index=index)
 
     def save_sites(self, finder: SiteFinder) -> str:
         """Store a clustering run and its sites; an identical earlier run is reused."""
-        from workbench.case._sites import site_rows
-
-        run_id = str(finder.run_id_)
-        with self._write() as con:
-            exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            params = {
-                **finder.get_params(),
-                "n_excluded": finder.n_excluded_,
-                "excluded": finder.excluded_,
-            }
-            entry = {"run_id": run_id, **params, "reused": bool(exists)}
-            if exists:
-                audit_log.append(con, actor=self.actor, action="find sites", parameters=entry)
-                return run_id
-            written = ["runs", "sites", "site_areas", "site_points", "site_activity"]
-            this_run = {t: {run_id} for t in written[1:]}  # earlier runs: verify checks them
-            audit_log.check_unchanged(con, written, this_run)
-            seq = audit_log.next_seq(con)
-            con.execute(
-                "INSERT INTO runs (run_id, kind, created_at, actor, parameters, n_sites, "
-                "audit_seq) VALUES (?, 'sites', strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?, ?, ?, ?)",
-                (run_id, self.actor, json.dumps(params), len(finder.sites_), seq),
-            )
-            points, areas = site_rows(finder.sites_)
-            insert_frame(con, "sites", list(points), list(points.values()))
-            insert_frame(con, "site_areas", list(areas), list(areas.values()))
-            pts = finder.site_points_.assign(run_id=run_id)
-            cols = ["run_id", "site_id", "lat", "lon", "n_shipments"]
-            insert_frame(con, "site_points", cols, [python_values(pts[c]) for c in cols])
-            act = finder.activity_.assign(
-                run_id=run_id, week=finder.activity_["week"].dt.strftime("%Y-%m-%d")
-            )
-            cols = ["run_id", "site_id", "week", "n_shipments", "value_cny"]
-            insert_frame(con, "site_activity", cols, [python_values(act[c]) for c in cols])
-            touch(con, written)
-            audit_log.append(
-                con,
-                actor=self.actor,
-                action="find sites",
-                parameters=entry,
-                wrote=written,
-                segments=this_run,
-            )
-        return run_id
-
-    def _largest(self, *tables: str) -> int:
-        """The row count of the largest of ``tables``."""
-        counts = (
-            self._con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
-            for t in tables
-        )
-        return max(counts)
+        return _analysis.save_sites(self, finder)
 
     def link_sellers(self, **params: Any) -> Networks:
         """Link the case's accounts into networks, store them and return them.
@@ -657,24 +580,7 @@ class Case:
         ``allow_list``, ``include_weak``, ...); the summary gets volumes, brands and verdicts
         from the case's shipments and evidence.
         """
-        from workbench.case._fingerprint import load_ahead
-        from workbench.case._xref_store import linked_index
-        from workbench.networks._link import link_sellers
-
-        load_ahead(self._largest("sellers", "identifiers"))  # the index fingerprints them
-        sellers = self.table("sellers")
-        networks = link_sellers(
-            sellers,
-            self.table("identifiers"),
-            shipments=self.waybills(
-                ["seller_id", "brand", "shipped_at", "lat", "lon"],
-                categorical=["seller_id", "brand"],
-            ),
-            evidence=self.table("evidence"),
-            **params,
-        )
-        self.save_networks(networks, index=linked_index(sellers, networks))
-        return networks
+        return _analysis.link_sellers(self, **params)
 
     def find_sites(
         self,
@@ -693,37 +599,9 @@ class Case:
 
         ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
         """
-        from workbench.case._fingerprint import load_ahead
-        from workbench.case._site_input import site_frame_ahead
-        from workbench.case._xref_store import linked_index
-        from workbench.sites._finder import SiteFinder, load_kernels_ahead
-
-        if not self.n_waybills():
-            raise NotFoundError(
-                f"case {self.path} has no shipments yet; ingest a shipments file first "
-                "(workbench ingest CASE --shipments FILE)"
-            )
-        load_kernels_ahead()  # on threads while the sellers are linked: the kernels load
-        shipments = site_frame_ahead(self._con)  # and the waybills are read
-        if max_accounts is None and audit_log.networks_current(self._con):
-            step(progress, "using the stored seller networks (linked after the last ingest)")
-            membership = self.table("networks")
-        else:
-            from workbench.networks._link import link_sellers  # only then: 0.13 s of imports
-
-            step(progress, "linking sellers through shared identifiers")
-            load_ahead(self._largest("sellers", "identifiers"))
-            sellers = self.table("sellers")
-            networks = link_sellers(sellers, self.table("identifiers"), max_accounts=max_accounts)
-            self.save_networks(networks, index=linked_index(sellers, networks))
-            membership = networks.membership
-            del sellers, networks
-        step(progress, "reading the shipments")
-        finder = SiteFinder(radius_m, **params).fit(
-            shipments(), networks=membership, evidence=self.table("evidence"), progress=progress
+        return _analysis.find_sites(
+            self, radius_m, max_accounts=max_accounts, progress=progress, **params
         )
-        step(progress, "storing the run")
-        return self.save_sites(finder)
 
     def review(
         self,

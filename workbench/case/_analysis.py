@@ -1,0 +1,193 @@
+"""The steps that analyse a case and store what they found: linking the sellers into
+networks (with the cross-reference index made from the same normalised values) and finding
+sites (a clustering run with its sites, areas, points and weekly activity). Each writes in
+one transaction of the case, audited. :class:`workbench.case.Case` calls these."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from workbench.case import audit as audit_log
+from workbench.case._gpkg import touch
+from workbench.case._io import insert_frame, python_values
+from workbench.errors import NotFoundError
+from workbench.progress import Progress, step
+
+if TYPE_CHECKING:
+    from workbench.case._case import Case
+    from workbench.case._xref_index import Index
+    from workbench.networks._link import Networks
+    from workbench.sites._finder import SiteFinder
+
+__all__ = ["find_sites", "link_sellers", "save_networks", "save_sites"]
+
+
+def save_networks(case: Case, networks: Networks, *, index: Index | None = None) -> int:
+    """Replace the stored networks with a new linking result; returns its audit entry.
+
+    ``index``: the case's cross-reference index from what this linking normalised
+    (:func:`workbench.case._xref_store.linked_index`), stored with the networks."""
+    from workbench.case._xref_store import store_linked_index
+
+    membership, links = networks.membership, networks.links
+    written = ["networks", "network_links"] + (["xref_index"] if index is not None else [])
+    parameters = {**networks.parameters, "n_networks": len(networks.summary)}
+    with case._write() as con:
+        audit_log.check_unchanged(con, written)
+        con.execute("DELETE FROM networks")
+        con.execute("DELETE FROM network_links")
+        insert_frame(
+            con,
+            "networks",
+            list(membership.columns),
+            [python_values(membership[c]) for c in membership.columns],
+        )
+        cols = ["network_id", "seller_id", "kind", "value", "value_norm"]
+        insert_frame(con, "network_links", cols, [python_values(links[c]) for c in cols])
+        if index is not None:  # current once this entry is in
+            store_linked_index(con, index, audit_log.next_seq(con), parameters)
+        touch(con, ["networks", "network_links"])
+        return audit_log.append(
+            con,
+            actor=case.actor,
+            action="link sellers",
+            parameters=parameters,
+            wrote=written,
+        )
+
+
+def save_sites(case: Case, finder: SiteFinder) -> str:
+    """Store a clustering run and its sites; an identical earlier run is reused."""
+    from workbench.case._sites import site_rows
+
+    run_id = str(finder.run_id_)
+    with case._write() as con:
+        exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        params = {
+            **finder.get_params(),
+            "n_excluded": finder.n_excluded_,
+            "excluded": finder.excluded_,
+        }
+        entry = {"run_id": run_id, **params, "reused": bool(exists)}
+        if exists:
+            audit_log.append(con, actor=case.actor, action="find sites", parameters=entry)
+            return run_id
+        written = ["runs", "sites", "site_areas", "site_points", "site_activity"]
+        this_run = {t: {run_id} for t in written[1:]}  # earlier runs: verify checks them
+        audit_log.check_unchanged(con, written, this_run)
+        seq = audit_log.next_seq(con)
+        con.execute(
+            "INSERT INTO runs (run_id, kind, created_at, actor, parameters, n_sites, "
+            "audit_seq) VALUES (?, 'sites', strftime('%Y-%m-%dT%H:%M:%fZ','now'), ?, ?, ?, ?)",
+            (run_id, case.actor, json.dumps(params), len(finder.sites_), seq),
+        )
+        points, areas = site_rows(finder.sites_)
+        insert_frame(con, "sites", list(points), list(points.values()))
+        insert_frame(con, "site_areas", list(areas), list(areas.values()))
+        pts = finder.site_points_.assign(run_id=run_id)
+        cols = ["run_id", "site_id", "lat", "lon", "n_shipments"]
+        insert_frame(con, "site_points", cols, [python_values(pts[c]) for c in cols])
+        act = finder.activity_.assign(
+            run_id=run_id, week=finder.activity_["week"].dt.strftime("%Y-%m-%d")
+        )
+        cols = ["run_id", "site_id", "week", "n_shipments", "value_cny"]
+        insert_frame(con, "site_activity", cols, [python_values(act[c]) for c in cols])
+        touch(con, written)
+        audit_log.append(
+            con,
+            actor=case.actor,
+            action="find sites",
+            parameters=entry,
+            wrote=written,
+            segments=this_run,
+        )
+    return run_id
+
+
+def _largest(con: sqlite3.Connection, *tables: str) -> int:
+    """The row count of the largest of ``tables``."""
+    counts = (
+        con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]  # noqa: S608
+        for t in tables
+    )
+    return max(counts)
+
+
+def link_sellers(case: Case, **params: Any) -> Networks:
+    """Link the case's accounts into networks, store them and return them.
+
+    ``params`` go to :func:`workbench.networks.link_sellers` (``max_accounts``,
+    ``allow_list``, ``include_weak``, ...); the summary gets volumes, brands and verdicts
+    from the case's shipments and evidence.
+    """
+    from workbench.case._fingerprint import load_ahead
+    from workbench.case._xref_store import linked_index
+    from workbench.networks import _link
+
+    load_ahead(_largest(case._con, "sellers", "identifiers"))  # the index fingerprints them
+    sellers = case.table("sellers")
+    networks = _link.link_sellers(
+        sellers,
+        case.table("identifiers"),
+        shipments=case.waybills(
+            ["seller_id", "brand", "shipped_at", "lat", "lon"],
+            categorical=["seller_id", "brand"],
+        ),
+        evidence=case.table("evidence"),
+        **params,
+    )
+    save_networks(case, networks, index=linked_index(sellers, networks))
+    return networks
+
+
+def find_sites(
+    case: Case,
+    radius_m: float = 300.0,
+    *,
+    max_accounts: int | None = None,
+    progress: Progress | None = None,
+    **params: Any,
+) -> str:
+    """Cluster the case's shipments and store the run; returns the run id.
+
+    The sellers are linked first (and the networks stored) unless the case holds
+    networks linked after its last ingest of sellers or identifiers and no
+    ``max_accounts`` is given: then those networks are used as they are, so the options
+    of :func:`link_sellers` (``allow_list``, ``include_weak``) are kept.
+
+    ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
+    """
+    from workbench.case._fingerprint import load_ahead
+    from workbench.case._site_input import site_frame_ahead
+    from workbench.case._xref_store import linked_index
+    from workbench.sites._finder import SiteFinder, load_kernels_ahead
+
+    if not case.n_waybills():
+        raise NotFoundError(
+            f"case {case.path} has no shipments yet; ingest a shipments file first "
+            "(workbench ingest CASE --shipments FILE)"
+        )
+    load_kernels_ahead()  # on threads while the sellers are linked: the kernels load
+    shipments = site_frame_ahead(case._con)  # and the waybills are read
+    if max_accounts is None and audit_log.networks_current(case._con):
+        step(progress, "using the stored seller networks (linked after the last ingest)")
+        membership = case.table("networks")
+    else:
+        from workbench.networks import _link  # only then: 0.13 s of imports
+
+        step(progress, "linking sellers through shared identifiers")
+        load_ahead(_largest(case._con, "sellers", "identifiers"))
+        sellers = case.table("sellers")
+        identifiers = case.table("identifiers")
+        networks = _link.link_sellers(sellers, identifiers, max_accounts=max_accounts)
+        save_networks(case, networks, index=linked_index(sellers, networks))
+        membership = networks.membership
+        del sellers, identifiers, networks
+    step(progress, "reading the shipments")
+    finder = SiteFinder(radius_m, **params).fit(
+        shipments(), networks=membership, evidence=case.table("evidence"), progress=progress
+    )
+    step(progress, "storing the run")
+    return save_sites(case, finder)
