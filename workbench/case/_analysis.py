@@ -5,14 +5,18 @@ one transaction of the case, audited. :class:`workbench.case.Case` calls these."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from workbench.case import audit as audit_log
 from workbench.case._gpkg import touch
 from workbench.case._io import insert_frame, python_values
-from workbench.errors import NotFoundError
+from workbench.errors import InputError, NotFoundError
 from workbench.progress import Progress, step
 
 if TYPE_CHECKING:
@@ -21,7 +25,9 @@ if TYPE_CHECKING:
     from workbench.networks._link import Networks
     from workbench.sites._finder import SiteFinder
 
-__all__ = ["find_sites", "link_sellers", "save_networks", "save_sites"]
+__all__ = ["DateLike", "compare_runs", "find_sites", "link_sellers", "save_networks", "save_sites"]
+
+DateLike = str | dt.date | pd.Timestamp
 
 
 def save_networks(case: Case, networks: Networks, *, index: Index | None = None) -> int:
@@ -58,8 +64,10 @@ def save_networks(case: Case, networks: Networks, *, index: Index | None = None)
         )
 
 
-def save_sites(case: Case, finder: SiteFinder) -> str:
-    """Store a clustering run and its sites; an identical earlier run is reused."""
+def save_sites(case: Case, finder: SiteFinder, *, window: dict[str, Any] | None = None) -> str:
+    """Store a clustering run and its sites; an identical earlier run is reused.
+
+    ``window``: the time window the waybills were taken from (recorded with the run)."""
     from workbench.case._sites import site_rows
 
     run_id = str(finder.run_id_)
@@ -69,6 +77,7 @@ def save_sites(case: Case, finder: SiteFinder) -> str:
             **finder.get_params(),
             "n_excluded": finder.n_excluded_,
             "excluded": finder.excluded_,
+            **({"window": window} if window is not None else {}),
         }
         entry = {"run_id": run_id, **params, "reused": bool(exists)}
         if exists:
@@ -147,10 +156,16 @@ def find_sites(
     radius_m: float = 300.0,
     *,
     max_accounts: int | None = None,
+    since: DateLike | None = None,
+    until: DateLike | None = None,
     progress: Progress | None = None,
     **params: Any,
 ) -> str:
     """Cluster the case's shipments and store the run; returns the run id.
+
+    ``since`` / ``until`` (days, both included) restrict the run to the waybills shipped
+    in that window; waybills without a date are outside any window. The window and the
+    number of waybills left outside are recorded with the run.
 
     The sellers are linked first (and the networks stored) unless the case holds
     networks linked after its last ingest of sellers or identifiers and no
@@ -169,6 +184,7 @@ def find_sites(
             f"case {case.path} has no shipments yet; ingest a shipments file first "
             "(workbench ingest CASE --shipments FILE)"
         )
+    window = _window(since, until)
     load_kernels_ahead()  # on threads while the sellers are linked: the kernels load
     shipments = site_frame_ahead(case._con)  # and the waybills are read
     if max_accounts is None and audit_log.networks_current(case._con):
@@ -186,8 +202,72 @@ def find_sites(
         membership = networks.membership
         del sellers, identifiers, networks
     step(progress, "reading the shipments")
+    frame = shipments()
+    if window is not None:
+        frame, window = _within(frame, window)
     finder = SiteFinder(radius_m, **params).fit(
-        shipments(), networks=membership, evidence=case.table("evidence"), progress=progress
+        frame, networks=membership, evidence=case.table("evidence"), progress=progress
     )
+    del frame
     step(progress, "storing the run")
-    return save_sites(case, finder)
+    return save_sites(case, finder, window=window)
+
+
+def _window(since: DateLike | None, until: DateLike | None) -> dict[str, Any] | None:
+    """``{"since": "YYYY-MM-DD" or None, "until": ...}``, checked; None without either."""
+    if since is None and until is None:
+        return None
+    days = {"since": _day("since", since), "until": _day("until", until)}
+    if days["since"] and days["until"] and days["since"] > days["until"]:
+        raise InputError(
+            f"since={days['since']} is after until={days['until']}: the window is empty"
+        )
+    return days
+
+
+def _day(name: str, value: DateLike | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise InputError(f"{name}={value!r} is not a day; write it as YYYY-MM-DD") from None
+
+
+def _within(frame: pd.DataFrame, window: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The waybills shipped within ``window`` and the window with the count left out.
+
+    ``shipped_at`` is categorical (one category per day): the test runs on the days, the
+    rows take it through their codes (-1, no date: outside)."""
+    dates = frame["shipped_at"]
+    days = pd.DatetimeIndex(dates.cat.categories)
+    inside = np.ones(len(days), dtype=bool)
+    if window["since"]:
+        inside &= days >= pd.Timestamp(window["since"])
+    if window["until"]:
+        inside &= days < pd.Timestamp(window["until"]) + pd.Timedelta(days=1)
+    codes = dates.cat.codes.to_numpy()
+    keep = np.append(inside, False)[codes]  # code -1 takes the appended False
+    n_outside = int(len(keep) - np.count_nonzero(keep))
+    if not keep.any():
+        raise InputError(
+            f"no waybills between {window['since'] or 'the first'} and "
+            f"{window['until'] or 'the last'} (of {len(keep):,}); widen the window"
+        )
+    return frame[keep].reset_index(drop=True), {**window, "n_outside": n_outside}
+
+
+def compare_runs(case: Case, before: str, after: str, **options: Any) -> pd.DataFrame:
+    """The sites of run ``after`` against those of run ``before``: appeared, vanished,
+    grew, shrank or steady (see :func:`workbench.sites._compare.compare_sites`)."""
+    from workbench.sites._compare import compare_sites
+
+    known = set(case.runs()["run_id"])
+    for name, run in (("before", before), ("after", after)):
+        if run not in known:
+            raise NotFoundError(f"{name}={run!r} is not a run of case {case.path}")
+    return compare_sites(case.sites(before), case.sites(after), **options)

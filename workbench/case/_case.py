@@ -587,10 +587,15 @@ class Case:
         radius_m: float = 300.0,
         *,
         max_accounts: int | None = None,
+        since: _analysis.DateLike | None = None,
+        until: _analysis.DateLike | None = None,
         progress: Progress | None = None,
         **params: Any,
     ) -> str:
         """Cluster the case's shipments and store the run; returns the run id.
+
+        ``since`` / ``until`` (days, both included) restrict the run to the waybills
+        shipped in that window; the window is recorded with the run.
 
         The sellers are linked first (and the networks stored) unless the case holds
         networks linked after its last ingest of sellers or identifiers and no
@@ -600,8 +605,21 @@ class Case:
         ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
         """
         return _analysis.find_sites(
-            self, radius_m, max_accounts=max_accounts, progress=progress, **params
+            self,
+            radius_m,
+            max_accounts=max_accounts,
+            since=since,
+            until=until,
+            progress=progress,
+            **params,
         )
+
+    def compare_runs(self, before: str, after: str, **options: Any) -> pd.DataFrame:
+        """Site by site, what changed from run ``before`` to run ``after`` (e.g. two time
+        windows): one row per site that appeared, vanished, grew, shrank or held steady,
+        with the distance between matched sites and a one-line summary. ``options``:
+        ``factor`` (1.5: grew/shrank from there), ``min_reach_m`` (300)."""
+        return _analysis.compare_runs(self, before, after, **options)
 
     def review(
         self,
