@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "EVENT_KINDS",
     "EVIDENCE_KINDS",
     "KEY_COLUMNS",
     "LOCATION_KINDS",
@@ -166,3 +167,4 @@ TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 # the column that identifies a row, for the tables that have one (a re-ingested row replaces)
 KEY_COLUMNS: dict[str, str] = {name: spec.key for name, spec in TABLES.items() if spec.key}
 REVIEW_STATUSES = ("confirmed", "rejected", "needs-work")
+EVENT_KINDS = ("raid", "takedown", "test_buy_campaign", "other")  # the case's dated events

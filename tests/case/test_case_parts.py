@@ -260,7 +260,7 @@ def test_a_case_without_companions_gets_them_on_open(tmp_path: Path) -> None:
     (tmp_path / "c.waybills" / name).unlink()
     with sqlite3.connect(tmp_path / "c.gpkg") as con:
         con.execute("DROP TABLE waybill_cells")
-        for table in ("cross_references", "xref_index"):  # schema 7's tables
+        for table in ("cross_references", "xref_index", "events", "event_sellers"):  # 7's, 8's
             con.execute(f"DROP TABLE {table}")
             con.execute("DELETE FROM gpkg_contents WHERE table_name = ?", (table,))
         con.execute("UPDATE workbench_meta SET value = '5' WHERE key = 'schema_version'")

@@ -333,7 +333,7 @@ def test_an_older_case_migrates_to_an_empty_cross_reference_table(tmp_path: Path
     path = tmp_path / "old.gpkg"
     shutil.copy(FIXTURES / "case_v1.gpkg", path)
     with open_case(path, actor="analyst-2") as case:
-        assert case.schema_version == SCHEMA_VERSION == 7
+        assert case.schema_version == SCHEMA_VERSION >= 7
         assert cross_references(case).empty
         assert list(cross_references(case).columns)[:3] == ["match", "kind", "value_norm"]
         assert case.verify_audit().ok

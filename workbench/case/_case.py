@@ -13,6 +13,7 @@ several processes take turns, and QGIS, ArcGIS or ``ogrinfo`` open the file as l
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import json
 import os
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from workbench.intake._table import IntakeResult
     from workbench.networks._link import Networks
     from workbench.sites._finder import SiteFinder
+    from workbench.sites._relocation import Relocations
 
 __all__ = ["Case", "open_case", "resolve_case_path"]
 
@@ -620,6 +622,42 @@ class Case:
         with the distance between matched sites and a one-line summary. ``options``:
         ``factor`` (1.5: grew/shrank from there), ``min_reach_m`` (300)."""
         return _analysis.compare_runs(self, before, after, **options)
+
+    def record_event(
+        self,
+        kind: str,
+        date: str | dt.date,
+        *,
+        note: str,
+        site_id: str | None = None,
+        seller_ids: Iterable[str] = (),
+        network_id: str | None = None,
+        by: str | None = None,
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a raid, an account takedown, a test-buy campaign or another event, with
+        its date, note and who recorded it (audited); returns the event as stored. It
+        concerns a site (of ``run_id``, default the latest), accounts or a network."""
+        from workbench.case._events import record_event
+
+        return record_event(
+            self, kind, date, note=note, site_id=site_id, seller_ids=seller_ids,
+            network_id=network_id, by=by, run_id=run_id,
+        )  # fmt: skip
+
+    def events(self, kind: str | None = None) -> pd.DataFrame:
+        """The recorded events, by date (``seller_ids`` as a list)."""
+        from workbench.case._events import events
+
+        return events(self, kind=kind)
+
+    def relocations(self, run_id: str | None = None, **params: Any) -> Relocations:
+        """Where each network's production went after its site stopped: relocations with
+        their evidence, parallel operations and activity spans of a run (default the latest;
+        ``params`` go to :func:`workbench.sites.find_relocations`)."""
+        from workbench.case._events import relocations
+
+        return relocations(self, run_id, **params)
 
     def review(
         self,

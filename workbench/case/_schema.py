@@ -16,7 +16,7 @@ import pandas as pd
 
 from workbench.case._gpkg import create_core, register
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _V1_TABLES = """
 CREATE TABLE workbench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -98,7 +98,11 @@ _V3_LAYERS: dict[str, tuple[str, str | None]] = {
 _V7_LAYERS: dict[str, tuple[str, str | None]] = {
     "cross_references": ("Matches with earlier cases and partners' lists, explained", None),
 }
-LAYERS = {**_V1_LAYERS, **_V3_LAYERS, **_V7_LAYERS}
+_V8_LAYERS: dict[str, tuple[str, str | None]] = {
+    "events": ("Raids, takedowns and test-buy campaigns, dated, with what they concern", None),
+    "event_sellers": ("Seller accounts an event concerns", None),
+}
+LAYERS = {**_V1_LAYERS, **_V3_LAYERS, **_V7_LAYERS, **_V8_LAYERS}
 
 
 def _v1(con: sqlite3.Connection) -> None:
@@ -244,8 +248,30 @@ def _v7(con: sqlite3.Connection) -> None:
         register(con, table, description, geometry)
 
 
+_V8_TABLES = """
+CREATE TABLE events (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+  date TEXT NOT NULL, run_id TEXT, site_id TEXT, lat REAL, lon REAL, network_id TEXT,
+  note TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL, audit_seq INTEGER);
+CREATE TABLE event_sellers (
+  fid INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, seller_id TEXT NOT NULL,
+  UNIQUE (event_id, seller_id));
+"""
+
+
+def _v8(con: sqlite3.Connection) -> None:
+    """Dated events of the investigation (``events``: raids, takedowns, test-buy campaigns),
+    each with the site (and where it was), the network and the accounts
+    (``event_sellers``) it concerns."""
+    for statement in _V8_TABLES.split(";"):
+        if statement.strip():
+            con.execute(statement)
+    for table, (description, geometry) in _V8_LAYERS.items():
+        register(con, table, description, geometry)
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
 }  # fmt: skip
 assert max(MIGRATIONS) == SCHEMA_VERSION
 

@@ -41,6 +41,7 @@ SEGMENTED = (*TABLE_NAMES, "quarantine")  # rows carry the ingest_seq that store
 RUN_TABLES = ("sites", "site_areas", "site_points", "site_activity")  # rows carry their run_id
 PLAIN = (
     "networks", "network_links", "runs", "reviews", "settings", "cross_references", "xref_index",
+    "events", "event_sellers",
 )  # fmt: skip
 STATE_TABLES = (*SEGMENTED, *RUN_TABLES, *PLAIN)
 _BATCH = 20_000

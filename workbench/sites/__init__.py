@@ -2,9 +2,19 @@
 
 :class:`SiteFinder` (``_finder``) follows the scikit-learn estimator contract; the density
 clustering and its numba kernels are ``_density`` / ``_density_jit``, the per-waybill codes,
-tallies and descriptions ``_waybills``, ``_tally``, ``_describe``, ``_geometry``.
+tallies and descriptions ``_waybills``, ``_tally``, ``_describe``, ``_geometry``. Over time,
+:func:`find_relocations` (``_relocation``, with ``_relocation_evidence``) says which networks
+moved from one site to another and which run several sites side by side.
 """
 
 from workbench.sites._finder import FIT_STEPS, SiteFinder, compile_kernels, find_sites
+from workbench.sites._relocation import Relocations, find_relocations
 
-__all__ = ["FIT_STEPS", "SiteFinder", "compile_kernels", "find_sites"]
+__all__ = [
+    "FIT_STEPS",
+    "Relocations",
+    "SiteFinder",
+    "compile_kernels",
+    "find_relocations",
+    "find_sites",
+]
