@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 EXT_SOURCES := $(wildcard $(EXT)/src/*.ts $(EXT)/style/*) $(EXT)/package.json $(EXT)/tsconfig.json
 
-.PHONY: all install demo test lint typecheck unit lab extension wheel bench clean screenshots
+.PHONY: all install demo test lint typecheck unit lab extension wheel bench clean screenshots db
 
 all: install
 
@@ -71,6 +71,11 @@ wheel: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_pipeline.py
+
+# A throwaway PostgreSQL + PostGIS on a free localhost port, for trying a team store: prints
+# its URL and the command that stops it (the same module the tests' fixture uses).
+db: install
+	$(BIN)/python -m workbench.team start
 
 clean:
 	rm -rf $(VENV) $(EXT)/node_modules $(EXT)/lib $(LABEXT) dist build demo-output

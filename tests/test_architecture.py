@@ -8,7 +8,7 @@ Layers, lowest first (a unit may import from its own layer and the ones below)::
 
     shared ground   errors, schema, arrays, coords, gazetteer, geocode, progress, ahead
     core            intake, networks, sites, demo
-    case            case
+    case            case, team
     views           export, maps
     screen          explorer
     entry points    investigation, lab, cli
@@ -28,7 +28,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 LAYERS = [
     {"errors", "schema", "arrays", "coords", "gazetteer", "geocode", "progress", "ahead"},
     {"intake", "networks", "sites", "demo"},
-    {"case"},
+    {"case", "team"},
     {"export", "maps"},
     {"explorer"},
     {"investigation", "lab", "cli", "__main__"},

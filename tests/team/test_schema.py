@@ -1,0 +1,99 @@
+"""The team store's schema: ordered migrations in one transaction, PostGIS columns, roles."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from workbench.case._state import STATE_TABLES
+from workbench.errors import CaseVersionError
+from workbench.team import _schema
+from workbench.team._schema import SCHEMA_VERSION, TABLES, migrate, schema_version
+
+
+@pytest.fixture
+def empty_db(store):  # a database with PostGIS and no team schema
+    with psycopg.connect(store.server.url(db="postgres"), autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {store.db}_empty TEMPLATE workbench")
+    yield store.server.url(db=f"{store.db}_empty")
+    with psycopg.connect(store.server.url(db="postgres"), autocommit=True) as con:
+        con.execute(f"DROP DATABASE {store.db}_empty WITH (FORCE)")
+
+
+def test_a_new_store_applies_every_migration_once(empty_db: str) -> None:
+    with psycopg.connect(empty_db) as con:
+        assert schema_version(con) == 0
+        assert migrate(con) == 0
+        assert schema_version(con) == SCHEMA_VERSION
+        assert migrate(con) == SCHEMA_VERSION  # nothing left to do
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(empty_db: str, monkeypatch) -> None:
+    def broken(con) -> None:
+        _schema._v1(con)
+        raise RuntimeError("disk full in the middle")
+
+    monkeypatch.setitem(_schema.MIGRATIONS, 1, broken)
+    with psycopg.connect(empty_db) as con:
+        with pytest.raises(RuntimeError, match="disk full"):
+            migrate(con)
+        con.rollback()
+        assert schema_version(con) == 0
+        assert con.execute("SELECT to_regclass('sites')").fetchone()[0] is None
+
+
+def test_a_store_from_a_newer_workbench_is_refused(store) -> None:
+    with psycopg.connect(store.url()) as con:
+        con.execute("UPDATE team_meta SET value = '99' WHERE key = 'schema_version'")
+        with pytest.raises(CaseVersionError, match="schema 99; this workbench knows up to 1"):
+            migrate(con)
+
+
+def test_every_table_the_audit_log_records_is_in_the_store() -> None:
+    # settings live in case_meta, the waybills' state in waybill_parts and their files
+    assert set(STATE_TABLES) - {"settings", "shipments"} <= set(TABLES)
+
+
+def test_every_data_row_carries_its_case(store) -> None:
+    with psycopg.connect(store.url()) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "'public' AND table_type = 'BASE TABLE' AND table_name NOT IN "
+                "('spatial_ref_sys', 'team_meta', 'cases')"
+            )
+        ]
+        with_case = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.columns WHERE column_name = 'case_id'"
+            )
+        }
+    assert set(tables) >= {*TABLES, "waybills", "waybill_files", "case_meta"}
+    assert set(tables) <= with_case
+
+
+@pytest.mark.parametrize(
+    ("table", "kind"),
+    [("sites", "Point"), ("waybills", "Point"), ("locations", "Point"), ("site_areas", "Geometry")],
+)
+def test_geometry_columns_are_wgs84_with_a_gist_index(store, table: str, kind: str) -> None:
+    with psycopg.connect(store.url()) as con:
+        found = con.execute(
+            "SELECT type, srid FROM geometry_columns WHERE f_table_name = %s", (table,)
+        ).fetchone()
+        index = con.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE '%%gist%%'",
+            (table,),
+        ).fetchone()
+    assert found == (kind.upper(), 4326)
+    assert index is not None and "(geom)" in index[0]
+
+
+def test_the_four_group_roles_exist_and_cannot_log_in(store) -> None:
+    with psycopg.connect(store.url()) as con:
+        rows = con.execute(
+            "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'workbench\\_%%'"
+        ).fetchall()
+    assert sorted(rows) == sorted((role, False) for role in _schema.ROLES)

@@ -1,0 +1,162 @@
+"""A team case's audit log in PostgreSQL: the same hash chain as the case file's.
+
+Entries hash exactly as :func:`workbench.case.audit.entry_hash` hashes them (that function
+and its canonical JSON are used here, not copied), so a chain moves between a case file and
+the team store and verifies on both sides.
+
+Appends are serialised per case by a transaction-scoped advisory lock
+(``pg_advisory_xact_lock``): a writer holds it from reading the chain's head to its commit,
+so two writers never both extend the same head. The database checks it too: a trigger
+refuses an entry that does not follow the head, the key ``(case_id, seq)`` refuses a
+second entry with one number, and in an open case the entry's actor must be the connected
+role (:mod:`workbench.team._schema`).
+
+Entries the team store writes for a review record no table state (hashing the whole
+reviews table for every decision would cost each reviewer the whole table, under the lock);
+instead the entry's parameters hold the review (its ``fid``; its reviewer and time are the
+entry's actor and time). :func:`verify` checks both kinds: the tables against the state the
+case's steps recorded, and each review written here against its entry, one for one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from workbench.case import audit as audit_log
+from workbench.team._digest import current_digest
+
+__all__ = ["TeamAuditCheck", "append", "head", "lock_chain", "team_reviews", "verify"]
+
+_LOCK_CLASS = 19  # first key of the advisory lock: the chains; second: the case_id
+_COLUMNS = "seq, at, actor, action, parameters, inputs, prev_hash, hash, state"
+
+
+class TeamAuditCheck(audit_log.AuditCheck):
+    """An :class:`~workbench.case.audit.AuditCheck` of a team case: no anchor file, the
+    database keeps entries from being removed (append-only, for every role)."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if not self.ok:
+            return text
+        cut = text.find(". No anchor beside the case")
+        return (text[:cut] if cut >= 0 else text) + (
+            "; the team store keeps every entry (append-only, enforced by the database)"
+        )
+
+
+def lock_chain(con: Any, case_id: int) -> None:
+    """Hold the case's chain until this transaction ends (other appenders wait)."""
+    con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, int(case_id)))
+
+
+def head(con: Any, case_id: int) -> tuple[int, str] | None:
+    """(seq, hash) of the case's latest entry; None for an empty log."""
+    row = con.execute(
+        "SELECT seq, hash FROM audit WHERE case_id = %s ORDER BY seq DESC LIMIT 1", (case_id,)
+    ).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def append(
+    con: Any,
+    case_id: int,
+    *,
+    action: str,
+    parameters: Mapping[str, Any],
+    inputs: Sequence[Mapping[str, Any]] = (),
+    state: Mapping[str, Any] | None = None,
+    at: str | None = None,
+) -> tuple[int, str]:
+    """Append an entry inside the caller's transaction, as the connected role; returns its
+    (seq, hash)."""
+    lock_chain(con, case_id)
+    actor = str(con.execute("SELECT current_user").fetchone()[0])
+    latest = head(con, case_id)
+    seq, prev = (latest[0] + 1, latest[1]) if latest else (1, audit_log.GENESIS)
+    at = at or audit_log.now()
+    params_text = audit_log._canonical(dict(parameters))
+    inputs_text = audit_log._canonical(list(inputs))
+    state_text = None if state is None else audit_log._canonical(dict(state))
+    digest = audit_log.entry_hash(
+        seq, at, actor, action, params_text, inputs_text, prev, state_text
+    )
+    con.execute(
+        f"INSERT INTO audit (case_id, {_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
+        (case_id, seq, at, actor, action, params_text, inputs_text, prev, digest, state_text),
+    )
+    return seq, digest
+
+
+def _is_team_review(action: str, parameters: str, state: str | None) -> bool:
+    return action == "review" and state is None and '"fid":' in parameters
+
+
+def team_reviews(rows: Sequence[tuple[Any, ...]]) -> dict[int, tuple[Any, ...]]:
+    """The entries (by seq) of reviews written in the team store."""
+    return {int(r[0]): r for r in rows if _is_team_review(r[3], r[4], r[8])}
+
+
+def verify(con: Any, case_id: int) -> audit_log.AuditCheck:
+    """Recompute the case's chain and check its tables against the state its log recorded;
+    reviews written in the team store are checked against their entries one for one."""
+    rows = [
+        tuple(r)
+        for r in con.execute(
+            f"SELECT {_COLUMNS} FROM audit WHERE case_id = %s ORDER BY seq",  # noqa: S608
+            (case_id,),
+        )
+    ]
+    broken = audit_log._chain(rows)
+    if broken is not None:
+        return TeamAuditCheck(**vars(broken))
+    latest = (int(rows[-1][0]), str(rows[-1][7])) if rows else None
+    check = TeamAuditCheck(True, len(rows), head=latest)
+    recorded: dict[str, tuple[int, Any]] = {}
+    for seq, *_, state in rows:
+        for table, digest in json.loads(state or "{}").items():
+            recorded[table] = (int(seq), digest)
+    team = team_reviews(rows)
+    # rows of reviews written here after the latest entry that recorded the table's state
+    # are vouched for by their own entries; the others by that state
+    since = recorded.get("reviews", (0, None))[0]
+    later = [s for s in team if s > since]
+    outside = ""
+    if later:
+        listed = ", ".join(str(s) for s in sorted(later))
+        outside = f" AND (audit_seq IS NULL OR audit_seq NOT IN ({listed}))"
+    for table, (entry, digest) in sorted(recorded.items()):
+        where = outside if table == "reviews" else ""
+        if current_digest(con, case_id, table, digest, where) != digest:
+            check.problems.append(
+                f"{table}: its content differs from what entry {entry} recorded (changed "
+                "outside the workbench)"
+            )
+    check.n_tables = len(recorded)
+    check.problems += _check_team_reviews(con, case_id, team)
+    check.ok = not check.problems
+    return check
+
+
+def _check_team_reviews(con: Any, case_id: int, team: dict[int, tuple[Any, ...]]) -> list[str]:
+    if not team:
+        return []
+    found: dict[int, list[tuple[Any, ...]]] = {}
+    for row in con.execute(
+        'SELECT audit_seq, fid, run_id, site_id, status, note, "by", at FROM reviews '
+        "WHERE case_id = %s AND audit_seq = ANY(%s)",
+        (case_id, list(team)),
+    ):
+        found.setdefault(int(row[0]), []).append(tuple(row[1:]))
+    problems = []
+    for seq, entry in sorted(team.items()):
+        p = json.loads(entry[4])
+        expected = (p["fid"], p["run_id"], p["site_id"], p["status"], p["note"], entry[2], entry[1])
+        if found.get(seq) != [expected]:
+            problems.append(
+                f"reviews: the review of entry {seq} ({p['site_id']}) differs from its entry "
+                "or is missing (changed outside the workbench)"
+            )
+    return problems
