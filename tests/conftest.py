@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -129,3 +131,52 @@ def in_child() -> Callable[..., tuple[list[str], int]]:
         return out[:-1], int(peak.group(1))
 
     return run
+
+
+# -- a case over two quarters, for runs restricted to a time window ------------------------
+# two workshops 20 km apart in Putian: OLD ships January to March, NEW April to June, three
+# accounts each; STEADY (Jinjiang) ships all half-year, twice as much in the second quarter
+# (82 days in each quarter's range); one more waybill has no date
+_OLD, _NEW, _STEADY = (25.44, 119.01), (25.60, 119.10), (24.78, 118.55)
+
+
+def _window_rows(
+    where: tuple[float, float], days: pd.DatetimeIndex, per_day: int, tag: str, sellers: str
+) -> list[dict[str, object]]:
+    rng = np.random.default_rng(sum(map(ord, tag)))
+    return [
+        {
+            "shipment_id": f"{tag}{d:03d}{k:02d}",
+            "seller_id": f"{sellers}-S{k}",
+            "lat": round(where[0] + rng.normal(0, 2e-4), 6),
+            "lon": round(where[1] + rng.normal(0, 2e-4), 6),
+            "shipped_at": day.strftime("%Y-%m-%d"),
+            "items": 1,
+            "value_cny": 100.0,
+            "brand": "Nike",
+        }
+        for d, day in enumerate(days)
+        for k in range(per_day)
+    ]
+
+
+@pytest.fixture(scope="session")
+def windowed_case(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """``path`` of the case, and its places ``old``, ``new`` and ``steady`` (lat, lon)."""
+    import workbench
+
+    root = tmp_path_factory.mktemp("window")
+    q1 = pd.date_range("2026-01-05", "2026-03-27", freq="D")
+    q2 = pd.date_range("2026-04-06", "2026-06-26", freq="D")
+    rows = _window_rows(_OLD, q1, 3, "OLD", "OLD") + _window_rows(_NEW, q2, 3, "NEW", "NEW")
+    rows += _window_rows(_STEADY, q1, 2, "SQ1", "ST") + _window_rows(_STEADY, q2, 4, "SQ2", "ST")
+    rows.append({**rows[0], "shipment_id": "NODATE", "shipped_at": ""})
+    ships = pd.DataFrame(rows)
+    ships.to_csv(root / "shipments.csv", index=False)
+    pd.DataFrame({"seller_id": sorted(set(ships["seller_id"]))}).to_csv(
+        root / "sellers.csv", index=False
+    )
+    path = Path(root / "w.case")
+    with workbench.open_case(path) as case:
+        case.ingest_files({"sellers": root / "sellers.csv", "shipments": root / "shipments.csv"})
+    return SimpleNamespace(path=path, old=_OLD, new=_NEW, steady=_STEADY)

@@ -4,7 +4,9 @@ in March and one that started in April are told apart, and the window is recorde
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,50 +15,13 @@ import pytest
 import workbench
 from workbench.errors import InputError, NotFoundError
 
-# two workshops 20 km apart in Putian: OLD ships January to March, NEW April to June, three
-# accounts each; STEADY (Jinjiang) ships all half-year, twice as much in the second quarter
-# (82 days in each quarter's range)
-OLD, NEW, STEADY = (25.44, 119.01), (25.60, 119.10), (24.78, 118.55)
-
-
-def _rows(
-    where: tuple[float, float], days: pd.DatetimeIndex, per_day: int, tag: str, sellers: str
-) -> list[dict[str, object]]:
-    rng = np.random.default_rng(sum(map(ord, tag)))
-    rows = []
-    for d, day in enumerate(days):
-        for k in range(per_day):
-            rows.append(
-                {
-                    "shipment_id": f"{tag}{d:03d}{k:02d}",
-                    "seller_id": f"{sellers}-S{k}",
-                    "lat": round(where[0] + rng.normal(0, 2e-4), 6),
-                    "lon": round(where[1] + rng.normal(0, 2e-4), 6),
-                    "shipped_at": day.strftime("%Y-%m-%d"),
-                    "items": 1,
-                    "value_cny": 100.0,
-                    "brand": "Nike",
-                }
-            )
-    return rows
-
 
 @pytest.fixture(scope="module")
-def case_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("window")
-    q1 = pd.date_range("2026-01-05", "2026-03-27", freq="D")
-    q2 = pd.date_range("2026-04-06", "2026-06-26", freq="D")
-    rows = _rows(OLD, q1, 3, "OLD", "OLD") + _rows(NEW, q2, 3, "NEW", "NEW")
-    rows += _rows(STEADY, q1, 2, "SQ1", "ST") + _rows(STEADY, q2, 4, "SQ2", "ST")
-    rows.append({**rows[0], "shipment_id": "NODATE", "shipped_at": ""})
-    ships = pd.DataFrame(rows)
-    ships.to_csv(root / "shipments.csv", index=False)
-    sellers = pd.DataFrame({"seller_id": sorted(set(ships["seller_id"]))})
-    sellers.to_csv(root / "sellers.csv", index=False)
-    path = root / "w.case"
-    with workbench.open_case(path) as case:
-        case.ingest_files({"sellers": root / "sellers.csv", "shipments": root / "shipments.csv"})
-    return path
+def case_path(windowed_case: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the case of two quarters (tests/conftest.py) for this module's runs."""
+    copy = tmp_path_factory.mktemp("window-case") / windowed_case.path.name
+    shutil.copytree(windowed_case.path, copy)
+    return copy
 
 
 def _parsed(value: object) -> dict[str, object]:
@@ -68,16 +33,17 @@ def _near(sites: pd.DataFrame, where: tuple[float, float]) -> pd.DataFrame:
     return sites[d < 0.01]
 
 
-def test_a_window_keeps_only_its_waybills(case_path: Path) -> None:
+def test_a_window_keeps_only_its_waybills(case_path: Path, windowed_case: SimpleNamespace) -> None:
     with workbench.open_case(case_path, create=False) as case:
         whole = case.find_sites()
         spring = case.find_sites(since="2026-04-01", until="2026-06-30")
         assert spring != whole
         all_sites, q2_sites = case.sites(whole), case.sites(spring)
-    assert len(_near(all_sites, OLD)) == 1 and len(_near(all_sites, NEW)) == 1
-    assert _near(q2_sites, OLD).empty  # stopped before the window
-    assert len(_near(q2_sites, NEW)) == 1
-    assert int(_near(q2_sites, NEW)["n_shipments"].iloc[0]) == 3 * 82
+    old, new = windowed_case.old, windowed_case.new
+    assert len(_near(all_sites, old)) == 1 and len(_near(all_sites, new)) == 1
+    assert _near(q2_sites, old).empty  # stopped before the window
+    assert len(_near(q2_sites, new)) == 1
+    assert int(_near(q2_sites, new)["n_shipments"].iloc[0]) == 3 * 82
 
 
 def test_the_window_is_recorded_with_the_run(case_path: Path) -> None:

@@ -114,11 +114,15 @@ def lab(ctx: click.Context) -> None:
     os.execv(jupyter, [jupyter, "lab", *ctx.args])  # noqa: S606 - replaces this process
 
 
+from workbench.cli._events import register as _register_event_commands  # noqa: E402
 from workbench.cli._export import register as _register_export_commands  # noqa: E402
+from workbench.cli._team import register as _register_team_commands  # noqa: E402
 from workbench.cli._xref import register as _register_xref_commands  # noqa: E402
 
 _register_export_commands(cli)
 _register_xref_commands(cli)
+_register_team_commands(cli)
+_register_event_commands(cli)
 
 
 def main() -> None:
@@ -221,6 +225,8 @@ def quarantine(case_path: str, table: str | None, reason: str | None, as_json: b
     show_default=True,
     help="Seeds need this many times the waybills their surroundings would put there; 0: off.",
 )
+@click.option("--since", metavar="YYYY-MM-DD", help="Only waybills shipped on or after this day.")
+@click.option("--until", metavar="YYYY-MM-DD", help="Only waybills shipped on or before this day.")
 @click.option("--top", default=20, show_default=True, help="Sites to print.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
 @friendly
@@ -229,10 +235,15 @@ def sites_command(
     radius_m: float,
     min_shipments: int,
     density_factor: float,
+    since: str | None,
+    until: str | None,
     top: int,
     as_json: bool,
 ) -> None:
-    """Link sellers and find candidate production sites in CASE; stores a new run."""
+    """Link sellers and find candidate production sites in CASE; stores a new run.
+
+    With --since / --until the run takes only the waybills of that window (recorded with
+    the run); `workbench compare CASE RUN RUN` then says what changed between two runs."""
     from workbench.case._case import FIND_SITES_STEPS, open_case
 
     with (
@@ -241,7 +252,7 @@ def sites_command(
     ):
         run_id = case.find_sites(
             radius_m, min_shipments=min_shipments, density_factor=density_factor,
-            progress=progress,
+            since=since, until=until, progress=progress,
         )  # fmt: skip
         sites = case.sites(run_id)
     columns = [
@@ -266,6 +277,30 @@ def sites_command(
         return
     echo(f"run {run_id}: {len(sites)} candidate sites")
     echo(sites[columns].head(top).to_string(index=False))
+
+
+@cli.command("compare")
+@click.argument("case_path", metavar="CASE")
+@click.argument("before", metavar="RUN_BEFORE")
+@click.argument("after", metavar="RUN_AFTER")
+@click.option("--factor", default=1.5, show_default=True, help="Grew or shrank from this ratio.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@friendly
+def compare_command(case_path: str, before: str, after: str, factor: float, as_json: bool) -> None:
+    """What changed from one run of CASE to another (e.g. two time windows): the sites that
+    appeared, vanished, grew, shrank or held steady."""
+    from workbench.case._case import open_case
+    from workbench.sites._compare import CHANGES
+
+    with open_case(case_path, create=False) as case:
+        changes = case.compare_runs(before, after, factor=factor)
+    if as_json:
+        _echo_json({"before": before, "after": after, "changes": changes.to_dict("records")})
+        return
+    counts = changes["change"].value_counts()
+    echo(", ".join(f"{counts.get(c, 0)} {c}" for c in CHANGES))
+    for text in changes["summary"]:
+        echo(printable(str(text)))
 
 
 @cli.command()
