@@ -27,6 +27,7 @@ import pandas as pd
 
 from workbench.errors import InputError
 from workbench.export._bagit import PUBLIC_KEY, SIGNATURE, BundleCheck, check_bag, write_bag
+from workbench.export._continuity import site_relocations
 from workbench.export._extract import CaseExtract, actor_token, extract, pseudonymise
 from workbench.export._ftm import ftm_entities, write_ftm
 from workbench.export._geo import SITE_FIELDS, jsonable, write_geojson, write_gpkg, write_kml
@@ -78,7 +79,7 @@ def _columns(columns: tuple[str, ...], profile: str) -> list[str]:
 
 
 def _contents(
-    tr: Translator, pdf: bool, maps: list[str], xrefs: bool = False
+    tr: Translator, pdf: bool, maps: list[str], xrefs: bool = False, moves: bool = False
 ) -> list[dict[str, str]]:
     names = [
         ("data/report.html", "report_html"),
@@ -93,6 +94,7 @@ def _contents(
         ("data/evidence.csv", "evidence_csv"),
         ("data/prosecution.csv", "prosecution_csv"),
         *([("data/cross_references.csv", "cross_references_csv")] if xrefs else []),
+        *([("data/relocations.csv", "relocations_csv")] if moves else []),
         ("data/entities.ftm.json", "entities"),
         ("data/audit.jsonl", "audit"),
         ("data/parameters.json", "parameters"),
@@ -181,6 +183,7 @@ def _write_payload(
     pdf: bool,
     thresholds: Thresholds,
     xrefs: pd.DataFrame | None = None,
+    moves: pd.DataFrame | None = None,
     progress: Progress | None = None,
 ) -> None:
     from workbench.export._static_map import site_figure
@@ -216,10 +219,11 @@ def _write_payload(
         figures=figures,
         override=meta["override"],
         rights_holders=_rights_holders(settings),
-        contents=_contents(tr, pdf, maps, xrefs is not None),
+        contents=_contents(tr, pdf, maps, xrefs is not None, moves is not None and len(moves) > 0),
         signed_by=keys.fingerprint,
         thresholds=thresholds,
         cross_references=xrefs,
+        relocations=moves,
     )
     step(progress, "writing the report (HTML and PDF)" if pdf else "writing the report (HTML)")
     html = render_tip_sheet(context)
@@ -248,6 +252,8 @@ def _write_payload(
             _site_cross_references(data, xrefs),
             [c for c in CROSS_REFERENCE_COLUMNS if profile != "partner" or c != "source_path"],
         )
+    if moves is not None and len(moves):  # a network moved into or out of a site
+        tables["relocations"] = (moves, list(moves.columns))
     for name, (frame, columns) in tables.items():
         write_csv(frame, folder / f"{name}.csv", columns)
     write_xlsx(
@@ -394,6 +400,7 @@ def export_tip_sheet(
         by = case.actor if profile == "police" else actor_token(case.actor, keys.pseudonym_key)
         override = {"reason": str(allow_unconfirmed).strip(), "by": by, "sites": pending}
     xrefs = _cross_references(case, data, profile, keys.pseudonym_key)
+    moves = site_relocations(case, data.run_id, data.sites["site_id"].astype(str), profile=profile)
     now = dt.datetime.now(dt.UTC)
     ids = [str(s) for s in data.sites["site_id"]]
     meta = {
@@ -415,7 +422,7 @@ def export_tip_sheet(
         case, data, meta, Path(out), as_zip=as_zip,
         write=lambda data_dir: _write_payload(
             data_dir, data, tr=tr, meta=meta, keys=keys, pdf=pdf, thresholds=table,
-            xrefs=xrefs, progress=progress,
+            xrefs=xrefs, moves=moves, progress=progress,
         ),
         keys=keys, progress=progress,
     )  # fmt: skip

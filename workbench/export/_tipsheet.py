@@ -24,6 +24,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from workbench.errors import InputError, MissingDependencyError, NotFoundError
+from workbench.export._continuity import continuity_rows
 from workbench.export._i18n import Translator, translator
 from workbench.export._naming import reference as make_reference
 from workbench.export._prosecution import compare, estimate_volume, prosecution_section
@@ -119,6 +120,7 @@ def tip_sheet_context(
     signed_by: str | None = None,
     thresholds: Thresholds | None = None,
     cross_references: pd.DataFrame | None = None,
+    relocations: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the tip sheet shows for the given sites, as plain data (no HTML).
 
@@ -139,6 +141,9 @@ def tip_sheet_context(
         to the run (:func:`read_cross_references`); each site lists those of its accounts,
         their networks and the site itself (:func:`seen_before`) as platform records.
         None (a case never cross-referenced): the report has no such section.
+    relocations : moves of a network into or out of the sites
+        (:func:`workbench.export._continuity.site_relocations`); a site with one gets a
+        "Continuity" section with the chain of evidence.
     """
     tr = translator(lang)
     ids = [site_ids] if isinstance(site_ids, str) else [str(s) for s in site_ids]
@@ -170,6 +175,7 @@ def tip_sheet_context(
         )
         section["prosecution"] = _prosecution(site, ships, ev, table, tr)
         section.update(_seen_section(site, seller_rows, cross_references, tr))
+        section["continuity"] = continuity_rows(relocations, site_id, tr, profile=profile)
         if figures and site_id in figures:
             section["figure"] = "data:image/png;base64," + base64.b64encode(
                 figures[site_id]
