@@ -52,9 +52,18 @@ _PUBLIC: dict[str, str] = {
         ),
         "workbench.networks",
     ),
-    **dict.fromkeys(("SiteFinder", "find_sites"), "workbench.sites"),
     **dict.fromkeys(
-        ("generate_demo", "DemoData", "generate_known_offenders", "KnownOffenders"),
+        ("SiteFinder", "find_sites", "find_relocations", "Relocations"), "workbench.sites"
+    ),
+    **dict.fromkeys(
+        (
+            "generate_demo",
+            "DemoData",
+            "generate_known_offenders",
+            "KnownOffenders",
+            "generate_relocations",
+            "RelocationDemo",
+        ),
         "workbench.demo",
     ),
     **dict.fromkeys(("open_case", "Case", "cross_reference", "cross_references"), "workbench.case"),
@@ -83,7 +92,14 @@ __all__ = ["__version__", *sorted(_PUBLIC)]
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.case import Case, cross_reference, cross_references, open_case
     from workbench.coords import bd09_to_wgs84, gcj02_to_wgs84, to_wgs84
-    from workbench.demo import DemoData, KnownOffenders, generate_demo, generate_known_offenders
+    from workbench.demo import (
+        DemoData,
+        KnownOffenders,
+        RelocationDemo,
+        generate_demo,
+        generate_known_offenders,
+        generate_relocations,
+    )
     from workbench.explorer import Explorer, Selection, explore
     from workbench.export import (
         export_exchange_list,
@@ -125,7 +141,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         link_sellers,
         network_graph,
     )
-    from workbench.sites import SiteFinder, find_sites
+    from workbench.sites import Relocations, SiteFinder, find_relocations, find_sites
 
 
 def __getattr__(name: str) -> Any:

@@ -159,13 +159,15 @@ def find_sites(
     since: DateLike | None = None,
     until: DateLike | None = None,
     progress: Progress | None = None,
+    client: Any = None,
     **params: Any,
 ) -> str:
     """Cluster the case's shipments and store the run; returns the run id.
 
     ``since`` / ``until`` (days, both included) restrict the run to the waybills shipped
     in that window; waybills without a date are outside any window. The window and the
-    number of waybills left outside are recorded with the run.
+    number of waybills left outside are recorded with the run. With ``client`` (a
+    ``distributed.Client``) the clustering runs on that Dask cluster, with the same result.
 
     The sellers are linked first (and the networks stored) unless the case holds
     networks linked after its last ingest of sellers or identifiers and no
@@ -206,7 +208,11 @@ def find_sites(
     if window is not None:
         frame, window = _within(frame, window)
     finder = SiteFinder(radius_m, **params).fit(
-        frame, networks=membership, evidence=case.table("evidence"), progress=progress
+        frame,
+        networks=membership,
+        evidence=case.table("evidence"),
+        progress=progress,
+        client=client,
     )
     del frame
     step(progress, "storing the run")

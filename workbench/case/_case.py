@@ -592,12 +592,15 @@ class Case:
         since: _analysis.DateLike | None = None,
         until: _analysis.DateLike | None = None,
         progress: Progress | None = None,
+        client: Any = None,
         **params: Any,
     ) -> str:
         """Cluster the case's shipments and store the run; returns the run id.
 
         ``since`` / ``until`` (days, both included) restrict the run to the waybills
-        shipped in that window; the window is recorded with the run.
+        shipped in that window; the window is recorded with the run. ``client``: a
+        ``distributed.Client`` (``workbench.sites.make_client``) to cluster on a Dask
+        cluster, with the same result as here.
 
         The sellers are linked first (and the networks stored) unless the case holds
         networks linked after its last ingest of sellers or identifiers and no
@@ -613,6 +616,7 @@ class Case:
             since=since,
             until=until,
             progress=progress,
+            client=client,
             **params,
         )
 

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from workbench.arrays import unique
 from workbench.ahead import ahead
+from workbench.arrays import unique
 from workbench.case._cells import CELL_SCHEMA, cells_name, cells_of
 
 __all__ = [

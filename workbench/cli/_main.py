@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -227,6 +228,14 @@ def quarantine(case_path: str, table: str | None, reason: str | None, as_json: b
 )
 @click.option("--since", metavar="YYYY-MM-DD", help="Only waybills shipped on or after this day.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only waybills shipped on or before this day.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Cluster on a Dask LocalCluster of this many worker processes (same sites).",
+)
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="Cluster on a running Dask cluster (tcp://host:8786)."
+)
 @click.option("--top", default=20, show_default=True, help="Sites to print.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
 @friendly
@@ -237,6 +246,8 @@ def sites_command(
     density_factor: float,
     since: str | None,
     until: str | None,
+    workers: int | None,
+    scheduler: str | None,
     top: int,
     as_json: bool,
 ) -> None:
@@ -246,13 +257,19 @@ def sites_command(
     the run); `workbench compare CASE RUN RUN` then says what changed between two runs."""
     from workbench.case._case import FIND_SITES_STEPS, open_case
 
+    client = None
+    if workers is not None or scheduler is not None:
+        from workbench.sites import make_client
+
+        client = make_client(workers=workers, scheduler=scheduler)
     with (
+        contextlib.closing(client) if client is not None else contextlib.nullcontext(),
         open_case(case_path, create=False) as case,
         Progress("Finding sites", FIND_SITES_STEPS) as progress,
     ):
         run_id = case.find_sites(
             radius_m, min_shipments=min_shipments, density_factor=density_factor,
-            since=since, until=until, progress=progress,
+            since=since, until=until, progress=progress, client=client,
         )  # fmt: skip
         sites = case.sites(run_id)
     columns = [

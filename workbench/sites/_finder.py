@@ -53,8 +53,9 @@ from workbench.errors import InputError, require_columns
 from workbench.gazetteer import jurisdictions
 from workbench.progress import Progress, step
 from workbench.sites import _describe as describe
-from workbench.sites._density import background_weight, dbscan
+from workbench.sites._density import background_weight
 from workbench.sites._describe import SCORE_WEIGHTS, WORKSHOP_EVIDENCE
+from workbench.sites._distributed import Density
 from workbench.sites._seeded import Seeded, SuspectPoints, seed, suspect_points
 from workbench.sites._tally import Tally, tally
 from workbench.sites._waybills import (
@@ -174,14 +175,21 @@ class SiteFinder:
         networks: pd.DataFrame | None = None,
         evidence: pd.DataFrame | None = None,
         progress: Progress | None = None,
+        client: Any = None,
     ) -> SiteFinder:
         """Cluster ``shipments`` and score the sites; returns ``self``.
 
         ``progress`` (a :class:`workbench.progress.Progress`) is told each of the
-        ``FIT_STEPS`` steps as it starts.
+        ``FIT_STEPS`` steps as it starts. With ``client`` (a ``distributed.Client``) the
+        clustering at each radius runs on its workers, tile by tile, with the same result
+        (:mod:`workbench.sites._distributed`).
         """
-        with paused_gc():
-            return self._fit(shipments, networks, evidence, progress)
+        self._density = Density(client)
+        try:
+            with paused_gc():
+                return self._fit(shipments, networks, evidence, progress)
+        finally:
+            del self._density  # the client is no fitted state
 
     def _fit(
         self,
@@ -331,7 +339,7 @@ class SiteFinder:
         if self.density_factor:
             expected = background * (radius_m / self.context_m) ** 2
             threshold = np.maximum(threshold, self.density_factor * expected)
-        density = dbscan(lat, lon, weight, radius_m, threshold)
+        density = self._density.dbscan(lat, lon, weight, radius_m, threshold)
         rule = (radius_m, self.min_shipments, self.density_factor, self.context_m)
         return seed(points, density, ways, suspects, rule)
 
@@ -392,16 +400,19 @@ def find_sites(
     networks: pd.DataFrame | None = None,
     evidence: pd.DataFrame | None = None,
     radius_m: float = 300.0,
+    client: Any = None,
     **params: Any,
 ) -> gpd.GeoDataFrame:
     """Ranked sites of a shipments frame (a case finds and stores its own:
-    :meth:`Case.find_sites`)."""
+    :meth:`Case.find_sites`); ``client`` as for :meth:`SiteFinder.fit`."""
     if not isinstance(data, pd.DataFrame):
         raise InputError(
             f"data: expected a shipments frame, got {type(data).__name__}; for a case, call "
             "case.find_sites(radius_m) and then case.sites(run_id)"
         )
-    finder = SiteFinder(radius_m, **params).fit(data, networks=networks, evidence=evidence)
+    finder = SiteFinder(radius_m, **params).fit(
+        data, networks=networks, evidence=evidence, client=client
+    )
     return finder.sites_
 
 
