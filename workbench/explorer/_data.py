@@ -26,6 +26,7 @@ from workbench.maps._index import Filters, WaybillIndex, coordinate_keys, rows_p
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.case._case import Case
+    from workbench.explorer._timeline import SiteWeeks
 
 TABLE_COLUMNS: tuple[dict[str, Any], ...] = (
     {"key": "rank", "label": "#", "numeric": True},
@@ -158,8 +159,15 @@ class CaseData:
 
 
 # -- sites ------------------------------------------------------------------------------------
-def visible_sites(sites: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """Sites passing the filters: score, and brand / network / dates when those are set."""
+def visible_sites(
+    sites: pd.DataFrame, filters: Filters, activity: SiteWeeks | None = None
+) -> pd.DataFrame:
+    """Sites passing the filters: score, and brand / network / dates when those are set.
+
+    With dates set, a site shows when its first and last shipping days span some of them
+    and, given its weekly ``activity``, when it shipped in a week that overlaps them (a
+    site idle in the window is hidden even inside its span).
+    """
     keep = sites["score"].fillna(0.0) >= filters.min_score
     if filters.brands:
         wanted = set(filters.brands)
@@ -171,7 +179,15 @@ def visible_sites(sites: pd.DataFrame, filters: Filters) -> pd.DataFrame:
         keep &= ~(sites["last_shipped"] < pd.Timestamp(filters.start))
     if filters.end is not None:
         keep &= ~(sites["first_shipped"] > pd.Timestamp(filters.end))
+    dated = filters.start is not None or filters.end is not None
+    if dated and activity is not None:
+        start, end = (_date(filters.start), _date(filters.end))
+        keep &= sites["site_id"].astype(str).isin(activity.active(start, end))
     return sites[keep.to_numpy(bool)]
+
+
+def _date(value: pd.Timestamp | None) -> dt.date | None:
+    return None if value is None else pd.Timestamp(value).date()
 
 
 def jurisdiction_label(site: Any) -> str:

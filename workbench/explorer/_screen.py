@@ -7,11 +7,17 @@
     explorer = workbench.explore(case)      # last line of a cell: the map, controls, table
     explorer.selection                      # what was drawn or clicked on the map
     explorer.observe(lambda change: print(change.new), names="selection")
+    explorer.window = ("2026-03-02", "2026-03-29")   # four weeks: map, table, events follow
 
 The map is the offline folium page of :mod:`workbench.maps._page` inside a sandboxed iframe
 (:class:`~workbench.explorer._widgets.MapFrame`); clicks and drawn shapes come back to the
 kernel as events, filters and zooms go to the page as new layer data. Every observer reads
 traits, calls one function of :mod:`workbench.explorer._data` and sets the result.
+
+Below the map, a timeline (:mod:`workbench.explorer._timeline`) plays the case week by week:
+it sets ``window``, the days the map, the date pickers and the site table show, and the
+recorded events and relocations of the window are drawn as markers and arrows
+(:mod:`workbench.explorer._marks`).
 
 What a case's accounts, networks and sites were seen with before (``workbench xref``,
 ``workbench exchange import``) shows in the site table ("Seen before": how many matches),
@@ -47,7 +53,15 @@ from workbench.explorer._data import (
     visible_sites,
 )
 from workbench.explorer._details import details_html, selection_html
+from workbench.explorer._marks import Marks
 from workbench.explorer._seen import SeenBefore
+from workbench.explorer._timeline import (
+    SiteWeeks,
+    Timeline,
+    Window,
+    check_window,
+    window_from_dates,
+)
 from workbench.explorer._widgets import MapFrame, SiteTable
 from workbench.maps import _data as data
 from workbench.maps._addresses import AddressIndex
@@ -92,11 +106,21 @@ class Explorer(w.VBox):
         What was last drawn or clicked on the map; observe it to react in Python.
     run_id : str
         The clustering run shown; the re-run button stores a new run and switches to it.
+    window : (date, date) or None
+        The days shown, both included (None: the whole period): the timeline and the date
+        pickers set it; setting it (dates or ISO text) moves them and redraws the map and
+        table (:mod:`workbench.explorer._timeline`).
+
+    ``events`` (event_id, kind, date, site_id, lat, lon, note) are drawn as markers when in
+    the window, ``relocations`` (from_site, to_site, from_lat, from_lon, to_lat, to_lon,
+    around, label) as arrows once ``around`` is before the window's end; see
+    :meth:`show_events` and :meth:`show_relocations`.
     """
 
     selected_site = traitlets.Unicode("")
     selection = traitlets.Instance(Selection, allow_none=True)
     run_id = traitlets.Unicode("")
+    window = traitlets.Any(None, allow_none=True)
 
     def __init__(
         self,
@@ -109,10 +133,15 @@ class Explorer(w.VBox):
         attribution: str | None = None,
         out_dir: str | os.PathLike[str] = "tipsheets",
         reviewer: str | None = None,
+        events: pd.DataFrame | None = None,
+        relocations: pd.DataFrame | None = None,
     ) -> None:
         for name, value in (("max_points", max_points), ("max_addresses", max_addresses)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name}: expected a positive integer, got {value!r}")
+        # checked before anything is read: a bad frame fails fast, naming its column
+        self._marks = Marks(events, relocations)
+        self._holding = False  # the pickers are being set to the window: no refresh each
         self.case = case
         self.max_points = max_points
         self.max_addresses = max_addresses
@@ -138,9 +167,12 @@ class Explorer(w.VBox):
         super().__init__(children=self._layout(), layout=w.Layout(width="100%"))
         self.add_class("workbench-explorer")
         traitlets.link((self.table, "selected"), (self, "selected_site"))
+        traitlets.link((self.timeline, "window"), (self, "window"))
         self.run_id = run_id or case.latest_run()
         self._load_run()
         self.map.html = self._page()
+        if self._marks.notes:  # more events or relocations than the page is sent
+            self._say(" ".join(self._marks.notes))
         self._observe_controls()
 
     # -- construction ---------------------------------------------------------------------
@@ -181,6 +213,7 @@ class Explorer(w.VBox):
         self.progress = w.IntProgress(
             value=0, min=0, max=1, description="", layout=w.Layout(display="none", width="260px")
         )
+        self.timeline = Timeline(days)
 
     def _layout(self) -> list[w.Widget]:
         controls = w.VBox(
@@ -209,20 +242,18 @@ class Explorer(w.VBox):
         )
         return [
             w.HBox([controls, self.map], layout=w.Layout(width="100%")),
+            self.timeline,
             self.message,
             w.HBox([w.Box([self.table], layout=w.Layout(flex="1 1 auto", overflow="auto")), panel]),
         ]
 
     def _observe_controls(self) -> None:
-        for control in (
-            self.brand_filter,
-            self.network_filter,
-            self.start_date,
-            self.end_date,
-            self.min_score,
-        ):
+        for control in (self.brand_filter, self.network_filter, self.min_score):
             control.observe(lambda _: self.refresh(), names="value")
+        for picker in (self.start_date, self.end_date):
+            picker.observe(self._on_dates, names="value")
         self.observe(self._on_selected_site, names="selected_site")
+        self.observe(self._on_window, names="window")
 
     def _day_range(self) -> tuple[dt.date | None, dt.date | None]:
         """First and last shipping day in the case (read with the counts)."""
@@ -244,12 +275,14 @@ class Explorer(w.VBox):
 
     def _load_run(self) -> None:
         self.sites = self.case.sites(self.run_id)
+        self._site_weeks = SiteWeeks(self.case.site_activity(self.run_id))
         if self.seen.run_id != self.run_id:
             self.seen.load(self.run_id)
         self._site_rows = self._rows_of_sites()
         self.radius.value = float(self._run_parameters().get("radius_m", self.radius.value))
 
     def _rows_of_sites(self) -> SiteRows:
+        self._page_sites: set[str] = set()  # new records: the page's copies are stale
         seen = self.seen.site_counts(self.sites, self.data.network_of)
         return SiteRows(self.sites, self.data.names, seen)
 
@@ -268,7 +301,7 @@ class Explorer(w.VBox):
         summary = self.data.index.summary(filters, max_points=self.max_points)
         self._cell = self._whole_cell = summary.cell_deg
         self._refined = False
-        shown = visible_sites(self.sites, filters)
+        shown = visible_sites(self.sites, filters, self._site_weeks)
         self.table.rows = self.table.sort_rows(self._site_rows.table(shown))
         return summary, shown
 
@@ -277,21 +310,96 @@ class Explorer(w.VBox):
         summary, shown = self._apply_filters()
         addresses, cell = self._addresses.payload(self.max_addresses)
         self._address_state = _Drawn(whole_cell=cell, cell=cell)
+        marks = self._marks.page(self.window)
         layers = MapLayers(
-            summary=summary, sites=self._site_rows.records(shown), locations=addresses
-        )
+            summary=summary, sites=self._site_rows.records(shown), locations=addresses,
+            events=marks["events"], arrows=marks["arrows"],
+        )  # fmt: skip
         fmap = compose(layers, tiles=self._tiles, attribution=self._attribution, interactive=True)
+        self._page_sites = {r["id"] for r in layers.sites or []}
         return render_page(fmap)
 
     def refresh(self) -> None:
         """Apply the filters: new points and sites to the map, new rows to the table."""
         summary, shown = self._apply_filters()
-        self._post({"type": "points", "payload": data.points_payload(summary)})
+        # a window is redrawn week after week (the timeline): its points on canvas however few
+        canvas = self.window is not None
+        self._post({"type": "points", "payload": data.points_payload(summary), "canvas": canvas})
         records = self._site_rows.records(shown)
         if records != self._state.get("sites", {}).get("records"):  # the page has these
-            self._post({"type": "sites", "records": records})
+            self._post_sites(records, canvas)
         n = self.data.index.count(self._filters)
-        self._say(f"{n:,} waybills and {len(shown):,} sites shown.")
+        notes = self._post_marks()
+        self._say(" ".join([f"{n:,} waybills and {len(shown):,} sites shown.", *notes]))
+
+    # -- the window: timeline, date pickers, events and relocations -------------------------
+    @traitlets.validate("window")
+    def _check_window(self, proposal: Any) -> Window | None:
+        return check_window(proposal["value"])
+
+    def _on_window(self, change: dict[str, Any]) -> None:
+        """A new window (timeline, Python or pickers): the pickers follow, then one redraw."""
+        first, last = self._day_range()
+        window = change["new"]
+        self._holding = True
+        try:
+            self.start_date.value = first if window is None else window[0]
+            self.end_date.value = last if window is None else window[1]
+        finally:
+            self._holding = False
+        self.refresh()
+
+    def _on_dates(self, _change: Any) -> None:
+        """A date picker set by hand: the window follows (redrawing the map)."""
+        if self._holding:
+            return
+        try:
+            window = window_from_dates(
+                self.start_date.value, self.end_date.value, self._day_range()
+            )
+        except InputError as error:  # the start after the end: nothing passes; say why
+            self.refresh()
+            self._say(str(error), error=True)
+            return
+        if window == self.window:
+            self.refresh()
+        else:
+            self.window = window  # redraws
+
+    def show_events(self, frame: pd.DataFrame | None) -> None:
+        """Draw these events (event_id, kind, date, site_id, lat, lon, note) when they fall
+        in the window, as markers with a popup (None: none). The frame is checked first: a
+        missing column raises InputError naming it."""
+        self._marks.set_events(frame)
+        self._say(" ".join(self._post_marks()) or "Events shown.")
+
+    def show_relocations(self, frame: pd.DataFrame | None) -> None:
+        """Draw these relocations (from_site, to_site, from_lat, from_lon, to_lat, to_lon,
+        around, label) as arrows from the old site to the new once ``around`` is on or
+        before the window's end (None: none); checked as :meth:`show_events`."""
+        self._marks.set_relocations(frame)
+        self._say(" ".join(self._post_marks()) or "Relocations shown.")
+
+    def _post_marks(self) -> list[str]:
+        """Send the event and arrow layers whose content the window changed; the notes on
+        what the bound left out."""
+        for message in self._marks.changed(self.window):
+            self._post(message)
+        return self._marks.notes
+
+    def _post_sites(self, records: list[dict[str, Any]], window: bool) -> None:
+        """Send the sites to draw. In a window (the timeline, one step after another) the
+        page is sent the ids of the sites it holds already and only the records it lacks,
+        and draws them on canvas; a reloaded page is sent every record again."""
+        message = {"type": "sites", "records": records}
+        self._state["sites"] = message
+        if not window:
+            self.map.post(message)
+        else:
+            lacking = [r for r in records if r["id"] not in self._page_sites]
+            ids = [r["id"] for r in records]
+            self.map.post({"type": "sites", "ids": ids, "records": lacking, "canvas": True})
+        self._page_sites.update(r["id"] for r in records)
 
     # -- map events -----------------------------------------------------------------------
     def _post(self, message: dict[str, Any]) -> None:
@@ -306,6 +414,7 @@ class Explorer(w.VBox):
             # from the HTML: replay the filters and the selection sent since
             for message in self._state.values():
                 self.map.post(message)
+            self._page_sites = {r["id"] for r in self._state.get("sites", {}).get("records", [])}
         elif kind == "site-click":
             self.selected_site = event["site_id"]
         elif kind == "point-click":
@@ -363,7 +472,8 @@ class Explorer(w.VBox):
             summary = index.summary(self._filters, max_points=self.max_points)
         self._refined = summary.cell_deg != self._whole_cell
         self._cell = summary.cell_deg
-        self._post({"type": "points", "payload": data.points_payload(summary)})
+        payload = data.points_payload(summary)
+        self._post({"type": "points", "payload": payload, "canvas": self.window is not None})
 
     def _view_addresses(self, bounds: Sequence[Sequence[float]]) -> None:
         state = self._address_state
@@ -433,7 +543,7 @@ class Explorer(w.VBox):
         self.note.value = ""
         self.sites = self.case.sites(self.run_id)
         self._site_rows = self._rows_of_sites()
-        shown = visible_sites(self.sites, self.filters)
+        shown = visible_sites(self.sites, self.filters, self._site_weeks)
         self.table.rows = self.table.sort_rows(self._site_rows.table(shown))
         self._show_details(site_id)
         self._say(f"Recorded: {site_id} {status} by {record['by']} at {record['at']}.")
@@ -527,6 +637,12 @@ def explore(case: Case, run_id: str | None = None, **options: Any) -> Explorer:
     ``max_addresses`` (warehouse and return addresses before the map bins them, default
     2,000; zoomed in, those in view are drawn one by one),
     ``tiles`` and ``attribution`` (optional online tiles), ``out_dir`` (tip sheets),
-    ``reviewer`` (the name recorded with reviews; default the case's actor).
+    ``reviewer`` (the name recorded with reviews; default the case's actor),
+    ``events`` and ``relocations`` (frames drawn as markers and arrows as the timeline
+    moves: see :class:`Explorer`). The events default to those recorded in the case
+    (``case.events()``); pass ``events=None`` to draw none.
     """
+    if "events" not in options:
+        recorded = case.events()
+        options["events"] = recorded if len(recorded) else None
     return Explorer(case, run_id, **options)

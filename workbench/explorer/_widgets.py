@@ -198,6 +198,11 @@ def _sort_key(value: object) -> tuple[int, float | str]:
 
 def _json_value(value: object) -> object:
     """A cell value the comm can send: NaN and infinities as None, numpy scalars as Python."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value  # the usual cells, checked first: a table is set on every filter
+    if kind is float and isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, list | tuple):
         return [_json_value(item) for item in value]
     if hasattr(value, "item") and type(value).__module__ == "numpy":

@@ -32,6 +32,8 @@ PANES = (
     ("workbench-locations", 440),
     ("workbench-points", 450),
     ("workbench-site-centres", 460),
+    ("workbench-arrows", 470),
+    ("workbench-events", 480),
 )
 
 
@@ -367,6 +369,21 @@ class Sites(DrawnLayer):
 
     kind = "sites"
     draw = "drawSites"
+
+
+class Events(DrawnLayer):
+    """Dated events (raids, takedowns...) as diamonds coloured by kind, with a popup card
+    (class workbench-event)."""
+
+    kind = "events"
+    draw = "drawEvents"
+
+
+class Arrows(DrawnLayer):
+    """Relocations as arrows from the old site to the new (class workbench-arrow)."""
+
+    kind = "arrows"
+    draw = "drawArrows"
 
 
 class Legend(DataLayer):

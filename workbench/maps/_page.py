@@ -210,12 +210,15 @@ def site_map(
 @dataclass(frozen=True)
 class MapLayers:
     """What a map page draws: aggregated points, site records, the addresses'
-    :func:`~workbench.maps._data.location_payload`, layer names."""
+    :func:`~workbench.maps._data.location_payload`, layer names, and the explorer's
+    dated events and relocation arrows (:mod:`workbench.explorer._timeline` payloads)."""
 
     summary: data.PointSummary
     sites: list[dict[str, Any]] | None = None
     locations: dict[str, Any] | None = None
     locations_name: str | None = None
+    events: dict[str, Any] | None = None
+    arrows: dict[str, Any] | None = None
 
 
 def compose(
@@ -255,6 +258,10 @@ def compose(
     name = _points_layer_name(layers.summary) if not interactive else "Ship-from points"
     layer = js.FeatureGroup(name=name)
     layer.add_child(js.ShipFromPoints(data.points_payload(layers.summary))).add_to(fmap)
+    if layers.arrows is not None:
+        js.FeatureGroup(name="Relocations").add_child(js.Arrows(layers.arrows)).add_to(fmap)
+    if layers.events is not None:
+        js.FeatureGroup(name="Events").add_child(js.Events(layers.events)).add_to(fmap)
 
     points = layers.summary.points
     sections = data.legend_sections(points, layers.sites is not None, layers.locations)

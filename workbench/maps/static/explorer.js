@@ -70,7 +70,7 @@
   var commands = {
     points: function (m) {
       kit.layers.points.clearLayers();
-      kit.drawPoints(kit.layers.points, m.payload);
+      kit.drawPoints(kit.layers.points, m.payload, m.canvas === true);
       document.body.dataset.workbenchPoints = String(m.payload.lat.length);
     },
     locations: function (m) {
@@ -79,15 +79,32 @@
       kit.drawLocations(kit.layers.locations, m.payload);
       document.body.dataset.workbenchLocations = String(m.payload.lat.length);
     },
+    /* records: to draw, or (with ids) those the page lacks of the sites to draw; canvas:
+     * on a canvas layer however few (a map redrawn week after week) */
     sites: function (m) {
-      kit.drawSites(kit.layers.sites, m.records);  // keeps the selected site's outline
-      document.body.dataset.workbenchSites = String(m.records.length);
+      var records = m.records;
+      if (Array.isArray(m.ids)) {
+        records.forEach(function (s) { kit.siteRecords[s.id] = s; });
+        records = m.ids.map(function (id) { return kit.siteRecords[id]; }).filter(Boolean);
+      }
+      kit.drawSites(kit.layers.sites, records, m.canvas === true);  // keeps the selection
+      document.body.dataset.workbenchSites = String(records.length);
     },
     "zoom-site": function (m) {
       var box = kit.siteBox(m.site_id);
       if (box && box.isValid()) map.fitBounds(box.pad(0.6), {maxZoom: 17});
       kit.highlightSite(m.site_id);
       document.body.dataset.workbenchSelected = String(m.site_id);
+    },
+    events: function (m) {
+      if (!kit.layers.events) return;
+      kit.drawEvents(kit.layers.events, m.payload);
+      document.body.dataset.workbenchEvents = String(m.payload.lat.length);
+    },
+    arrows: function (m) {
+      if (!kit.layers.arrows) return;
+      kit.drawArrows(kit.layers.arrows, m.payload);
+      document.body.dataset.workbenchArrows = String(m.payload.from_lat.length);
     },
     "select-site": function (m) { kit.highlightSite(m.site_id); },
     "clear-drawing": function () { drawn.clearLayers(); }

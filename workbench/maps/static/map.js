@@ -333,8 +333,9 @@
   });
   kit.PointDots = PointDots;
 
-  /* Ship-from markers (class workbench-point) from a column-wise payload, into group. */
-  function drawPoints(group, d) {
+  /* Ship-from markers (class workbench-point) from a column-wise payload, into group;
+   * `canvas`: on a canvas layer however few (a map redrawn week after week). */
+  function drawPoints(group, d, canvas) {
     kit.layers.points = group;
     function card(info) {
       var i = info.index, net = d.net[i], others = d.nnet[i] - 1;
@@ -348,7 +349,7 @@
           [d.grid ? "Mean position" : "Position", d.lat[i].toFixed(5) + ", " + d.lon[i].toFixed(5)]
         ]);
     }
-    if (many(d.lat.length)) {
+    if (canvas || many(d.lat.length)) {
       var layer = new PointDots(d, card, {pane: "workbench-points"});
       layer._group = group;
       group.addLayer(layer);
@@ -588,9 +589,10 @@
 
   /* Candidate sites: radius circle, hull and centre dot (class workbench-site). Few: SVG
    * elements, and drawn again with new records only the sites that changed are redrawn.
-   * Many: two canvas layers, drawn again whole (it takes milliseconds). */
-  function drawSites(group, records) {
-    var shared = many(3 * records.length);
+   * Many (or `canvas`): two canvas layers, drawn again whole (it takes milliseconds). */
+  function drawSites(group, records, canvas) {
+    var shared = canvas || many(3 * records.length);
+    records.forEach(function (s) { kit.siteRecords[s.id] = s; });  // for ids sent later
     if (kit.layers.sites !== group || kit.sitesShared !== shared) {
       group.clearLayers();
       kit.siteParts = Object.create(null);
@@ -699,11 +701,78 @@
     return box;
   }
 
-  /* How many markers the layer of this kind ("points", "locations", "sites") draws now:
-   * its SVG elements, or what its canvas layers hold. */
+  var COLOUR = /^#[0-9a-fA-F]{6}$/;
+
+  function colourOr(value, fallback) { return COLOUR.test(value) ? value : fallback; }
+
+  /* A marker drawn by an element of its own (a divIcon), centred on its place. */
+  function shapeMarker(latlng, pane, className, shape, size) {
+    return L.marker(latlng, {
+      pane: pane, keyboard: false,
+      icon: L.divIcon({html: shape, className: className, iconSize: [size, size],
+                       iconAnchor: [size / 2, size / 2]})
+    });
+  }
+
+  /* Dated events (raids, takedowns...): a diamond each, coloured by kind, above every other
+   * layer; a click opens its card (kind, date, site, note), all text. Few by design (the
+   * kernel sends at most a bound), so each is a marker of its own. */
+  function drawEvents(group, d) {
+    kit.layers.events = group;
+    group.clearLayers();
+    function card(i) {
+      return kit.card(d.kinds[d.kind[i]] + " on " + d.date[i], [
+        ["Site", d.site[i]], ["Note", d.note[i]], ["Event", d.id[i]]
+      ]);
+    }
+    for (var i = 0; i < d.lat.length; i++) {
+      var shape = el("div", "workbench-event-shape");
+      shape.style.backgroundColor = colourOr(d.colours[d.kind[i]], "#333333");
+      var marker = shapeMarker([d.lat[i], d.lon[i]], "workbench-events", "workbench-event", shape, 16);
+      marker.workbench = {layer: "events", index: i};
+      marker.bindPopup(card.bind(null, i), {className: "workbench-popup", maxWidth: 320});
+      kit.tooltip(marker, card.bind(null, i));
+      group.addLayer(marker);
+    }
+    kit.drawn.events = d.lat.length;
+  }
+
+  /* Relocations: an arrow from the old site to the new, a line and a head (a rotated
+   * triangle at the new site; Web Mercator keeps angles, so its direction holds at every
+   * zoom). The card on hover says which sites, when and why. */
+  function drawArrows(group, d) {
+    kit.layers.arrows = group;
+    group.clearLayers();
+    var colour = colourOr(d.colour, "#000000"), crs = L.CRS.EPSG3857;
+    function card(i) {
+      return kit.card("Moved: site " + d.from[i] + " \u2192 site " + d.to[i], [
+        ["Around", d.around[i]], ["Why", d.label[i]]
+      ]);
+    }
+    for (var i = 0; i < d.from_lat.length; i++) {
+      var a = L.latLng(d.from_lat[i], d.from_lon[i]), b = L.latLng(d.to_lat[i], d.to_lon[i]);
+      var pa = crs.latLngToPoint(a, 0), pb = crs.latLngToPoint(b, 0);
+      var angle = Math.atan2(pb.y - pa.y, pb.x - pa.x) * 180 / Math.PI;
+      var head = el("div", "workbench-arrow-head-shape");
+      head.style.borderLeftColor = colour;
+      // the triangle's tip (its right edge) onto the new site
+      head.style.transform = "rotate(" + angle + "deg) translateX(-7px)";
+      var info = {layer: "arrows", index: i}, build = card.bind(null, i);
+      add(group, L.polyline([a, b], {
+        pane: "workbench-arrows", className: "workbench-arrow", color: colour,
+        weight: 2.5, opacity: 0.9, dashArray: "8 5"
+      }), info, build);
+      add(group, shapeMarker(b, "workbench-arrows", "workbench-arrow-head", head, 18), info, build);
+    }
+    kit.drawn.arrows = d.from_lat.length;
+  }
+
+  /* How many markers the layer of this kind ("points", "locations", "sites", "events",
+   * "arrows") draws now: its SVG elements, or what its canvas layers hold. */
   kit.count = function (kind) {
     var group = kit.layers[kind], n = 0;
     if (!group) return 0;
+    if (kind === "events" || kind === "arrows") return kit.drawn[kind] || 0;
     if (kind === "sites") {
       return kit.siteCanvas ? kit.siteCanvas.state.records.length : Object.keys(kit.siteParts).length;
     }
@@ -716,10 +785,14 @@
   kit.siteParts = Object.create(null);
   kit.siteKeys = Object.create(null);
   kit.siteCanvas = null;
+  kit.siteRecords = Object.create(null);  // every site record received, by id
   kit.selectedSite = null;
   kit.drawPoints = drawPoints;
   kit.drawLocations = drawLocations;
   kit.drawSites = drawSites;
+  kit.drawEvents = drawEvents;
+  kit.drawArrows = drawArrows;
+  kit.drawn = {};
   kit.highlightSite = highlightSite;
   kit.siteBox = siteBox;
   L.workbench = kit;
