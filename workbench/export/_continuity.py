@@ -17,17 +17,14 @@ import pandas as pd
 
 from workbench.export._i18n import Translator
 from workbench.export._report import shown
+from workbench.sites._relocation import RELOCATION_COLUMNS
 
 if TYPE_CHECKING:
     from workbench.case._case import Case
 
 __all__ = ["RELOCATION_CSV_COLUMNS", "continuity_rows", "site_relocations"]
 
-RELOCATION_CSV_COLUMNS = (
-    "network_id", "from_site", "to_site", "from_place", "to_place", "distance_km", "around",
-    "from_last_week", "to_first_week", "gap_weeks", "event_id", "event_kind", "event_date",
-    "weeks_after_event", "n_new_accounts", "n_sharing", "shared_identifiers", "evidence",
-)  # fmt: skip
+RELOCATION_CSV_COLUMNS = RELOCATION_COLUMNS  # relocations.csv: the finder's columns
 _PARTNER_DROPS = ("shared_identifiers", "evidence")  # identifier values in the clear
 
 
