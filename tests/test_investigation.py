@@ -105,7 +105,8 @@ def test_the_case_holds_what_the_run_reports(demo_run) -> None:
         )
         actions = list(case.audit()["action"])
         assert case.verify_audit().ok
-    # ingest, link, find sites (with the networks just linked: no second linking), ...
+    # ingest (told not to link: the run links next, with the summary), link, find sites
+    # (with the networks just linked: no second linking), ...
     assert actions[:4] == ["create case", "ingest", "link sellers", "find sites"]
     assert actions[-1] == "export tip sheet"
 

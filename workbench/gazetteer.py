@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pv
 import shapely
 from scipy.spatial import cKDTree
 
@@ -116,9 +118,20 @@ class _Gazetteer:
     polygon_prov: np.ndarray
 
 
-def _township_parents() -> dict[str, str]:
-    towns = pd.read_csv(_DATA / "cn_townships.csv.gz", usecols=["code", "parent"], dtype=str)
-    return dict(zip(towns["code"], towns["parent"], strict=True))
+def _township_parents(codes: np.ndarray) -> np.ndarray:
+    """The county (or prefecture) each township code in ``codes`` belongs to, '' when the
+    code is not a known township. Read with Arrow, looked up without a Python loop: the
+    gazetteer loads on the site finder's path."""
+    towns = pv.read_csv(
+        _DATA / "cn_townships.csv.gz",
+        convert_options=pv.ConvertOptions(
+            include_columns=["code", "parent"],
+            column_types={"code": pa.string(), "parent": pa.string()},
+        ),
+    )
+    known = pd.Index(towns.column("code").to_numpy(zero_copy_only=False))
+    parents = np.append(towns.column("parent").to_numpy(zero_copy_only=False), "")
+    return parents[known.get_indexer(pd.Index(codes, dtype=object))].astype(str)
 
 
 def _infer(codes: np.ndarray, admin1: np.ndarray, xyz: np.ndarray, within_km: float) -> np.ndarray:
@@ -160,10 +173,9 @@ def _gazetteer() -> _Gazetteer:
     )
     provinces = pd.read_csv(_DATA / "cn_provinces.csv", dtype=str).set_index("admin1")
     div = divisions()
-    town_parent = _township_parents()
     division = places["division"].to_numpy(dtype=object).astype(str)
     admin1 = places["admin1"].to_numpy(dtype=object).astype(str)
-    unit = np.array([town_parent.get(d, "") if len(d) == 9 else d for d in division], dtype=str)
+    unit = np.where(np.char.str_len(division) == 9, _township_parents(division), division)
     level = div["level"].reindex(unit).fillna(0).to_numpy(int)
     xyz = _unit_vectors(places["lat"].to_numpy(float), places["lon"].to_numpy(float))
     # city centres (tied to a prefecture only) get no district from their neighbours:

@@ -248,8 +248,8 @@ def run_investigation(
     case_path = Path(case) if case is not None else out_dir / CASE_NAME
     with open_case(case_path, actor=actor) as opened:
         step(progress, f"reading {len(exports.files)} export file(s) into the case")
-        intake = opened.ingest_files(exports.files, mapping=mapping)
-        step(progress, "linking sellers through shared identifiers")
+        intake = opened.ingest_files(exports.files, mapping=mapping, link=False)
+        step(progress, "linking sellers through shared identifiers")  # with the summary
         networks = opened.link_sellers(max_accounts=max_accounts)
         run_id = opened.find_sites(
             radius_m, max_accounts=max_accounts, progress=progress, **site_params

@@ -151,13 +151,14 @@ def test_audit_log_records_every_change(case) -> None:
     assert log["action"].tolist() == [
         "create case",
         "ingest",
+        "link sellers",  # the ingest brought sellers: linked again at once
         "link sellers",
         "find sites",
         "review",
     ]
     assert set(log["actor"]) == {"analyst-1"}
     assert '"sha256":' in log.loc[1, "inputs"]  # input files are hashed
-    assert '"radius_m":300' in log.loc[3, "parameters"]  # clustering parameters
+    assert '"radius_m":300' in log.loc[4, "parameters"]  # clustering parameters
     assert (log["prev_hash"].iloc[1:].to_numpy() == log["hash"].iloc[:-1].to_numpy()).all()
     assert case.verify_audit().ok
 
@@ -363,9 +364,11 @@ def test_link_sellers_on_a_case_stores_and_explains(case) -> None:
         explain_link(case, members[0], members[-1])
 
 
-def test_networks_before_linking_say_what_to_do(case) -> None:
-    with pytest.raises(NotFoundError, match="has no networks yet; link sellers first"):
-        case.networks()
+def test_networks_before_linking_say_what_to_do(tmp_path: Path, demo_intake) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest(demo_intake.values(), link=False)
+        with pytest.raises(NotFoundError, match="has no networks yet; link sellers first"):
+            case.networks()
 
 
 def test_settings_are_stored_and_audited(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -175,19 +176,48 @@ def test_find_sites_keeps_the_networks_linked_after_the_last_ingest(tmp_path: Pa
     from workbench.intake._table import load_table
 
     demo = generate_demo(tmp_path / "demo", n_shipments=3_000, n_background_sellers=50)
+
+    def links() -> int:
+        return case.audit()["action"].tolist().count("link sellers")
+
     with open_case(tmp_path / "c.case") as case:
         case.ingest([load_table(getattr(demo, t), t) for t in ("sellers", "identifiers")])
+        assert links() == 1  # the ingest linked the accounts it brought
         case.ingest([load_table(demo.shipments, "shipments")])
+        assert links() == 1  # waybills change no link
         case.link_sellers(include_weak=True)  # an option find_sites must not undo
         stored = case.table("networks")
         case.find_sites(300)
-        actions = case.audit()["action"].tolist()
-        assert actions.count("link sellers") == 1
+        assert links() == 2
         pd.testing.assert_frame_equal(case.table("networks"), stored)
-        # new accounts came in: their links are not known yet, so the run links again
+        # accounts came in again: the ingest links them with the options of the last linking
         case.ingest([load_table(demo.sellers, "sellers")])
+        assert links() == 3
+        assert '"include_weak":true' in case.audit()["parameters"].iloc[-1]
+        pd.testing.assert_frame_equal(case.table("networks"), stored)
         case.find_sites(300)
-        assert case.audit()["action"].tolist().count("link sellers") == 2
+        assert links() == 3
+        # an ingest told not to link leaves the networks behind: the run links first
+        case.ingest([load_table(demo.identifiers, "identifiers")], link=False)
+        case.find_sites(300)
+        assert links() == 4
+
+
+def test_an_ingest_links_again_with_the_threshold_it_was_given(tmp_path: Path) -> None:
+    from workbench.demo._generate import generate_demo
+    from workbench.intake._table import load_table
+
+    demo = generate_demo(tmp_path / "demo", n_shipments=3_000, n_background_sellers=50)
+    with open_case(tmp_path / "c.case") as case:
+        case.ingest([load_table(getattr(demo, t), t) for t in ("sellers", "identifiers")])
+        chosen = json.loads(case.audit()["parameters"].iloc[-1])
+        assert chosen["max_accounts_from"] == "data"
+        case.link_sellers(max_accounts=3, allow_list=["400-800-1234"])
+        case.ingest([load_table(demo.identifiers, "identifiers")])
+        again = json.loads(case.audit()["parameters"].iloc[-1])
+        assert case.audit()["action"].iloc[-1] == "link sellers"
+        assert (again["max_accounts"], again["max_accounts_from"]) == (3, "given")
+        assert again["allow_list"] == ["400-800-1234"]
 
 
 def test_a_run_without_sites_reads_as_empty(tmp_path: Path) -> None:

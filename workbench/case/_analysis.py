@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     from workbench.networks._link import Networks
     from workbench.sites._finder import SiteFinder
 
-__all__ = ["DateLike", "compare_runs", "find_sites", "link_sellers", "save_networks", "save_sites"]
+__all__ = [
+    "DateLike",
+    "compare_runs",
+    "find_sites",
+    "link_sellers",
+    "relink",
+    "save_networks",
+    "save_sites",
+]
 
 DateLike = str | dt.date | pd.Timestamp
 
@@ -151,6 +159,33 @@ def link_sellers(case: Case, **params: Any) -> Networks:
     return networks
 
 
+def relink(case: Case) -> Networks | None:
+    """After an ingest of sellers or identifiers: link the accounts again and store the
+    networks, with the options of the last linking (``allow_list``, ``include_weak``,
+    ``region``, and ``max_accounts`` when it was given rather than chosen from the data),
+    so the case's networks always match its accounts. None when the case has no sellers.
+
+    The volumes and verdicts of :func:`link_sellers`'s summary are left out: they need
+    every waybill, and nothing stored depends on them."""
+    if not _largest(case._con, "sellers"):
+        return None
+    return _link_and_store(case, **audit_log.link_options(case._con))
+
+
+def _link_and_store(case: Case, **options: Any) -> Networks:
+    """Link the case's sellers through their identifiers with ``options`` (no summary
+    volumes) and store the networks with their cross-reference index."""
+    from workbench.case._fingerprint import load_ahead
+    from workbench.case._xref_store import linked_index
+    from workbench.networks import _link  # only here: 0.13 s of imports
+
+    load_ahead(_largest(case._con, "sellers", "identifiers"))  # the index fingerprints them
+    sellers = case.table("sellers")
+    networks = _link.link_sellers(sellers, case.table("identifiers"), **options)
+    save_networks(case, networks, index=linked_index(sellers, networks))
+    return networks
+
+
 def find_sites(
     case: Case,
     radius_m: float = 300.0,
@@ -176,9 +211,7 @@ def find_sites(
 
     ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
     """
-    from workbench.case._fingerprint import load_ahead
     from workbench.case._site_input import site_frame_ahead
-    from workbench.case._xref_store import linked_index
     from workbench.sites._finder import SiteFinder, load_kernels_ahead
 
     if not case.n_waybills():
@@ -193,16 +226,8 @@ def find_sites(
         step(progress, "using the stored seller networks (linked after the last ingest)")
         membership = case.table("networks")
     else:
-        from workbench.networks import _link  # only then: 0.13 s of imports
-
         step(progress, "linking sellers through shared identifiers")
-        load_ahead(_largest(case._con, "sellers", "identifiers"))
-        sellers = case.table("sellers")
-        identifiers = case.table("identifiers")
-        networks = _link.link_sellers(sellers, identifiers, max_accounts=max_accounts)
-        save_networks(case, networks, index=linked_index(sellers, networks))
-        membership = networks.membership
-        del sellers, identifiers, networks
+        membership = _link_and_store(case, max_accounts=max_accounts).membership
     step(progress, "reading the shipments")
     frame = shipments()
     if window is not None:

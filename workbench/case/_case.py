@@ -370,16 +370,20 @@ class Case:
         return audit_log.verify(self._con, self.path)
 
     # -- writing -------------------------------------------------------------------------
-    def ingest(self, results: Iterable[IntakeResult]) -> dict[str, dict[str, int]]:
+    def ingest(
+        self, results: Iterable[IntakeResult], *, link: bool = True
+    ) -> dict[str, dict[str, int]]:
         """Store intake results (clean rows and quarantine) in one transaction.
 
         Rows whose key (seller_id, shipment_id, evidence_id) is already in the case replace
         it; identical identifier and location rows are kept once. Returns counts per table.
         The rows are first bulk-written to a scratch file outside the case; the case itself
         changes only in the final transaction, so a crash at any point leaves it as it was.
+        With ``link`` (the default), an ingest of sellers or identifiers then links the
+        accounts again (:func:`workbench.case._analysis.relink`), in its own audited step.
         """
         items = [(r.table, [r], lambda r=r: r.report) for r in results]
-        return {table: c for table, c, _ in self._ingest(items)}
+        return {table: c for table, c, _ in self._ingest(items, link=link)}
 
     def ingest_files(
         self,
@@ -389,12 +393,16 @@ class Case:
         chunk_rows: int | None = None,
         progress: bool | None = None,
         geocode: Any = None,
+        link: bool = True,
     ) -> list[dict[str, Any]]:
         """Stream export files (``{"shipments": path, ...}``) into the case in chunks.
 
         Memory stays proportional to a chunk, so files larger than memory load. ``mapping``
         is a mapping file or dict covering the tables. Returns each file's intake report
-        with what the case did with its rows; the whole ingest is one transaction.
+        with what the case did with its rows; the whole ingest is one transaction. With
+        ``link`` (the default), an ingest of sellers or identifiers then links the accounts
+        again with the options of the last linking, in its own audited step, so the stored
+        networks always match the accounts (and a site run need not link first).
         """
         from workbench.intake._table import CHUNK_ROWS, stream_table
 
@@ -410,13 +418,19 @@ class Case:
             for table, path in files.items()
         ]
         items = [(s.table, s, lambda s=s: s.report) for s in streams]
-        return [{**report, **counts} for _, counts, report in self._ingest(items)]
+        return [{**report, **counts} for _, counts, report in self._ingest(items, link=link)]
 
     def _ingest(
-        self, items: Sequence[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]]
+        self,
+        items: Sequence[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]],
+        *,
+        link: bool,
     ) -> list[tuple[str, dict[str, int], dict[str, Any]]]:
         try:
-            return self._ingest_items(items)
+            done = self._ingest_items(items)
+            if link and {"sellers", "identifiers"} & {table for table, _, _ in done}:
+                _analysis.relink(self)
+            return done
         except OSError as error:
             if error.errno != errno.ENOSPC:
                 raise

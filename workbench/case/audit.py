@@ -254,6 +254,22 @@ def verify(con: sqlite3.Connection, case_path: str | os.PathLike[str] | None = N
     return check
 
 
+def link_options(con: sqlite3.Connection) -> dict[str, Any]:
+    """The options the last linking of the case ran with (``allow_list``,
+    ``include_weak``, ``region``; ``max_accounts`` only when it was given, not chosen
+    from the data): how an ingest links the accounts again. Empty before any linking."""
+    row = con.execute(
+        "SELECT parameters FROM audit WHERE action = 'link sellers' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return {}
+    last = json.loads(row[0])
+    options = {k: last[k] for k in ("allow_list", "include_weak", "region") if k in last}
+    if last.get("max_accounts_from") == "given" and last.get("max_accounts"):
+        options["max_accounts"] = int(last["max_accounts"])
+    return options
+
+
 def networks_current(con: sqlite3.Connection) -> bool:
     """Whether the stored networks were linked after the last ingest of sellers or
     identifiers (then a clustering run uses them as they are, with whatever options
