@@ -1,8 +1,13 @@
-"""workbench.arrays: the same answers as NumPy's, by sorting."""
+"""workbench.arrays: the same answers as NumPy's, by sorting; Arrow's memory pool."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from workbench.arrays import unique
@@ -73,3 +78,21 @@ def test_string_hashes_tell_apart_texts_that_differ_in_one_byte_or_a_trailing_ze
     texts += [base[:k] + "X" + base[k + 1 :] for k in range(len(base))]
     hashed = string_hashes(pa.array(texts))
     assert len(set(hashed.tolist())) == len(set(texts))
+
+
+def _pool_after_import(env: dict[str, str]) -> str:
+    code = "import workbench.arrays, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_arrow_allocates_from_jemalloc_unless_the_user_chose_a_pool() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow build has no jemalloc")
+    assert _pool_after_import(env) == "jemalloc"
+    assert _pool_after_import({**env, "ARROW_DEFAULT_MEMORY_POOL": "system"}) == "system"
