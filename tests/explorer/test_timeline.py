@@ -291,6 +291,25 @@ def test_show_events_and_relocations_later(world: Any) -> None:
     assert page.last("events")["payload"]["id"] == []
 
 
+def test_what_the_finder_found_is_drawn_at_the_run_sites(world: Any) -> None:
+    from workbench.sites._relocation import Relocations
+
+    sites = world.case.sites(world.run)
+    moves = _moves(sites)[["from_site", "to_site", "around"]].assign(network_id="N7")
+    found = Relocations(moves, pd.DataFrame(), pd.DataFrame(), {})
+    explorer, page = _explorer(world, relocations=found)
+    assert "N7: " in explorer.map.html  # the whole period: drawn from the start
+    explorer.window = ("2026-03-02", "2026-03-08")  # before the move
+    assert page.last("arrows")["payload"]["from"] == []
+    explorer.window = ("2026-06-08", "2026-06-14")
+    arrows = page.last("arrows")["payload"]
+    assert arrows["from"] == [sites.iloc[0]["site_id"]] and arrows["to"] == [
+        sites.iloc[1]["site_id"]
+    ]
+    explorer.show_relocations(Relocations(moves.iloc[:0], pd.DataFrame(), pd.DataFrame(), {}))
+    assert page.last("arrows")["payload"]["from"] == []
+
+
 def test_a_page_is_sent_only_the_site_records_it_lacks(world: Any) -> None:
     explorer, page = _explorer(world)
     explorer.min_score.value = 100.0  # no site passes

@@ -359,3 +359,26 @@ def test_a_site_of_stray_waybills_only_has_no_span(toy) -> None:
     assert pd.isna(row["first_week"]) and pd.isna(row["last_week"])
     assert not row["starts"] and not row["stops"]
     assert spans.loc["S1", "first_week"] == FIRST  # the others keep their dates
+
+
+def test_arrows_place_each_move_at_its_sites(toy) -> None:
+    found = _find(toy)
+    arrows = found.arrows(toy["sites"])
+    assert list(arrows.columns) == [
+        "from_site", "to_site", "from_lat", "from_lon", "to_lat", "to_lon", "around", "label",
+    ]  # fmt: skip
+    row = arrows.iloc[0]
+    assert (row["from_site"], row["to_site"]) == ("S1", "S2")
+    assert (row["from_lat"], row["from_lon"], row["to_lat"], row["to_lon"]) == (
+        25.39, 119.04, 25.46, 119.11,
+    )  # fmt: skip
+    assert row["around"] == found.relocations["around"].iloc[0]
+    assert row["label"] == "N1: S1 → S2"
+    with pytest.raises(InputError, match="S2.*not among the sites"):
+        found.arrows(toy["sites"][toy["sites"]["site_id"] != "S2"])
+
+
+def test_arrows_of_no_move_are_an_empty_frame(toy) -> None:
+    found = _find(toy, max_gap_weeks=0)
+    assert found.relocations.empty
+    assert found.arrows(toy["sites"]).empty

@@ -73,6 +73,7 @@ from workbench.progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.case._case import Case
+    from workbench.sites._relocation import Relocations
 
 __all__ = ["Explorer", "explore"]
 
@@ -134,13 +135,13 @@ class Explorer(w.VBox):
         out_dir: str | os.PathLike[str] = "tipsheets",
         reviewer: str | None = None,
         events: pd.DataFrame | None = None,
-        relocations: pd.DataFrame | None = None,
+        relocations: pd.DataFrame | Relocations | None = None,
     ) -> None:
         for name, value in (("max_points", max_points), ("max_addresses", max_addresses)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name}: expected a positive integer, got {value!r}")
         # checked before anything is read: a bad frame fails fast, naming its column
-        self._marks = Marks(events, relocations)
+        self._marks = Marks(events, _placed(relocations, case, run_id))
         self._holding = False  # the pickers are being set to the window: no refresh each
         self.case = case
         self.max_points = max_points
@@ -373,11 +374,12 @@ class Explorer(w.VBox):
         self._marks.set_events(frame)
         self._say(" ".join(self._post_marks()) or "Events shown.")
 
-    def show_relocations(self, frame: pd.DataFrame | None) -> None:
+    def show_relocations(self, frame: pd.DataFrame | Relocations | None) -> None:
         """Draw these relocations (from_site, to_site, from_lat, from_lon, to_lat, to_lon,
-        around, label) as arrows from the old site to the new once ``around`` is on or
-        before the window's end (None: none); checked as :meth:`show_events`."""
-        self._marks.set_relocations(frame)
+        around, label; or what ``case.relocations()`` found, placed at this run's sites) as
+        arrows from the old site to the new once ``around`` is on or before the window's
+        end (None: none); checked as :meth:`show_events`."""
+        self._marks.set_relocations(_placed(frame, self.case, self.run_id))
         self._say(" ".join(self._post_marks()) or "Relocations shown.")
 
     def _post_marks(self) -> list[str]:
@@ -630,6 +632,18 @@ class Explorer(w.VBox):
         return bundle
 
 
+def _placed(
+    relocations: pd.DataFrame | Relocations | None, case: Case, run_id: str | None
+) -> pd.DataFrame | None:
+    """What ``case.relocations()`` found as arrows at the sites of the run shown; a frame
+    (or None) as it is (:class:`Marks` checks it)."""
+    from workbench.sites._relocation import Relocations
+
+    if isinstance(relocations, Relocations):
+        return relocations.arrows(case.sites(run_id))
+    return relocations
+
+
 def explore(case: Case, run_id: str | None = None, **options: Any) -> Explorer:
     """Open the interactive explorer on ``case`` (the latest run unless ``run_id`` is given).
 
@@ -639,7 +653,8 @@ def explore(case: Case, run_id: str | None = None, **options: Any) -> Explorer:
     ``tiles`` and ``attribution`` (optional online tiles), ``out_dir`` (tip sheets),
     ``reviewer`` (the name recorded with reviews; default the case's actor),
     ``events`` and ``relocations`` (frames drawn as markers and arrows as the timeline
-    moves: see :class:`Explorer`). The events default to those recorded in the case
+    moves: see :class:`Explorer`; ``relocations`` may also be what ``case.relocations()``
+    found, placed at the run's sites). The events default to those recorded in the case
     (``case.events()``); pass ``events=None`` to draw none.
     """
     if "events" not in options:

@@ -93,6 +93,36 @@ class Relocations:
     spans: pd.DataFrame
     parameters: dict[str, float]
 
+    def arrows(self, sites: pd.DataFrame) -> pd.DataFrame:
+        """The moves as arrows for a map: from_site, to_site, their positions (from
+        ``sites``: site_id, lat, lon, e.g. ``case.sites(run_id)``), ``around`` and a label
+        ("N1: S1 → S2"); what ``explore(case, relocations=...)`` draws. A site of a move
+        missing from ``sites`` raises InputError naming it."""
+        require_columns(sites, "sites", ("site_id", "lat", "lon"))
+        moves = self.relocations
+        at = sites.drop_duplicates("site_id").set_index("site_id")[["lat", "lon"]]
+        ends = pd.concat([moves["from_site"], moves["to_site"]])
+        missing = sorted(set(ends) - set(at.index))
+        if missing:
+            raise InputError(
+                f"relocations: site {missing[0]} of a move is not among the sites given; "
+                "pass the sites of the run the relocations were found in"
+            )
+        network = moves["network_id"].astype(object)
+        prefix = network.where(network.notna(), None).map(lambda n: f"{n}: " if n else "")
+        return pd.DataFrame(
+            {
+                "from_site": moves["from_site"],
+                "to_site": moves["to_site"],
+                "from_lat": moves["from_site"].map(at["lat"]),
+                "from_lon": moves["from_site"].map(at["lon"]),
+                "to_lat": moves["to_site"].map(at["lat"]),
+                "to_lon": moves["to_site"].map(at["lon"]),
+                "around": moves["around"],
+                "label": prefix + moves["from_site"] + " → " + moves["to_site"],
+            }
+        ).reset_index(drop=True)
+
 
 def _week_numbers(weeks: pd.Series) -> np.ndarray:
     """Weeks as integers (Monday-based), naming the first row that is not a date."""
