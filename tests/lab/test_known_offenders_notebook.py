@@ -5,20 +5,19 @@ planted, refuses the list hashed with another key and ends with a signed list of
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
+from template_runs import TEMPLATES, parameters, run_template, text
 
 import workbench
 from workbench.export import read_exchange_list
 from workbench.export._keys import PUBLIC_KEY
 from workbench.lab.templates import list_templates
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "notebooks" / "templates" / "known-offenders.ipynb"
+TEMPLATE = TEMPLATES / "known-offenders.ipynb"
 PARAMETERS = (
     "case_file", "earlier_dir", "partner_list", "partner_key", "shared_key_file", "keys_dir",
     "organisation", "out_dir", "radius_m", "demo_seed", "demo_shipments",
@@ -36,39 +35,15 @@ def test_the_launcher_offers_it_after_the_investigation_template() -> None:
 
 
 def test_parameters_are_plain_assignments_of_literals() -> None:
-    # papermill overrides them by name, so each is one assignment of a literal
-    nb = nbformat.read(TEMPLATE, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    lines = [line for line in cell.source.splitlines() if line and not line.startswith("#")]
-    assert [line.split("=")[0].strip() for line in lines] == list(PARAMETERS)
-    namespace: dict[str, object] = {}
-    exec(cell.source, namespace)  # the template's own literals
-    assert namespace["case_file"] is None and namespace["earlier_dir"] is None
-
-
-def _text(nb: nbformat.NotebookNode) -> str:
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            parts.append(out.get("data", {}).get("text/plain", ""))
-    return "\n".join(parts)
+    names, values = parameters(TEMPLATE)
+    assert names == list(PARAMETERS)
+    assert values["case_file"] is None and values["earlier_dir"] is None
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[nbformat.NotebookNode, Path, float]:
     tmp = tmp_path_factory.mktemp("known-offenders-nb")
-    nb = nbformat.read(TEMPLATE, as_version=4)
-    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    injected = "out_dir = 'ko-out'\ndemo_shipments = 6_000"  # what papermill would add
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(injected, metadata={"tags": ["injected"]}))
-    start = time.perf_counter()
-    NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp)}}
-    ).execute()
-    seconds = time.perf_counter() - start
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors, errors
+    nb, seconds = run_template(TEMPLATE, tmp, out_dir="ko-out", demo_shipments=6_000)
     return nb, tmp / "ko-out", seconds
 
 
@@ -92,7 +67,7 @@ def test_finds_what_the_demo_planted(ran: tuple[nbformat.NotebookNode, Path, flo
     accounts = earlier[earlier["match"].isin(["identifier", "seller"])]
     assert set(accounts["seller_id"]) == sellers(planted[planted["earlier_group"] != ""])
     assert set(partner["seller_id"]) == sellers(planted[planted["on_partner_list"] == "True"])
-    shown = _text(nb)
+    shown = text(nb)
     card = planted[(planted["kind"] == "bank_card") & (planted["earlier_group"] != "")].iloc[0]
     row = earlier[earlier["value_norm"] == card["value_norm"]].iloc[0]
     assert row["explanation"] in shown  # printed by the "by account" cell
@@ -113,4 +88,4 @@ def test_ends_with_a_signed_list_of_its_own(ran: tuple[nbformat.NotebookNode, Pa
     with workbench.open_case(out / "new-case.case", create=False) as case:
         actions = list(case.audit()["action"])
     assert actions[-3:] == ["cross-reference", "import exchange list", "export exchange list"]
-    assert f"{len(listed.entries)} hashed identifiers" in _text(nb)
+    assert f"{len(listed.entries)} hashed identifiers" in text(nb)

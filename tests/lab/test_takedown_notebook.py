@@ -5,20 +5,19 @@ took over from."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
+from template_runs import TEMPLATES, parameters, run_template, text
 
 import workbench
 from workbench.coords import haversine_m
 from workbench.lab.templates import list_templates
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "notebooks" / "templates" / "after-takedown.ipynb"
+TEMPLATE = TEMPLATES / "after-takedown.ipynb"
 PARAMETERS = (
     "case_file", "events_file", "out_dir", "radius_m", "max_gap_weeks", "compare_weeks",
     "keys_dir", "demo_seed", "demo_weekly",
@@ -36,35 +35,15 @@ def test_the_launcher_offers_it_third() -> None:
 
 
 def test_parameters_are_plain_assignments_of_literals() -> None:
-    nb = nbformat.read(TEMPLATE, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    lines = [line for line in cell.source.splitlines() if line and not line.startswith("#")]
-    assert [line.split("=")[0].strip() for line in lines] == list(PARAMETERS)
-    namespace: dict[str, object] = {}
-    exec(cell.source, namespace)  # the template's own literals
-    assert namespace["case_file"] is None and namespace["events_file"] is None
-
-
-def _text(nb: nbformat.NotebookNode) -> str:
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            parts.append(out.get("data", {}).get("text/plain", ""))
-    return "\n".join(parts)
+    names, values = parameters(TEMPLATE)
+    assert names == list(PARAMETERS)
+    assert values["case_file"] is None and values["events_file"] is None
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[nbformat.NotebookNode, Path, float]:
     tmp = tmp_path_factory.mktemp("takedown-nb")
-    nb = nbformat.read(TEMPLATE, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp)}}
-    ).execute()
-    seconds = time.perf_counter() - start
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors, errors
+    nb, seconds = run_template(TEMPLATE, tmp)
     return nb, tmp / "takedown-output", seconds
 
 
@@ -100,7 +79,7 @@ def test_records_the_events_and_finds_the_planted_moves(
     recall = np.mean([hit.any() for hit in found])
     precision = np.mean(np.any(found, axis=0)) if len(moves) else 0.0
     assert recall >= 0.9 and precision >= 0.9, (recall, precision)
-    shown = _text(nb)
+    shown = text(nb)
     assert f"{len(moves)} relocations" in shown
     assert "after the raid recorded on" in shown
     assert "weeks before and after the first raid" in shown and "window shown: (" in shown
@@ -117,5 +96,5 @@ def test_ends_with_the_new_sites_verified_tip_sheet(
     assert "Continuity: where this operation came from or went" in html
     assert "appears to have taken over from" in html
     assert (bundles[0] / "data" / "relocations.csv").exists()
-    shown = _text(nb)
+    shown = text(nb)
     assert "signature valid with the key you gave" in shown and "hash chain verified" in shown

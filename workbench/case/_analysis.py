@@ -221,7 +221,9 @@ def find_sites(
         )
     window = _window(since, until)
     load_kernels_ahead()  # on threads while the sellers are linked: the kernels load
-    shipments = site_frame_ahead(case._con)  # and the waybills are read
+    # on a cluster (no window) the workers read the parts themselves; else read meanwhile
+    on_workers = client is not None and window is None
+    shipments = None if on_workers else site_frame_ahead(case._con)
     if max_accounts is None and audit_log.networks_current(case._con):
         step(progress, "using the stored seller networks (linked after the last ingest)")
         membership = case.table("networks")
@@ -229,17 +231,26 @@ def find_sites(
         step(progress, "linking sellers through shared identifiers")
         membership = _link_and_store(case, max_accounts=max_accounts).membership
     step(progress, "reading the shipments")
-    frame = shipments()
-    if window is not None:
-        frame, window = _within(frame, window)
-    finder = SiteFinder(radius_m, **params).fit(
-        frame,
-        networks=membership,
-        evidence=case.table("evidence"),
-        progress=progress,
-        client=client,
-    )
-    del frame
+    evidence = case.table("evidence")
+    if shipments is None:  # share by share on the cluster's workers
+        from workbench.case._distributed_input import joined_on_workers
+        from workbench.sites._shares import SharedSiteFinder
+
+        finder: SiteFinder = SharedSiteFinder(radius_m, **params).fit_joined(
+            joined_on_workers(case._con, client),
+            networks=membership,
+            evidence=evidence,
+            progress=progress,
+            client=client,
+        )
+    else:
+        frame = shipments()
+        if window is not None:
+            frame, window = _within(frame, window)
+        finder = SiteFinder(radius_m, **params).fit(
+            frame, networks=membership, evidence=evidence, progress=progress, client=client
+        )
+        del frame
     step(progress, "storing the run")
     return save_sites(case, finder, window=window)
 

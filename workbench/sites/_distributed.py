@@ -199,11 +199,15 @@ def background_tiled(
     return out
 
 
-def make_client(workers: int | None = None, scheduler: str | None = None) -> Any:
+def make_client(
+    workers: int | None = None, scheduler: str | None = None, *, dashboard: bool = False
+) -> Any:
     """A ``distributed.Client`` for :meth:`SiteFinder.fit`: ``workers`` processes of one
-    thread each started on this machine (a LocalCluster on localhost, no dashboard; closing
-    the client stops them), or the cluster whose scheduler listens at ``scheduler``. The
-    workers load the clustering kernels before this returns. Close the client when done.
+    thread each started on this machine (a LocalCluster on localhost; closing the client
+    stops them), or the cluster whose scheduler listens at ``scheduler``. The workers load
+    the clustering kernels before this returns. Close the client when done. ``dashboard``:
+    the LocalCluster also serves Dask's dashboard, on a free port of localhost
+    (``client.dashboard_link``; its pages need the bokeh package).
 
     >>> client = make_client(workers=2)                          # doctest: +SKIP
     >>> SiteFinder(300).fit(shipments, client=client).sites_     # doctest: +SKIP
@@ -225,7 +229,10 @@ def make_client(workers: int | None = None, scheduler: str | None = None) -> Any
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # the scheduler's HTTP server (health checks, and the dashboard when asked for)
+            # on a free port of localhost: never the fixed :8787 another cluster may hold
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": bool(dashboard)},
         )
     else:
         if not isinstance(scheduler, str) or not scheduler.strip():

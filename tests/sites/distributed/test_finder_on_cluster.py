@@ -105,3 +105,20 @@ def test_fit_refuses_something_else_than_a_client(demo: tuple[pd.DataFrame, ...]
     ships, _, _ = demo
     with pytest.raises(InputError, match=r"client: expected a distributed\.Client"):
         SiteFinder(300).fit(ships.head(100), client="tcp://127.0.0.1:8786")
+
+
+def test_a_local_cluster_serves_its_dashboard_on_localhost_only_when_asked(
+    cluster_client: Any,
+) -> None:
+    # make_client(workers=2): the scheduler's HTTP server (health checks only) on a free port
+    # of localhost, not on the 8787 of every other Dask cluster
+    plain = cluster_client.dashboard_link
+    assert plain.startswith("http://127.0.0.1:") and ":8787/" not in plain, plain
+    client = _distributed.make_client(workers=1, dashboard=True)
+    try:
+        assert client.scheduler.address.startswith("tcp://127.0.0.1:")
+        # a free port on localhost (its pages need bokeh; without it, the link says so)
+        link = client.dashboard_link
+        assert link.startswith("http://127.0.0.1:") and ":8787/" not in link, link
+    finally:
+        client.close()
