@@ -79,6 +79,25 @@ def test_the_chinese_report_says_it_in_chinese(world: SimpleNamespace) -> None:
     assert "延续性：该团伙的来处与去向（1）" in html
     assert f"本地点疑似接替了关联网络 {world.move['network_id']}" in html
     assert "查处行动" in html and "并非事实认定" in html
+    # the shared identifiers in Chinese too: kinds named, holders counted, no English left
+    listed = world.move["shared_list"]
+    assert listed, "the demo's move shares identifiers"
+    kind, value, n = listed[0]
+    names = {
+        "phone": "电话", "email": "电子邮箱", "bank_card": "银行卡", "device": "设备",
+        "id_document": "身份证件", "payment_account": "支付账户", "address": "地址",
+    }  # fmt: skip
+    assert f"{names[kind]} {value}（{n} 个新账号持有）" in html
+    assert "held by" not in html and "new account" not in html
+
+
+def test_the_move_lists_its_shared_identifiers_as_data(world: SimpleNamespace) -> None:
+    listed = world.move["shared_list"]
+    assert all(len(item) == 3 and int(item[2]) >= 1 for item in listed)
+    _, value, n = listed[0]
+    assert f"{value} held by {n} new account" in world.move["shared_identifiers"]
+    police = pd.read_csv(world.police / "data" / "relocations.csv", dtype=str)
+    assert "shared_list" not in police.columns  # the CSV keeps the readable text
 
 
 def test_relocations_csv_for_analysts_and_partners_without_values(world: SimpleNamespace) -> None:

@@ -253,7 +253,8 @@ def _write_payload(
             [c for c in CROSS_REFERENCE_COLUMNS if profile != "partner" or c != "source_path"],
         )
     if moves is not None and len(moves):  # a network moved into or out of a site
-        tables["relocations"] = (moves, list(moves.columns))
+        readable = moves.drop(columns=["shared_list"], errors="ignore")  # its text is there
+        tables["relocations"] = (readable, list(readable.columns))
     for name, (frame, columns) in tables.items():
         write_csv(frame, folder / f"{name}.csv", columns)
     write_xlsx(

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RELOCATION_CSV_COLUMNS", "continuity_rows", "site_relocations"]
 
-RELOCATION_CSV_COLUMNS = RELOCATION_COLUMNS  # relocations.csv: the finder's columns
+# relocations.csv: the finder's columns (the shared identifiers as text, not as a list)
+RELOCATION_CSV_COLUMNS = tuple(c for c in RELOCATION_COLUMNS if c != "shared_list")
 _PARTNER_DROPS = ("shared_identifiers", "evidence")  # identifier values in the clear
 
 
@@ -37,6 +38,8 @@ def site_relocations(
     found = case.relocations(run_id).relocations
     mask = found["from_site"].astype(str).isin(wanted) | found["to_site"].astype(str).isin(wanted)
     columns = [c for c in RELOCATION_CSV_COLUMNS if profile != "partner" or c not in _PARTNER_DROPS]
+    if profile != "partner":  # the report lists them in its language (not a CSV column)
+        columns.append("shared_list")
     moves = found.loc[mask, columns].reset_index(drop=True)
     if len(moves):  # the places in Chinese too, for the Chinese report
         sites = case.sites(run_id).set_index("site_id")
@@ -99,12 +102,28 @@ def continuity_rows(
         rows.append(
             {
                 "text": tr("sentence.sep").join(text),
-                "identifiers": ""
-                if profile == "partner"
-                else shown(move.get("shared_identifiers"), tr, 600),
+                "identifiers": "" if profile == "partner" else _identifiers(move, tr),
             }
         )
     return rows
+
+
+def _identifiers(move: Mapping[Hashable, Any], tr: Translator) -> str:
+    """The identifiers the new accounts share with those left behind, in the report's
+    language (``shared_list``: kind, value, holders); the finder's text without it."""
+    listed = move.get("shared_list")
+    if not isinstance(listed, list):
+        return shown(move.get("shared_identifiers"), tr, 600)
+    items = [
+        tr(
+            "continuity.held",
+            kind=tr.value("kind", shown(kind, tr)),
+            value=shown(value, tr, 120),
+            n=int(n),
+        )
+        for kind, value, n in listed
+    ]
+    return shown(tr("list.sep").join(items), tr, 600)
 
 
 def _place(move: Mapping[Hashable, Any], end: str, zh: bool) -> Any:

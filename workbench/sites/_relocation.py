@@ -61,7 +61,8 @@ __all__ = ["RELOCATION_COLUMNS", "Relocations", "find_relocations"]
 RELOCATION_COLUMNS = (
     "network_id", "from_site", "to_site", "from_place", "to_place", "distance_km", "around",
     "from_last_week", "to_first_week", "gap_weeks", "event_id", "event_kind", "event_date",
-    "weeks_after_event", "n_new_accounts", "n_sharing", "shared_identifiers", "evidence",
+    "weeks_after_event", "n_new_accounts", "n_sharing", "shared_identifiers", "shared_list",
+    "evidence",
 )  # fmt: skip
 OPERATION_COLUMNS = (
     "network_id", "site_ids", "n_sites", "first_week", "last_week", "n_shipments", "evidence",
@@ -82,10 +83,12 @@ class Relocations:
     places, the distance, ``around`` (the new site's first active week), the old site's
     last active week, ``gap_weeks`` between them (negative: they overlapped), the event it
     follows (id, kind, date, weeks before ``around``), the new accounts and how many share
-    an identifier with the accounts left behind (the most shared listed), and ``evidence``,
-    one English sentence. ``operations``: one row per group of a network's sites running
-    side by side. ``spans``: per site, its first and last active week, active weeks,
-    longest pause, and whether it starts or stops. ``parameters``: the rule's settings.
+    an identifier with the accounts left behind (the most shared listed, as text in
+    ``shared_identifiers`` and as ``[kind, value, new accounts holding it]`` items in
+    ``shared_list``), and ``evidence``, one English sentence. ``operations``: one row per
+    group of a network's sites running side by side. ``spans``: per site, its first and
+    last active week, active weeks, longest pause, and whether it starts or stops.
+    ``parameters``: the rule's settings.
     """
 
     relocations: pd.DataFrame

@@ -4,6 +4,7 @@ and the English sentences that say so (private helpers of :mod:`._relocation`)."
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -293,6 +294,14 @@ def attach_identifiers(
     ]
     listed = pd.Series(text, index=top["row"].to_numpy()).groupby(level=0).agg(", ".join)
     out["shared_identifiers"] = listed.reindex(out.index, fill_value="").to_numpy()
+    items = [
+        (int(r), [str(k), str(v), int(n)])
+        for r, k, v, n in zip(top["row"], top["kind"], top["value"], top["n"], strict=True)
+    ]
+    as_data: dict[int, list[list[Any]]] = {int(r): [] for r in out.index}
+    for row, item in items:
+        as_data.setdefault(row, []).append(item)
+    out["shared_list"] = pd.Series([as_data[int(r)] for r in out.index], index=out.index)
     return out
 
 
