@@ -197,10 +197,14 @@ def test_find_sites_keeps_the_networks_linked_after_the_last_ingest(tmp_path: Pa
         pd.testing.assert_frame_equal(case.table("networks"), stored)
         case.find_sites(300)
         assert links() == 3
-        # an ingest told not to link leaves the networks behind: the run links first
+        # an ingest told not to link leaves the networks behind: the run links first, with
+        # the options of the last linking
         case.ingest([load_table(demo.identifiers, "identifiers")], link=False)
         case.find_sites(300)
         assert links() == 4
+        linked = case.audit()
+        linked = linked[linked["action"] == "link sellers"]
+        assert '"include_weak":true' in linked["parameters"].iloc[-1]
 
 
 def test_an_ingest_links_again_with_the_threshold_it_was_given(tmp_path: Path) -> None:

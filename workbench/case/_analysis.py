@@ -204,10 +204,11 @@ def find_sites(
     number of waybills left outside are recorded with the run. With ``client`` (a
     ``distributed.Client``) the clustering runs on that Dask cluster, with the same result.
 
-    The sellers are linked first (and the networks stored) unless the case holds
-    networks linked after its last ingest of sellers or identifiers and no
-    ``max_accounts`` is given: then those networks are used as they are, so the options
-    of :func:`link_sellers` (``allow_list``, ``include_weak``) are kept.
+    The case's stored networks are used as they are when they were linked after its last
+    ingest of sellers or identifiers (an ingest links them: :func:`relink`) and no
+    ``max_accounts`` is given. Otherwise the sellers are linked first (and the networks
+    stored) with the options of the last linking (``allow_list``, ``include_weak``) and
+    ``max_accounts`` when given.
 
     ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
     """
@@ -229,7 +230,10 @@ def find_sites(
         membership = case.table("networks")
     else:
         step(progress, "linking sellers through shared identifiers")
-        membership = _link_and_store(case, max_accounts=max_accounts).membership
+        options = audit_log.link_options(case._con)  # the last linking's, as an ingest does
+        if max_accounts is not None:
+            options["max_accounts"] = max_accounts
+        membership = _link_and_store(case, **options).membership
     step(progress, "reading the shipments")
     evidence = case.table("evidence")
     if shipments is None:  # share by share on the cluster's workers

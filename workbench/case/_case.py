@@ -616,10 +616,11 @@ class Case:
         ``distributed.Client`` (``workbench.sites.make_client``) to cluster on a Dask
         cluster, with the same result as here.
 
-        The sellers are linked first (and the networks stored) unless the case holds
-        networks linked after its last ingest of sellers or identifiers and no
-        ``max_accounts`` is given: then those networks are used as they are, so the options
-        of :meth:`link_sellers` (``allow_list``, ``include_weak``) are kept.
+        The case's stored networks are used as they are when they were linked after its
+        last ingest of sellers or identifiers (an ingest links them) and no
+        ``max_accounts`` is given. Otherwise the sellers are linked first (and the networks
+        stored) with the options of the last linking (``allow_list``, ``include_weak``)
+        and ``max_accounts`` when given.
 
         ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
         """
