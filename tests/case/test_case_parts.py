@@ -57,6 +57,21 @@ def test_a_waybill_ingested_again_replaces_the_stored_one(tmp_path: Path) -> Non
     assert len(parts_of(tmp_path / "c.gpkg")) == 2
 
 
+def test_a_row_replaced_before_is_not_counted_again(tmp_path: Path) -> None:
+    with open_case(tmp_path / "c.gpkg") as case:
+        case.ingest([waybills(["W1", "W2", "W3", "W4"])])
+        case.ingest([waybills(["W1", "W2", "W5"], lat=26.0)])  # W1, W2 of part 1 replaced
+        third = case.ingest([waybills(["W1", "W2", "W6"], lat=27.0)])
+        # W1 and W2 are replaced once more (in part 2); their old rows in part 1 were
+        # replaced already and are not counted again
+        assert third["shipments"] == {
+            "rows_read": 3, "new": 1, "replaced_or_already_present": 2, "quarantined": 0
+        }  # fmt: skip
+        assert case.n_waybills() == 6
+        assert sorted(case.table("shipments")["shipment_id"]) == [f"W{i}" for i in range(1, 7)]
+        assert case.verify_audit().ok
+
+
 def test_a_part_whose_every_row_is_replaced_is_removed(tmp_path: Path) -> None:
     with open_case(tmp_path / "c.gpkg") as case:
         case.ingest([waybills(["W1", "W2"])])

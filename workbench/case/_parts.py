@@ -137,6 +137,8 @@ def replacements(con: sqlite3.Connection, infos: Sequence[PartInfo]) -> Replacem
         for part_id, file, _, _ in stored:
             column = pq.read_table(folder / file, columns=[KEY]).column(KEY)
             hit = np.flatnonzero(pc.is_in(column, value_set=keys).to_numpy(zero_copy_only=False))
+            # rows an earlier ingest replaced already are not replaced (nor counted) again
+            hit = np.setdiff1d(hit, deleted_rows(con, part_id), assume_unique=True)
             if len(hit):
                 hits[part_id] = hit
                 out.segments.add(seq_of[part_id])
