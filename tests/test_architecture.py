@@ -11,7 +11,7 @@ Layers, lowest first (a unit may import from its own layer and the ones below)::
     case            case, team
     views           export, maps
     screen          explorer
-    entry points    investigation, lab, cli
+    entry points    opening, investigation, lab, cli
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ LAYERS = [
     {"case", "team"},
     {"export", "maps"},
     {"explorer"},
-    {"investigation", "lab", "cli", "__main__"},
+    {"opening", "investigation", "lab", "cli", "__main__"},
 ]
 LAYER_OF = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
 UI = {"ipywidgets", "IPython", "jupyter_server", "traitlets", "tornado"}

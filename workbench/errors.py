@@ -11,7 +11,8 @@ from the built-in exception a caller would expect, so ``except ValueError`` keep
     ├── CaseError (RuntimeError)         the case file cannot be used as asked
     │   ├── CaseLockedError              another process is writing the case
     │   ├── CaseVersionError             the case was written by a newer workbench
-    │   └── TamperedError                a table changed outside the workbench
+    │   ├── TamperedError                a table changed outside the workbench
+    │   └── TeamAccessError (PermissionError)   the team store's database refused the role
     └── MissingDependencyError (ImportError)   an optional package is not installed
 
 Messages name the argument or field, what was expected, what was received, and what to do.
@@ -33,6 +34,7 @@ __all__ = [
     "MissingDependencyError",
     "NotFoundError",
     "TamperedError",
+    "TeamAccessError",
     "WorkbenchError",
     "require_columns",
 ]
@@ -93,6 +95,14 @@ class CaseVersionError(CaseError):
 class TamperedError(CaseError):
     """A table no longer holds what the audit log recorded: it was changed outside the
     workbench, so no step builds on it until someone has looked."""
+
+
+class TeamAccessError(CaseError, PermissionError):
+    """The team store's database refused the connected role this step (it lacks the
+    ``workbench_*`` role that grants it). The command line exits with ``exit_code``
+    (77, ``EX_NOPERM`` of ``sysexits.h``), so scripts tell a refusal from a failure."""
+
+    exit_code = 77
 
 
 def require_columns(frame: Any, table: str, required: Iterable[str]) -> None:

@@ -114,3 +114,28 @@ def case_file(pristine_case: Path, tmp_path: Path) -> Path:
         shutil.copy(folder / name, tmp_path / name)
     shutil.copytree(folder / "case.waybills", tmp_path / "case.waybills")
     return tmp_path / "case.gpkg"
+
+
+@pytest.fixture(scope="session")
+def demo_exports(tmp_path_factory: pytest.TempPathFactory):
+    """The small demo's five export files, with a few faulty waybills (quarantined), three
+    that intake repairs and shop names that attack SQL, HTML and JavaScript (quotes,
+    semicolons, tags): what both a case file and a team case ingest."""
+    import workbench
+
+    root = tmp_path_factory.mktemp("team-exports")
+    return workbench.generate_demo(
+        root / "data",
+        n_shipments=3_000,
+        n_background_sellers=50,
+        defects=True,
+        hostile_names=True,
+    )
+
+
+def export_files(demo) -> dict[str, Path]:
+    """{table: file} of a demo's exports, as ``ingest_files`` takes them."""
+    return {
+        t: getattr(demo, t)
+        for t in ("sellers", "identifiers", "shipments", "evidence", "locations")
+    }

@@ -45,7 +45,9 @@ def test_a_failing_migration_leaves_the_store_as_it_was(empty_db: str, monkeypat
 def test_a_store_from_a_newer_workbench_is_refused(store) -> None:
     with psycopg.connect(store.url()) as con:
         con.execute("UPDATE team_meta SET value = '99' WHERE key = 'schema_version'")
-        with pytest.raises(CaseVersionError, match="schema 99; this workbench knows up to 1"):
+        with pytest.raises(
+            CaseVersionError, match=f"schema 99; this workbench knows up to {SCHEMA_VERSION}"
+        ):
             migrate(con)
 
 
@@ -75,20 +77,26 @@ def test_every_data_row_carries_its_case(store) -> None:
 
 
 @pytest.mark.parametrize(
-    ("table", "kind"),
-    [("sites", "Point"), ("waybills", "Point"), ("locations", "Point"), ("site_areas", "Geometry")],
+    ("table", "kind", "method"),
+    [
+        ("sites", "Point", "gist"),
+        ("locations", "Point", "gist"),
+        ("site_areas", "Geometry", "gist"),
+        # bulk-loaded a million at a time: BRIN, kept up as rows come (schema 2)
+        ("waybills", "Point", "brin"),
+    ],
 )
-def test_geometry_columns_are_wgs84_with_a_gist_index(store, table: str, kind: str) -> None:
+def test_geometry_columns_are_wgs84_and_indexed(store, table: str, kind: str, method) -> None:
     with psycopg.connect(store.url()) as con:
         found = con.execute(
             "SELECT type, srid FROM geometry_columns WHERE f_table_name = %s", (table,)
         ).fetchone()
         index = con.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE '%%gist%%'",
-            (table,),
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            (table, f"%USING {method} (geom)%"),
         ).fetchone()
     assert found == (kind.upper(), 4326)
-    assert index is not None and "(geom)" in index[0]
+    assert index is not None
 
 
 def test_the_four_group_roles_exist_and_cannot_log_in(store) -> None:
@@ -97,3 +105,20 @@ def test_the_four_group_roles_exist_and_cannot_log_in(store) -> None:
             "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'workbench\\_%%'"
         ).fetchall()
     assert sorted(rows) == sorted((role, False) for role in _schema.ROLES)
+
+
+def test_a_store_of_schema_1_moves_to_2_with_its_waybills(empty_db: str) -> None:
+    with psycopg.connect(empty_db) as con:
+        migrate(con, target=1)
+        con.execute("INSERT INTO cases (name, case_schema) VALUES ('putian', 8)")
+        con.execute(
+            "INSERT INTO waybills (case_id, part_id, row_number, shipment_id, lat, lon) "
+            "VALUES (1, 1, 0, 'W1', 25.4, 119.0)"
+        )
+        con.commit()
+        assert migrate(con) == 1
+        assert schema_version(con) == SCHEMA_VERSION == 2
+        row = con.execute("SELECT shipment_id, ST_AsText(geom) FROM waybills").fetchone()
+        assert row == ("W1", "POINT(119 25.4)")
+        # schema 2: an ingest's rows carry no part_id / row_number (see _schema)
+        con.execute("INSERT INTO waybills (case_id, shipment_id, ingest_seq) VALUES (1, 'W2', 2)")

@@ -9,6 +9,7 @@ import pytest
 
 from workbench.errors import MissingDependencyError
 from workbench.team import _server
+from workbench.team._schema import SCHEMA_VERSION
 from workbench.team._server import Server, start_server
 
 
@@ -55,7 +56,7 @@ def test_make_db_starts_a_team_store_and_says_how_to_stop_it(pg_server: Server, 
     folder = out.split("data in ")[1].split()[0]
     try:
         with psycopg.connect(url) as con:
-            assert con.execute("SELECT value FROM team_meta").fetchone() == ("1",)
+            assert con.execute("SELECT value FROM team_meta").fetchone() == (str(SCHEMA_VERSION),)
         assert f"-m workbench.team stop {folder}" in out
     finally:
         assert _server.main(["stop", folder]) == 0

@@ -770,5 +770,7 @@ def open_case(
     actor : who is acting, for the audit log (default: the OS user)
     create : make the file when it does not exist
     timeout_s : how long to wait for another process's write before giving up
+
+    A team case's URL is opened by ``workbench.open_case`` (:mod:`workbench.opening`).
     """
     return Case(resolve_case_path(path, root), actor=actor, timeout_s=timeout_s, create=create)

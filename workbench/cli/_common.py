@@ -9,7 +9,7 @@ import functools
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -42,16 +42,53 @@ def echo(text: object = "", *, err: bool = False) -> None:
 
 
 def friendly(func: F) -> F:
-    """Turn workbench errors into a one-line message and exit status 1, never a traceback."""
+    """Turn workbench errors into a one-line message and exit status 1 (or the error's own
+    ``exit_code``: 77 for a team store's refusal), never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except (WorkbenchError, OSError) as exc:
-            raise click.ClickException(printable(str(exc))) from exc
+            error = click.ClickException(printable(str(exc)))
+            code = (
+                getattr(type(exc), "exit_code", None) if isinstance(exc, WorkbenchError) else None
+            )
+            if isinstance(code, int):
+                setattr(error, "exit_code", code)  # noqa: B010 - click's is a ClassVar
+            raise error from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def guard_team_cases(group: click.Group, supported: Collection[str], prefix: str = "") -> None:
+    """Make each command of ``group`` (and of its subgroups) that takes a CASE, and is not
+    in ``supported``, refuse a team case's URL with a one-line error naming the command
+    (the ``case`` group moves cases between the two and takes both by name)."""
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            if full != "case":
+                guard_team_cases(command, supported, f"{full} ")
+            continue
+        takes_case = any(p.name == "case_path" for p in command.params)
+        if full not in supported and takes_case and command.callback is not None:
+            command.callback = _refusing_team_urls(command.callback, full)
+
+
+def _refusing_team_urls(callback: Callable[..., Any], name: str) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # a CASE taken as a path has its '//' folded to '/'
+        named = str(kwargs.get("case_path") or "").lower()
+        if named.startswith(("postgresql:/", "postgres:/")):
+            raise click.ClickException(
+                f"workbench {name} does not work on a team case yet; pull it first: "
+                "workbench case pull URL FILE"
+            )
+        return callback(*args, **kwargs)
+
+    return wrapper
 
 
 def end_process(code: object) -> NoReturn:

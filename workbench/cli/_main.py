@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli._common import echo, end_process, friendly, printable
+from workbench.cli._common import echo, end_process, friendly, guard_team_cases, printable
 from workbench.progress import Progress, set_quiet
 from workbench.schema import REVIEW_STATUSES, TABLE_NAMES
 
@@ -162,7 +162,7 @@ def ingest(
     Files are streamed in chunks, so files larger than memory load; the whole ingest is one
     transaction. Each file gets a report: rows read, stored, quarantined by reason, repaired.
     """
-    from workbench.case._case import open_case
+    from workbench.opening import open_case
 
     chosen = {table: path for table, path in files.items() if path is not None}
     if not chosen:
@@ -195,7 +195,7 @@ def ingest(
 @friendly
 def quarantine(case_path: str, table: str | None, reason: str | None, as_json: bool) -> None:
     """List the rows intake rejected, with file, row number, reason and message."""
-    from workbench.case._case import open_case
+    from workbench.opening import open_case
 
     with open_case(case_path, create=False) as case:
         rows = case.quarantine(table=table, reason=reason)
@@ -255,7 +255,8 @@ def sites_command(
 
     With --since / --until the run takes only the waybills of that window (recorded with
     the run); `workbench compare CASE RUN RUN` then says what changed between two runs."""
-    from workbench.case._case import FIND_SITES_STEPS, open_case
+    from workbench.case._case import FIND_SITES_STEPS
+    from workbench.opening import open_case
 
     client = None
     if workers is not None or scheduler is not None:
@@ -332,7 +333,7 @@ def review(
     case_path: str, site_id: str, status: str, note: str, by: str | None, run_id: str | None
 ) -> None:
     """Record a review decision on SITE_ID in CASE (history is kept)."""
-    from workbench.case._case import open_case
+    from workbench.opening import open_case
 
     with open_case(case_path, create=False) as case:
         decision = case.review(site_id, status=status, note=note, by=by, run_id=run_id)
@@ -349,7 +350,7 @@ def review(
 @friendly
 def audit(case_path: str, verify: bool, as_json: bool) -> None:
     """Show the audit log of CASE, or verify its hash chain."""
-    from workbench.case._case import open_case
+    from workbench.opening import open_case
 
     with open_case(case_path, create=False) as case:
         if verify:
@@ -402,15 +403,18 @@ def networks(
 
     Networks whose accounts were seen before (earlier cases, partner lists: ``workbench
     xref``, ``workbench exchange import``) are flagged."""
-    from workbench.case._case import open_case
+    from workbench.case._case import Case
     from workbench.export._seen import read_cross_references
     from workbench.networks._flags import flag_networks
+    from workbench.opening import open_case
 
     with open_case(case_path, create=False) as case:
         nets = case.link_sellers(
             max_accounts=max_accounts, allow_list=allow_list, include_weak=include_weak
         )
-        summary = flag_networks(nets.summary, nets.membership, read_cross_references(case))
+        # a team case's URL gives a team case, which reads its own cross-references
+        seen = read_cross_references(case) if isinstance(case, Case) else case.cross_references()
+        summary = flag_networks(nets.summary, nets.membership, seen)
     if export_path is not None:
         from workbench.networks._graph import export_network
 
@@ -437,3 +441,8 @@ def networks(
         echo(f"  {network_id}: {text}")
     if export_path is not None:
         echo(f"graph written to {export_path}")
+
+
+# the commands a team case's URL (postgresql://...?case=NAME) works with; the others say so
+TEAM_COMMANDS = ("ingest", "quarantine", "sites", "review", "audit", "networks")
+guard_team_cases(cli, TEAM_COMMANDS)

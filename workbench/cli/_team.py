@@ -1,8 +1,9 @@
 """Command-line team cases: ``case push``, ``case pull`` and ``case verify`` move a case
-between its file and a team store on PostgreSQL + PostGIS and check it there.
+between its file and a team store on PostgreSQL + PostGIS and check it there; ``team
+init``, ``team grant`` and ``team revoke`` set up the store and its people (as its owner).
 
-:func:`register` adds the ``case`` group to the ``workbench`` command group; each command
-is a few lines over :mod:`workbench.team`. The URL names the database and the case:
+:func:`register` adds the ``case`` and ``team`` groups to the ``workbench`` command group;
+each command is a few lines over :mod:`workbench.team`. The URL names the database and the case:
 ``postgresql://USER@HOST:PORT/DATABASE?case=NAME`` (the password from ``PGPASSWORD`` or
 ``~/.pgpass``, as libpq reads them).
 """
@@ -79,6 +80,71 @@ def verify_command(url: str) -> None:
         sys.exit(1)
 
 
+@click.group("team")
+def team_group() -> None:
+    """Set up a team store and grant its people their roles (as the database's owner)."""
+
+
+@team_group.command("init")
+@click.argument("url", metavar="URL")
+@friendly
+def init_command(url: str) -> None:
+    """Set up (or upgrade) the team store in the database URL names, with its four roles."""
+    from workbench.team._roles import init_store
+
+    done = init_store(url)
+    if done["from"] == done["to"]:
+        echo(f"the team store is at schema {done['to']}: nothing to do")
+    else:
+        echo(f"team store set up: schema {done['from']} -> {done['to']}")
+
+
+@team_group.command("grant")
+@click.argument("url", metavar="URL")
+@click.argument("role", type=click.Choice(["viewer", "review", "ingest", "export"]))
+@click.argument("login")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the login's password from the first line of standard input.",
+)
+@friendly
+def grant_command(url: str, role: str, login: str, password_stdin: bool) -> None:
+    """Grant ROLE to LOGIN, making the login role first if it does not exist.
+
+    viewer reads; review also records reviews; ingest also ingests, links sellers, finds
+    sites and pushes cases; export reads and records exports."""
+    from workbench.team._roles import grant
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    if password_stdin and not password:
+        raise click.UsageError("--password-stdin: the first line of standard input is empty")
+    done = grant(url, role, login, password=password)
+    made = "made login role" if done["created"] else "login role"
+    echo(f"{made} {done['login']}: now {', '.join(done['roles'])}")
+    if done["created"] and password is None:
+        echo(
+            f"{done['login']} has no password: it logs in only where the server trusts it "
+            f"without one; give it one with: workbench team grant URL {role} "
+            f"{done['login']} --password-stdin"
+        )
+
+
+@team_group.command("revoke")
+@click.argument("url", metavar="URL")
+@click.argument("role", type=click.Choice(["viewer", "review", "ingest", "export"]))
+@click.argument("login")
+@friendly
+def revoke_command(url: str, role: str, login: str) -> None:
+    """Take ROLE back from LOGIN (the login role itself stays)."""
+    from workbench.team._roles import revoke
+
+    done = revoke(url, role, login)
+    left = ", ".join(done["roles"]) or "no team role"
+    echo(f"{done['login']}: {done['role']} revoked; now {left}")
+
+
 def register(cli: click.Group) -> None:
-    """Add the ``case`` group to the ``workbench`` command group."""
+    """Add the ``case`` and ``team`` groups to the ``workbench`` command group."""
     cli.add_command(case_group)
+    cli.add_command(team_group)

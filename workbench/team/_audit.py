@@ -25,9 +25,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workbench.case import audit as audit_log
-from workbench.team._digest import current_digest
+from workbench.team._digest import current_digest, run_digest
 
-__all__ = ["TeamAuditCheck", "append", "head", "lock_chain", "team_reviews", "verify"]
+__all__ = [
+    "TeamAuditCheck",
+    "append",
+    "check_unchanged",
+    "head",
+    "lock_chain",
+    "recorded_state",
+    "state_of",
+    "team_reviews",
+    "verify",
+]
 
 _LOCK_CLASS = 19  # first key of the advisory lock: the chains; second: the case_id
 _COLUMNS = "seq, at, actor, action, parameters, inputs, prev_hash, hash, state"
@@ -88,6 +98,72 @@ def append(
         (case_id, seq, at, actor, action, params_text, inputs_text, prev, digest, state_text),
     )
     return seq, digest
+
+
+def recorded_state(con: Any, case_id: int) -> dict[str, tuple[int, Any]]:
+    """table -> (entry, digest) of the latest entry that recorded the table."""
+    latest: dict[str, tuple[int, Any]] = {}
+    rows = con.execute(
+        "SELECT seq, state FROM audit WHERE case_id = %s AND state IS NOT NULL ORDER BY seq",
+        (case_id,),
+    )
+    for seq, state in rows.fetchall():
+        for table, digest in json.loads(state).items():
+            latest[table] = (int(seq), digest)
+    return latest
+
+
+def check_unchanged(
+    con: Any, case_id: int, tables: Sequence[str], *, run: str | None = None
+) -> None:
+    """Raise :class:`TamperedError` if a table a step is about to change differs from what
+    the log recorded (a step never builds on rows changed behind the log). ``run``: a new
+    run's tables of site runs are checked for that run only (as a case file checks them:
+    earlier runs are left to verify)."""
+    from workbench.case._state import RUN_TABLES
+    from workbench.errors import TamperedError
+
+    recorded = recorded_state(con, case_id)
+    for table in sorted(set(tables)):
+        if table not in recorded:
+            continue
+        entry, digest = recorded[table]
+        if run is not None and table in RUN_TABLES and isinstance(digest, dict):
+            if run_digest(con, case_id, table, run) != digest.get(run):
+                raise TamperedError(
+                    f"{table} holds rows of run {run} that no step stored (after audit entry "
+                    f"{entry}); nothing was written. Run `workbench case verify URL`."
+                )
+            continue
+        if current_digest(con, case_id, table, digest) != digest:
+            raise TamperedError(
+                f"{table} was changed outside the workbench after audit entry {entry}; "
+                "nothing was written. Run `workbench case verify URL` to see what differs."
+            )
+
+
+def state_of(
+    con: Any, case_id: int, tables: Sequence[str], *, run: str | None = None
+) -> dict[str, Any]:
+    """The state to record for ``tables`` after a step wrote them: their digests as the
+    case file records them (per ingest for the input tables, per run for the tables of
+    site runs, whole for the others). ``run``: only that run's rows of the tables of site
+    runs are hashed; the other runs keep what the log recorded (as a case file does)."""
+    from workbench.case._state import RUN_TABLES
+
+    recorded = recorded_state(con, case_id) if run is not None else {}
+    state: dict[str, Any] = {}
+    for table in sorted(set(tables)):
+        old = recorded.get(table, (0, None))[1]
+        if run is not None and table in RUN_TABLES and isinstance(old, dict):
+            merged = {k: v for k, v in old.items() if k != run}
+            digest = run_digest(con, case_id, table, run)
+            if digest is not None:
+                merged[run] = digest
+            state[table] = dict(sorted(merged.items()))
+            continue
+        state[table] = current_digest(con, case_id, table, {} if table in RUN_TABLES else None)
+    return state
 
 
 def _is_team_review(action: str, parameters: str, state: str | None) -> bool:

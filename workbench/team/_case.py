@@ -1,17 +1,23 @@
-"""A case in the team store, for reviewers: its sites, its reviews, and new decisions.
+"""A case in the team store: the case API's ingest, networks, sites, reviews and audit.
 
-:func:`open_team_case` connects as whoever the URL (or libpq's environment) names; what
-that role may do is the database's decision (:mod:`workbench.team._schema`): a viewer
-reads, a reviewer also records decisions, and the reviewer recorded is the connected role.
+:func:`open_team_case` (and ``workbench.open_case("postgresql://...")``) connects as
+whoever the URL (or libpq's environment) names; what that role may do is the database's
+decision (:mod:`workbench.team._schema`): a viewer reads, a reviewer also records
+decisions (the reviewer recorded is the connected role), the analyst (``workbench_ingest``)
+also ingests, links sellers and finds sites, with the same code and result as a case file.
 
 >>> case = open_team_case("postgresql://amira@db:5432/workbench?case=putian")  # doctest: +SKIP
+>>> case.ingest_files({"shipments": "shipments.csv"})                          # doctest: +SKIP
+>>> case.find_sites(300)                                                       # doctest: +SKIP
 >>> case.review("S001", status="confirmed", note="test buy 14 matched")       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,6 +27,11 @@ from workbench.schema import REVIEW_STATUSES
 from workbench.team import _audit
 from workbench.team._digest import select_list
 from workbench.team._store import TeamURL, connect, find_case, parse_url, refusals
+
+if TYPE_CHECKING:
+    from workbench.intake._table import IntakeResult
+    from workbench.networks._link import Networks
+    from workbench.progress import Progress
 
 __all__ = ["TeamCase", "open_team_case", "record_review"]
 
@@ -75,17 +86,33 @@ def _latest_run(con: Any, case_id: int) -> str:
 class TeamCase:
     """An open team case. Use :func:`open_team_case`; close it (or use ``with``)."""
 
-    def __init__(self, target: TeamURL) -> None:
+    def __init__(self, target: TeamURL, *, create: bool = False) -> None:
         self.target = target
         self._stack = contextlib.ExitStack()
         self._con = self._stack.enter_context(connect(target))
         try:
-            self.case_id = find_case(self._con, target.case)
+            self.case_id = self._find_or_create(create)
             self._con.commit()
         except BaseException:
             self._stack.close()
             raise
         self.user = str(self._con.info.user)
+
+    def _find_or_create(self, create: bool) -> int:
+        try:
+            return find_case(self._con, self.target.case)
+        except NotFoundError:
+            self._con.rollback()
+            may = self._con.execute("SELECT has_table_privilege('cases', 'INSERT')").fetchone()
+            taken = self._con.execute(
+                "SELECT 1 FROM cases WHERE name = %s", (self.target.case,)
+            ).fetchone()
+            self._con.rollback()
+            if not create or not may[0] or taken:
+                raise
+        from workbench.team._ingest import create_case
+
+        return create_case(self._con, self.target.case)
 
     def close(self) -> None:
         self._stack.close()
@@ -134,19 +161,172 @@ class TeamCase:
             f"LIMIT 1) r ON true WHERE s.case_id = {int(self.case_id)} AND s.run_id = $1 "
             "ORDER BY rank"
         )
-        frame: pd.DataFrame = _read_arrow(self.target.conninfo, sql, run).to_pandas()
+        from workbench.team._analysis import arrow_query
+
+        frame: pd.DataFrame = arrow_query(self.target.conninfo, sql, run).to_pandas()
         if frame.empty and run_id is not None:
             raise NotFoundError(f"run_id={run_id!r} has no sites in this team case")
         return frame.drop(columns=["fid"])
 
     def review(
-        self, site_id: str, *, status: str, note: str = "", run_id: str | None = None
+        self,
+        site_id: str,
+        *,
+        status: str,
+        note: str = "",
+        by: str | None = None,
+        run_id: str | None = None,
     ) -> dict[str, Any]:
-        """Record a review decision as the connected role (history is kept)."""
+        """Record a review decision as the connected role (history is kept); ``by``, when
+        given, must be that role: the team store records who is connected."""
+        if by is not None and by != self.user:
+            raise InputError(
+                f"by={by!r}: a team case records the connected role ({self.user!r}) as the "
+                f"reviewer; connect as {by!r} to review as them"
+            )
         with refusals(self._con):
             return record_review(
                 self._con, self.case_id, site_id, status=status, note=note, run_id=run_id
             )
+
+    # -- the case API on the team store -----------------------------------------------------
+    def table(self, name: str) -> pd.DataFrame:
+        """A curated table (not the waybills) as a plain frame, in stored order."""
+        from workbench.team._analysis import read_table
+        from workbench.team._schema import TABLES
+
+        if name not in TABLES or name.startswith("waybill_") or name == "audit":
+            listed = ", ".join(t for t in TABLES if not t.startswith("waybill_"))
+            raise NotFoundError(f"no table {name!r} in a team case; tables: {listed}")
+        return read_table(self._con, self.case_id, name)
+
+    def n_waybills(self) -> int:
+        """How many waybills the case holds."""
+        found = self._con.execute(  # from the parts' listing, as a case file counts them
+            "SELECT coalesce(sum(p.rows - coalesce(length(d.rows) / 4, 0)), 0) FROM "
+            "waybill_parts p LEFT JOIN waybill_deletes d ON d.case_id = p.case_id AND "
+            "d.part_id = p.part_id WHERE p.case_id = %s",
+            (self.case_id,),
+        ).fetchone()[0]
+        self._con.commit()
+        return int(found)
+
+    def runs(self) -> pd.DataFrame:
+        """Every clustering run, oldest first, with its parameters."""
+        import json
+
+        runs = self.table("runs")
+        runs["parameters"] = runs["parameters"].map(json.loads)
+        return runs
+
+    def quarantine(self, table: str | None = None, reason: str | None = None) -> pd.DataFrame:
+        """Rejected rows with file, row number, raw row, reason and message, oldest first."""
+        frame = self.table("quarantine")
+        if table is not None:
+            frame = frame[frame["table"] == table]
+        if reason is not None:
+            frame = frame[frame["reason"] == reason]
+        return frame.reset_index(drop=True)
+
+    def cross_references(self, run_id: str | None = None) -> pd.DataFrame:
+        """The case's stored cross-references that still apply to ``run_id`` (default the
+        latest run), as :func:`workbench.export._seen.read_cross_references` reads a case
+        file's: account and identifier matches always, a site match for the run that was
+        latest when it was made, a network match until the sellers are linked again."""
+        from workbench.case._xref_store import XREF_COLUMNS
+
+        runs = self._con.execute(
+            "SELECT run_id, audit_seq FROM runs WHERE case_id = %s ORDER BY fid", (self.case_id,)
+        ).fetchall()
+        ids = [str(r[0]) for r in runs]
+        run = run_id or (ids[-1] if ids else None)
+        low, high = 0, -1  # no run: no site match applies
+        if run in ids:
+            at = ids.index(run)
+            low = int(runs[at][1] or 0)
+            high = int(runs[at + 1][1] or 0) if at + 1 < len(runs) else 2**62
+        linked = self._con.execute(
+            "SELECT max(seq) FROM audit WHERE case_id = %s AND action = 'link sellers'",
+            (self.case_id,),
+        ).fetchone()[0]
+        listed = ", ".join(f'"{c}"' for c in XREF_COLUMNS)
+        return self._frame(
+            f"SELECT {listed} FROM cross_references WHERE case_id = %s "  # noqa: S608
+            "AND (match <> 'site' OR (audit_seq > %s AND audit_seq < %s)) "
+            "AND (match <> 'network' OR audit_seq > %s) ORDER BY fid",
+            (self.case_id, low, high, int(linked or 0)),
+        )
+
+    def ingest(
+        self, results: Iterable[IntakeResult], *, link: bool = True
+    ) -> dict[str, dict[str, int]]:
+        """Store intake results in the team case in one transaction (as ``Case.ingest``,
+        ``link`` too)."""
+        items = [(r.table, [r], lambda r=r: r.report) for r in results]
+        return {table: counts for table, counts, _ in self._ingest(items, link)}
+
+    def _ingest(self, items: list[Any], link: bool) -> list[tuple[str, dict[str, int], Any]]:
+        from workbench.team._analysis import relink
+        from workbench.team._ingest import ingest_items
+
+        done = ingest_items(self._con, self.case_id, items)
+        if link and {"sellers", "identifiers"} & {table for table, _, _ in done}:
+            relink(self)  # its own audited step, as a case file's ingest
+        return done
+
+    def ingest_files(
+        self,
+        files: Mapping[str, str | os.PathLike[str]],
+        *,
+        mapping: Any = None,
+        chunk_rows: int | None = None,
+        progress: bool | None = None,
+        geocode: Any = None,
+        link: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Stream export files (``{"shipments": path, ...}``) into the team case through
+        the case file's intake (checks, mapping, repairs, quarantine); one transaction,
+        audited as the connected role, which needs ``workbench_ingest``. Returns each
+        file's intake report with what the case did with its rows. With ``link`` (the
+        default) an ingest of sellers or identifiers then links the accounts again, in
+        its own audited step, as a case file's ingest does."""
+        from workbench.intake._table import CHUNK_ROWS, stream_table
+
+        streams = [
+            stream_table(
+                path, table, mapping=mapping, chunk_rows=chunk_rows or CHUNK_ROWS,
+                progress=progress, geocode=geocode,
+            )
+            for table, path in files.items()
+        ]  # fmt: skip
+        items = [(s.table, s, lambda s=s: s.report) for s in streams]
+        return [{**report, **counts} for _, counts, report in self._ingest(items, link)]
+
+    def link_sellers(self, **params: Any) -> Networks:
+        """Link the accounts into networks and store them (as ``Case.link_sellers``)."""
+        from workbench.team._analysis import link_sellers
+
+        return link_sellers(self, **params)
+
+    def find_sites(
+        self,
+        radius_m: float = 300.0,
+        *,
+        max_accounts: int | None = None,
+        since: Any = None,
+        until: Any = None,
+        progress: Progress | None = None,
+        client: Any = None,
+        **params: Any,
+    ) -> str:
+        """Cluster the waybills and store the run; returns the run id (as
+        ``Case.find_sites``: the same options, steps and sites)."""
+        from workbench.team._analysis import find_sites
+
+        return find_sites(
+            self, radius_m, max_accounts=max_accounts, since=since, until=until,
+            progress=progress, client=client, **params,
+        )  # fmt: skip
 
     def audit(self) -> pd.DataFrame:
         """The audit log, oldest first."""
@@ -168,14 +348,7 @@ class TeamCase:
         return seq
 
 
-def _read_arrow(conninfo: str, sql: str, *params: Any) -> Any:
-    import adbc_driver_postgresql.dbapi as adbc
-
-    with adbc.connect(conninfo) as con, con.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetch_arrow_table()
-
-
-def open_team_case(url: str) -> TeamCase:
-    """Open the team case named by ``postgresql://USER@HOST:PORT/DB?case=NAME``."""
-    return TeamCase(parse_url(url))
+def open_team_case(url: str, *, create: bool = False) -> TeamCase:
+    """Open the team case named by ``postgresql://USER@HOST:PORT/DB?case=NAME``;
+    ``create``: make it (empty, audited) when it is not there and the role may."""
+    return TeamCase(parse_url(url), create=create)

@@ -19,7 +19,7 @@ from typing import Any
 from workbench.case import _state
 from workbench.team._schema import TABLES
 
-__all__ = ["current_digest", "file_chunks", "select_list"]
+__all__ = ["current_digest", "file_chunks", "run_digest", "select_list"]
 
 
 def select_list(table: str) -> str:
@@ -68,6 +68,15 @@ def _grouped(con: Any, case_id: int, table: str, column: str, run: bool) -> dict
         if digest is not None:
             out[name(value)] = digest
     return out
+
+
+def run_digest(con: Any, case_id: int, table: str, run: str) -> str | None:
+    """The digest of one run's rows of a table of site runs (None: the run has none)."""
+    sql = (
+        f'SELECT {select_list(table)} FROM "{table}" WHERE case_id = %s '  # noqa: S608
+        "AND run_id = %s ORDER BY fid"
+    )
+    return _hash(con, sql, (case_id, run))
 
 
 def file_chunks(con: Any, case_id: int, file: str) -> Iterator[bytes]:

@@ -239,6 +239,8 @@ def main(argv: list[str]) -> int:
     took = time.monotonic() - started
     print(f"PostgreSQL + PostGIS with a team store ({took:.1f} s), data in {server.folder}")
     print(f"URL: {server.url()}")
-    print(f"try: workbench case push CASE.gpkg '{server.url()}?case=NAME'")
+    print(f"people: workbench team grant '{server.url()}' ingest LOGIN --password-stdin")
+    print(f"try: workbench ingest '{server.url()}?case=NAME' --shipments F ...")
+    print(f"  or: workbench case push CASE.gpkg '{server.url()}?case=NAME'")
     print(f"stop it with: {sys.executable} -m workbench.team stop {server.folder}")
     return 0

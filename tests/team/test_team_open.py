@@ -1,0 +1,70 @@
+"""A team case's URL wherever a case is named: ``open_case`` and the commands that work
+on a team case take it; the others say so and how to get a file instead."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from workbench.cli._main import TEAM_COMMANDS, cli
+from workbench.opening import open_case
+from workbench.team import TeamCase, parse_url, push
+
+URL = "postgresql://li@localhost:5/db?case=putian"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compare", URL, "r1", "r2"],
+        ["tipsheet", URL, "--site", "S001", "--out", "x"],
+        ["event", "list", URL],
+        ["relocations", URL],
+        ["xref", URL, "--against", "."],
+        ["run", ".", "--out", "o", "--case", URL],
+    ],
+)
+def test_commands_a_team_case_does_not_support_say_so(args, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, args)
+    name = " ".join(args[:2]) if args[0] == "event" else args[0]
+    assert result.exit_code == 1, result.output
+    assert (
+        f"workbench {name} does not work on a team case yet; pull it first: workbench case "
+        "pull URL FILE" in result.output
+    )
+
+
+def test_every_supported_command_takes_a_case() -> None:
+    assert set(TEAM_COMMANDS) == {"ingest", "quarantine", "sites", "review", "audit", "networks"}
+
+
+def test_open_case_never_takes_a_url_from_a_users_folder(tmp_path) -> None:
+    # with root (names a user typed, in the lab) a URL is only a file name inside root:
+    # nothing connects to a database a user named
+    from workbench.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match=f"no case at {tmp_path}/postgresql:"):
+        open_case(URL, root=tmp_path, create=False)
+
+
+def test_review_quarantine_and_audit_on_a_team_case(store, case_file) -> None:
+    push(case_file, parse_url(store.url("amira", "putian")))
+    runner = CliRunner()
+    with open_case(store.url("li", "putian"), create=False) as team:
+        assert isinstance(team, TeamCase)
+    done = runner.invoke(
+        cli, ["review", store.url("li", "putian"), "S002", "--status", "rejected", "--note", "hub"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "S002 in run" in done.output and "rejected by li" in done.output
+    other = runner.invoke(
+        cli, ["review", store.url("li", "putian"), "S003", "--status", "rejected", "--by", "lead"]
+    )
+    assert other.exit_code == 1 and "a team case records the connected role" in other.output
+    log = runner.invoke(cli, ["audit", store.url("wang", "putian")])
+    assert log.exit_code == 0 and "push to team store" in log.output
+    checked = runner.invoke(cli, ["audit", store.url("wang", "putian"), "--verify"])
+    assert checked.exit_code == 0, checked.output
+    listed = runner.invoke(cli, ["quarantine", store.url("wang", "putian")])
+    assert listed.exit_code == 0, listed.output

@@ -1,0 +1,50 @@
+"""Opening a case by what the user names: a case on this machine (a ``.gpkg`` file or a
+``NAME.case`` folder) or a team case in a PostgreSQL team store, by its URL
+(``postgresql://USER@HOST:PORT/DB?case=NAME``).
+
+The one place that knows both kinds, above them: the team store builds on the case package
+(its intake, site finder and parts), so the case package never imports it.
+``workbench.open_case`` is this function; the command line opens every CASE through it.
+
+>>> open_case("putian.case")                                            # doctest: +SKIP
+>>> open_case("postgresql://li@db.internal/cases?case=putian-2026")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from workbench.case import _case
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.case import Case
+    from workbench.team import TeamCase
+
+__all__ = ["is_team_url", "open_case"]
+
+_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_team_url(name: str | os.PathLike[str]) -> bool:
+    """Whether ``name`` is a team case's URL rather than a path."""
+    return isinstance(name, str) and name.lower().startswith(_SCHEMES)
+
+
+def open_case(
+    path: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    actor: str | None = None,
+    create: bool = True,
+    timeout_s: float = 10.0,
+) -> Case | TeamCase:
+    """Open (or create) a case: :func:`workbench.case.open_case` for a path, and for a team
+    case's URL (never with ``root``: a name typed in the lab is a path) a
+    :class:`workbench.team.TeamCase` acting as the connected role (``actor`` and
+    ``timeout_s`` do not apply: the database names the actor)."""
+    if root is None and is_team_url(path):
+        from workbench.team._case import open_team_case
+
+        return open_team_case(str(path), create=create)
+    return _case.open_case(path, root=root, actor=actor, create=create, timeout_s=timeout_s)
