@@ -14,13 +14,12 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
+from template_runs import TEMPLATES, parameters, run_template, text
 
 import workbench
 from workbench.coords import haversine_m
 from workbench.export._keys import PUBLIC_KEY
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "notebooks" / "templates"
 NOTEBOOKS = sorted(TEMPLATES.glob("*.ipynb"))
 INVESTIGATION = TEMPLATES / "investigation.ipynb"
 PARAMETERS = (
@@ -44,42 +43,12 @@ def test_template_is_stored_clean_with_tagged_parameters(path: Path) -> None:
 
 def test_investigation_parameters_are_plain_assignments() -> None:
     # papermill overrides them by name, so each is one assignment of a literal
-    nb = nbformat.read(INVESTIGATION, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    names = [
-        line.split("=")[0].strip()
-        for line in cell.source.splitlines()
-        if line and not line.startswith("#")
-    ]
+    names, _ = parameters(INVESTIGATION)
     assert names == list(PARAMETERS)
 
 
-def _inject(nb: nbformat.NotebookNode, **params: object) -> None:
-    """What papermill does: a cell after the tagged one that overrides the parameters."""
-    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    source = "\n".join(f"{k} = {v!r}" for k, v in params.items())
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected"]}))
-
-
 def _execute(tmp_path: Path, **params: object) -> nbformat.NotebookNode:
-    nb = nbformat.read(INVESTIGATION, as_version=4)
-    _inject(nb, **params)
-    NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors, errors
-    return nb
-
-
-def _text(nb: nbformat.NotebookNode) -> str:
-    """Everything the notebook printed or showed as plain text."""
-    parts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            parts.append(out.get("text", ""))
-            parts.append(out.get("data", {}).get("text/plain", ""))
-    return "\n".join(parts)
+    return run_template(INVESTIGATION, tmp_path, **params)[0]
 
 
 def _the_bundle(out_dir: Path) -> Path:
@@ -113,7 +82,7 @@ def test_investigation_template_runs_on_the_demo_to_a_verified_bundle(tmp_path: 
     bundle = _the_bundle(out)
     check = workbench.verify_bundle(bundle, key=out / "keys" / PUBLIC_KEY)  # the demo's keys
     assert check.ok and not check.key_from_bundle, str(check)
-    shown = _text(nb)
+    shown = text(nb)
     assert f"{check.info['External-Identifier']}: intact" in shown  # the notebook's own check
     assert "hash chain verified" in shown
     report = (bundle / "data" / "report.html").read_text(encoding="utf-8")
@@ -184,6 +153,6 @@ def test_investigation_template_runs_on_a_partner_export_with_its_mapping(
     bundle = _the_bundle(tmp_path / "partner-out")
     check = workbench.verify_bundle(bundle, key=keys / PUBLIC_KEY)
     assert check.ok and not check.key_from_bundle, str(check)
-    assert f"{check.info['External-Identifier']}: intact" in _text(nb)
+    assert f"{check.info['External-Identifier']}: intact" in text(nb)
     report = (bundle / "data" / "report.html").read_text(encoding="utf-8")
     assert "Acme Brand Protection" in report and "partner_shipments.csv" in report

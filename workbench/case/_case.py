@@ -31,7 +31,7 @@ from workbench.arrays import release_unused
 from workbench.case import _analysis, _part_write, _parts
 from workbench.case import audit as audit_log
 from workbench.case._gpkg import parse_geometries, register_functions, touch
-from workbench.case._io import read_arrow, read_frame, stage, typed
+from workbench.case._io import quarantine_rows, read_arrow, read_frame, stage, typed
 from workbench.case._paths import is_locked, resolve_case_path, storage_error
 from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
 from workbench.case._staging import (
@@ -503,12 +503,7 @@ class Case:
 
     def quarantine(self, table: str | None = None, reason: str | None = None) -> pd.DataFrame:
         """Rejected rows with file, row number, raw row, reason and message, oldest first."""
-        frame = self.table("quarantine")
-        if table is not None:
-            frame = frame[frame["table"] == table]
-        if reason is not None:
-            frame = frame[frame["reason"] == reason]
-        return frame.reset_index(drop=True)
+        return quarantine_rows(self.table("quarantine"), table, reason)
 
     def _store(
         self,

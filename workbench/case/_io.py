@@ -114,6 +114,18 @@ def typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def quarantine_rows(
+    frame: pd.DataFrame, table: str | None = None, reason: str | None = None
+) -> pd.DataFrame:
+    """The quarantine's rows of ``table`` and ``reason`` (None: any), renumbered; what a
+    case file and a team case return from ``quarantine()``."""
+    if table is not None:
+        frame = frame[frame["table"] == table]
+    if reason is not None:
+        frame = frame[frame["reason"] == reason]
+    return frame.reset_index(drop=True)
+
+
 def arrow_table(frame: pd.DataFrame, columns: Sequence[str]) -> Any:
     """The columns as an Arrow table SQLite takes as is (dates as ISO text)."""
     import pyarrow as pa

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from workbench.networks._link import Networks
 
 __all__ = [
-    "XREF_COLUMNS", "cross_references", "linked_index", "store_index", "store_linked_index",
-    "store_matches",
+    "XREF_COLUMNS", "cross_references", "linked_index", "site_match_seqs", "store_index",
+    "store_linked_index", "store_matches",
 ]  # fmt: skip
 
 XREF_COLUMNS = (
@@ -34,6 +34,19 @@ XREF_COLUMNS = (
     "verdict_date", "explanation", "run_at", "audit_seq",
 )  # fmt: skip
 _WRITES = ["cross_references", "xref_index"]
+
+
+def site_match_seqs(runs: Sequence[tuple[Any, Any]], run_id: str | None) -> tuple[int, int]:
+    """(low, high): the audit entries between which a stored ``site`` match applies to
+    ``run_id`` (default: the latest of ``runs``, (run_id, audit_seq) oldest first): those
+    made while it was the latest run. (0, -1), none, when there is no such run."""
+    ids = [str(r[0]) for r in runs]
+    run = run_id or (ids[-1] if ids else None)
+    if run not in ids:
+        return 0, -1
+    at = ids.index(run)
+    high = int(runs[at + 1][1] or 0) if at + 1 < len(runs) else 2**62
+    return int(runs[at][1] or 0), high
 
 
 def store_matches(

@@ -261,9 +261,15 @@ def link_options(con: sqlite3.Connection) -> dict[str, Any]:
     row = con.execute(
         "SELECT parameters FROM audit WHERE action = 'link sellers' ORDER BY seq DESC LIMIT 1"
     ).fetchone()
-    if row is None:
+    return options_of_linking(None if row is None else row[0])
+
+
+def options_of_linking(parameters: str | None) -> dict[str, Any]:
+    """The options a "link sellers" entry's parameters (JSON; None: no linking) record,
+    as :func:`link_options` gives them (a team store's log holds the same entries)."""
+    if parameters is None:
         return {}
-    last = json.loads(row[0])
+    last = json.loads(parameters)
     options = {k: last[k] for k in ("allow_list", "include_weak", "region") if k in last}
     if last.get("max_accounts_from") == "given" and last.get("max_accounts"):
         options["max_accounts"] = int(last["max_accounts"])
@@ -277,6 +283,13 @@ def networks_current(con: sqlite3.Connection) -> bool:
     rows = con.execute(
         "SELECT seq, action, parameters FROM audit WHERE action IN ('ingest', 'link sellers')"
     ).fetchall()
+    return linked_after_inputs(rows)
+
+
+def linked_after_inputs(rows: Iterable[tuple[int, str, str]]) -> bool:
+    """Whether, among the (seq, action, parameters) of "ingest" and "link sellers" entries,
+    a linking came after the last ingest of sellers or identifiers."""
+    rows = list(rows)
     linked = [seq for seq, action, _ in rows if action == "link sellers"]
     if not linked:
         return False

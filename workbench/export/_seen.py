@@ -40,15 +40,11 @@ def xref_scope(case: Case, run_id: str | None = None) -> tuple[str, list[Any]]:
     site id of the run that was latest when it was made, so it applies to that run only
     (ids repeat across runs); a ``network`` match names a network id of the linking before
     it, so it applies until the sellers are linked again."""
+    from workbench.case._xref_store import site_match_seqs
+
     con = case._con
     runs = con.execute("SELECT run_id, audit_seq FROM runs ORDER BY fid").fetchall()
-    ids = [str(r[0]) for r in runs]
-    run = run_id or (ids[-1] if ids else None)
-    low, high = 0, -1  # no run: no site match applies
-    if run in ids:
-        at = ids.index(run)
-        low = int(runs[at][1] or 0)
-        high = int(runs[at + 1][1] or 0) if at + 1 < len(runs) else 2**62
+    low, high = site_match_seqs(runs, run_id)
     linked = con.execute("SELECT MAX(seq) FROM audit WHERE action = 'link sellers'").fetchone()
     where = (
         "(match <> 'site' OR (audit_seq > ? AND audit_seq < ?)) "

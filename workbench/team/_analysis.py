@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.case import audit as audit_log
 from workbench.errors import NotFoundError
 from workbench.progress import Progress, step
 from workbench.team import _audit
@@ -143,16 +144,7 @@ def networks_current(con: Any, case_id: int) -> bool:
         (case_id,),
     ).fetchall()
     con.commit()
-    linked = [seq for seq, action, _ in rows if action == "link sellers"]
-    if not linked:
-        return False
-    inputs = [
-        seq
-        for seq, action, parameters in rows
-        if action == "ingest"
-        and {"sellers", "identifiers"} & set(json.loads(parameters).get("tables", {}))
-    ]
-    return max(linked) > max(inputs, default=0)
+    return audit_log.linked_after_inputs(rows)
 
 
 # -- writing -----------------------------------------------------------------------------
@@ -307,13 +299,7 @@ def link_options(con: Any, case_id: int) -> dict[str, Any]:
         (case_id,),
     ).fetchone()
     con.commit()
-    if row is None:
-        return {}
-    last = json.loads(row[0])
-    options = {k: last[k] for k in ("allow_list", "include_weak", "region") if k in last}
-    if last.get("max_accounts_from") == "given" and last.get("max_accounts"):
-        options["max_accounts"] = int(last["max_accounts"])
-    return options
+    return audit_log.options_of_linking(None if row is None else row[0])
 
 
 def relink(team: TeamCase) -> Networks | None:

@@ -221,30 +221,21 @@ class TeamCase:
 
     def quarantine(self, table: str | None = None, reason: str | None = None) -> pd.DataFrame:
         """Rejected rows with file, row number, raw row, reason and message, oldest first."""
-        frame = self.table("quarantine")
-        if table is not None:
-            frame = frame[frame["table"] == table]
-        if reason is not None:
-            frame = frame[frame["reason"] == reason]
-        return frame.reset_index(drop=True)
+        from workbench.case._io import quarantine_rows
+
+        return quarantine_rows(self.table("quarantine"), table, reason)
 
     def cross_references(self, run_id: str | None = None) -> pd.DataFrame:
         """The case's stored cross-references that still apply to ``run_id`` (default the
         latest run), as :func:`workbench.export._seen.read_cross_references` reads a case
         file's: account and identifier matches always, a site match for the run that was
         latest when it was made, a network match until the sellers are linked again."""
-        from workbench.case._xref_store import XREF_COLUMNS
+        from workbench.case._xref_store import XREF_COLUMNS, site_match_seqs
 
         runs = self._con.execute(
             "SELECT run_id, audit_seq FROM runs WHERE case_id = %s ORDER BY fid", (self.case_id,)
         ).fetchall()
-        ids = [str(r[0]) for r in runs]
-        run = run_id or (ids[-1] if ids else None)
-        low, high = 0, -1  # no run: no site match applies
-        if run in ids:
-            at = ids.index(run)
-            low = int(runs[at][1] or 0)
-            high = int(runs[at + 1][1] or 0) if at + 1 < len(runs) else 2**62
+        low, high = site_match_seqs(runs, run_id)
         linked = self._con.execute(
             "SELECT max(seq) FROM audit WHERE case_id = %s AND action = 'link sellers'",
             (self.case_id,),
