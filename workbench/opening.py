@@ -4,7 +4,8 @@
 
 The one place that knows both kinds, above them: the team store builds on the case package
 (its intake, site finder and parts), so the case package never imports it.
-``workbench.open_case`` is this function; the command line opens every CASE through it.
+``workbench.open_case`` is this function; the commands that work on a team case open
+their CASE through it (the others refuse a URL: ``workbench.cli._common.guard_team_cases``).
 
 >>> open_case("putian.case")                                            # doctest: +SKIP
 >>> open_case("postgresql://li@db.internal/cases?case=putian-2026")     # doctest: +SKIP
