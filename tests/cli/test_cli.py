@@ -135,6 +135,12 @@ def test_case_commands_ingest_find_review_and_verify(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert '"rows_quarantined": 6' in result.output  # the demo's planted defects
+    # accounts again, in text: the ingest says it linked them
+    again = runner.invoke(cli, ["ingest", case, "--identifiers", str(demo.identifiers)])
+    assert again.exit_code == 0, again.output
+    assert "accounts linked again:" in again.output and "networks (with the options" in again.output
+    shipments_only = runner.invoke(cli, ["ingest", case, "--shipments", str(demo.shipments)])
+    assert "linked again" not in shipments_only.output
     result = runner.invoke(cli, ["sites", case, "--radius-m", "250", "--top", "3"])
     assert result.exit_code == 0, result.output
     assert "S001" in result.output and "Putian" in result.output  # the prefecture
@@ -154,7 +160,8 @@ def test_case_commands_ingest_find_review_and_verify(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0 and "confirmed by lead-7" in result.output
     result = runner.invoke(cli, ["audit", case, "--verify"])
-    assert result.exit_code == 0 and "5 entries, hash chain verified" in result.output
+    # create, ingest + its linking, ingest + its linking, ingest, find sites, review
+    assert result.exit_code == 0 and "8 entries, hash chain verified" in result.output
     with sqlite3.connect(tmp_path / "putian-2026.gpkg") as con:
         con.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
     result = runner.invoke(cli, ["audit", case, "--verify"])

@@ -130,6 +130,14 @@ def test_ingest_on_the_command_line(store, demo_exports) -> None:
     done = runner.invoke(cli, ["ingest", url, "--shipments", str(demo_exports.shipments)])
     assert done.exit_code == 0, done.output
     assert "shipments" in done.output and "quarantined" in done.output
+    assert "linked again" not in done.output  # waybills bring no accounts
+    accounts = runner.invoke(
+        cli,
+        ["ingest", url, "--sellers", str(demo_exports.sellers),
+         "--identifiers", str(demo_exports.identifiers)],
+    )  # fmt: skip
+    assert accounts.exit_code == 0, accounts.output
+    assert "accounts linked again:" in accounts.output
     refused = runner.invoke(
         cli, ["ingest", store.url("li", "yiwu"), "--sellers", str(demo_exports.sellers)]
     )

@@ -171,6 +171,7 @@ def ingest(
         reports = case.ingest_files(
             chosen, mapping=mapping, chunk_rows=chunk_rows, progress=not as_json
         )
+        last = case.audit().tail(1).to_dict("records")
     if as_json:
         _echo_json(reports)
         return
@@ -185,6 +186,13 @@ def ingest(
             if r[counts]:
                 listed = ", ".join(f"{k} {v:,}" for k, v in r[counts].items())
                 echo(f"{'':<12} {label}: {listed}")
+    if last and last[0]["action"] == "link sellers":  # the ingest brought accounts
+        linked = last[0]["parameters"]
+        linked = json.loads(linked) if isinstance(linked, str) else dict(linked or {})
+        echo(
+            f"{'networks':<12} accounts linked again: {int(linked.get('n_networks', 0)):,} "
+            "networks (with the options of the last linking)"
+        )
 
 
 @cli.command()
