@@ -500,31 +500,48 @@ def dbscan(
         return np.empty(0, dtype=np.int64)
     jit = _kernels()
     idx = _build(la, lo, w, thr, radius)
-    ncell = len(idx.ckey)
     core = np.zeros(n, dtype=np.bool_)
     _by_rows(idx, jit.core_points, idx, core)
-    ncore = np.empty(ncell, dtype=np.int64)
-    cref = np.empty((ncell, 3))
-    crho = np.empty(ncell)
-    _run(jit.core_first, ncell, idx, core, ncore, cref, crho, points=n, work=idx.cstart[1:])
-    cores = _Core(ncore, cref, crho, _trees(idx.cstart, ncore, idx.xyz, idx.w))
-    if idx.mutual:
-        parent = np.arange(ncell, dtype=np.int64)
-        jit.merge_cells(idx, cores, parent)
-    else:
-        parent = np.arange(n, dtype=np.int64)
-        jit.merge_points(idx, cores, parent)
+    cores = _core_cells(idx, core)
+    parent = _merged(idx, cores)
     root, roots, min_lat, min_lon = jit.cluster_roots(
-        idx.cstart, ncore, parent, idx.mutual, idx.slat, idx.slon
+        idx.cstart, cores.ncore, parent, idx.mutual, idx.slat, idx.slon
     )
     root_label = np.full(len(parent), -1, dtype=np.int64)
     root_label[roots[np.lexsort((min_lon, min_lat))]] = np.arange(len(roots))
-    lab, cmin = jit.core_labels(idx.cstart, ncore, root, root_label)
+    lab, cmin = jit.core_labels(idx.cstart, cores.ncore, root, root_label)
     del root, parent
     _by_rows(idx, jit.border_labels, idx, cores, lab, cmin)
     labels = np.empty(n, dtype=np.int64)
     _run(jit.scatter, n, idx.order, lab, labels, points=n)
     return labels
+
+
+def _core_cells(idx: _Index, core: np.ndarray) -> _Core:
+    """Move each cell's core points to its front (``idx`` and ``core`` in place) and
+    describe them (:class:`_Core`); :func:`dbscan` and a tile of the distributed finder
+    both start their clusters here."""
+    jit = _kernels()
+    ncell = len(idx.ckey)
+    ncore = np.empty(ncell, dtype=np.int64)
+    cref = np.empty((ncell, 3))
+    crho = np.empty(ncell)
+    n = len(idx.w)
+    _run(jit.core_first, ncell, idx, core, ncore, cref, crho, points=n, work=idx.cstart[1:])
+    return _Core(ncore, cref, crho, _trees(idx.cstart, ncore, idx.xyz, idx.w))
+
+
+def _merged(idx: _Index, cores: _Core) -> np.ndarray:
+    """Union-find parents after merging core points within reach of each other: per cell
+    when cells are small enough to be mutually in reach, else per point."""
+    jit = _kernels()
+    if idx.mutual:
+        parent = np.arange(len(idx.ckey), dtype=np.int64)
+        jit.merge_cells(idx, cores, parent)
+    else:
+        parent = np.arange(len(idx.w), dtype=np.int64)
+        jit.merge_points(idx, cores, parent)
+    return parent
 
 
 def neighbour_weight(

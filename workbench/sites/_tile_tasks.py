@@ -56,16 +56,10 @@ def components(tile: Tile, radius_m: float, token: str) -> tuple[np.ndarray, Int
     thr = _density._float_array(tile.threshold)
     n = len(la)
     idx = _density._build(la, lo, w, thr, radius_m)
-    ncell = len(idx.ckey)
     core = np.zeros(n, dtype=np.bool_)
     _density._by_rows(idx, jit.core_points, idx, core)
-    cores = _core_cells(idx, core)
-    if idx.mutual:
-        parent = np.arange(ncell, dtype=np.int64)
-        jit.merge_cells(idx, cores, parent)
-    else:
-        parent = np.arange(n, dtype=np.int64)
-        jit.merge_points(idx, cores, parent)
+    cores = _density._core_cells(idx, core)
+    parent = _density._merged(idx, cores)
     root, roots, _, _ = jit.cluster_roots(
         idx.cstart, cores.ncore, parent, idx.mutual, idx.slat, idx.slon
     )
@@ -90,7 +84,7 @@ def borders(tile: Tile, core: np.ndarray, label: IntArray, radius_m: float, toke
         la, lo, w = _density._as_points(tile.lat, tile.lon, tile.weight)
         idx = _density._build(la, lo, w, np.zeros(1), radius_m)
     n = len(idx.w)
-    cores = _core_cells(idx, np.ascontiguousarray(core[idx.order], dtype=np.bool_))
+    cores = _density._core_cells(idx, np.ascontiguousarray(core[idx.order], dtype=np.bool_))
     final = np.ascontiguousarray(label[idx.order], dtype=np.int64)  # in the cells' order now
     numbers = np.arange(int(label.max(initial=-1)) + 1, dtype=np.int64)
     lab, cmin = jit.core_labels(idx.cstart, cores.ncore, final, numbers)
@@ -110,19 +104,3 @@ def _keep(token: str, idx: _density._Index) -> None:
         _kept[token] = idx
         while len(_kept) > KEPT_MAX:
             _kept.popitem(last=False)
-
-
-def _core_cells(idx: _density._Index, core: np.ndarray) -> _density._Core:
-    """Move each cell's core points to its front (``idx`` and ``core`` in place) and
-    describe them (:class:`workbench.sites._density._Core`)."""
-    jit = _density._kernels()
-    ncell = len(idx.ckey)
-    ncore = np.empty(ncell, dtype=np.int64)
-    cref = np.empty((ncell, 3))
-    crho = np.empty(ncell)
-    n = len(idx.w)
-    _density._run(
-        jit.core_first, ncell, idx, core, ncore, cref, crho, points=n, work=idx.cstart[1:]
-    )
-    trees = _density._trees(idx.cstart, ncore, idx.xyz, idx.w)
-    return _density._Core(ncore, cref, crho, trees)
