@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import shapely
+from page_recorder import Recorder, recorded_explorer
 
 import workbench
 from workbench.case._case import open_case
@@ -43,26 +44,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     case.close()
 
 
-class Recorder:
-    """Stands in for MapFrame.post: keeps the commands the widget sends to the map page."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    def __call__(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-    def last(self, kind: str) -> dict[str, Any]:
-        return [m for m in self.sent if m["type"] == kind][-1]
-
-
-def _explorer(world: Any, **options: Any) -> tuple[Explorer, Recorder]:
-    explorer = explore(world.case, world.run, **options)
-    recorder = Recorder()
-    explorer.map.post = recorder  # type: ignore[method-assign]
-    return explorer, recorder
-
-
 def _from_page(explorer: Explorer, event: dict[str, Any]) -> None:
     """Deliver an event as the front end does: a custom comm message to the MapFrame."""
     explorer.map._on_frontend_msg(explorer.map, event, [])
@@ -75,7 +56,7 @@ def _valid_shipments(world: Any) -> pd.DataFrame:
 
 # -- the page ---------------------------------------------------------------------------------
 def test_page_is_offline_and_locked_down(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     page = explorer.map.html
     assert "Content-Security-Policy" in page and "connect-src 'none'" in page
     assert "L.Control.Draw" in page and "window.workbenchMap" in page
@@ -87,7 +68,7 @@ def test_page_is_offline_and_locked_down(world: Any) -> None:
 
 
 def test_initial_map_holds_every_site_and_waybill(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     sites = world.case.sites(world.run)
     assert [r["site_id"] for r in explorer.table.rows] == list(
         sites.sort_values("score", ascending=False, kind="stable")["site_id"]
@@ -98,7 +79,7 @@ def test_initial_map_holds_every_site_and_waybill(world: Any) -> None:
 
 # -- filters ----------------------------------------------------------------------------------
 def test_brand_filter_redraws_points_and_sites(world: Any) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     explorer.brand_filter.value = ("Nike",)
     points = page.last("points")["payload"]
     expected = (_valid_shipments(world)["brand"] == "Nike").sum()
@@ -110,7 +91,7 @@ def test_brand_filter_redraws_points_and_sites(world: Any) -> None:
 
 
 def test_network_date_and_score_filters(world: Any) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     network = explorer.data.index.networks[0]
     explorer.network_filter.value = (network,)
     members = {s for s, n in explorer.data.network_of.items() if n == network}
@@ -129,14 +110,14 @@ def test_network_date_and_score_filters(world: Any) -> None:
 
 
 def test_the_date_pickers_span_the_shipping_days(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     days = pd.to_datetime(_valid_shipments(world)["shipped_at"]).dt.date
     assert (explorer.start_date.value, explorer.end_date.value) == (days.min(), days.max())
     assert explorer.filters.start is None and explorer.filters.end is None  # the whole range
 
 
 def test_sites_the_page_already_shows_are_not_sent_again(world: Any) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     explorer.brand_filter.value = ("Nike",)
     assert [m["type"] for m in page.sent] == ["points", "sites"]
     scores = explorer.sites["score"].fillna(0.0)
@@ -148,7 +129,7 @@ def test_sites_the_page_already_shows_are_not_sent_again(world: Any) -> None:
 
 
 def test_sorting_the_table(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     explorer.table.sort_by, explorer.table.descending = "n_shipments", False
     counts = [r["n_shipments"] for r in explorer.table.rows]
     assert counts == sorted(counts)
@@ -156,7 +137,7 @@ def test_sorting_the_table(world: Any) -> None:
 
 # -- selections -------------------------------------------------------------------------------
 def test_drawn_polygon_selects_sellers_and_waybills_inside(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     seen: list[Any] = []
     explorer.observe(lambda change: seen.append(change["new"]), names="selection")
     site = world.case.sites(world.run).iloc[0]
@@ -183,7 +164,7 @@ def test_a_self_crossing_drawing_is_bounded_work(world: Any) -> None:
 
     import numpy as np
 
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     site = world.case.sites(world.run).iloc[0]
     rng = np.random.default_rng(3)
     # 10,000 random corners cross each other millions of times: repairing that took minutes
@@ -202,7 +183,7 @@ def test_a_self_crossing_drawing_is_bounded_work(world: Any) -> None:
 
 
 def test_a_reloaded_page_gets_the_current_state_again(world: Any) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     _from_page(explorer, {"type": "ready"})
     assert page.sent == []  # the first load is the HTML itself: nothing to replay
     explorer.brand_filter.value = ("Nike",)
@@ -215,7 +196,7 @@ def test_a_reloaded_page_gets_the_current_state_again(world: Any) -> None:
 
 
 def test_invalid_events_are_ignored(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     for event in (
         {"type": "draw", "shape": "polygon", "coordinates": [[1, 2], [3, 4]]},  # 2 corners
         {"type": "draw", "shape": "circle", "coordinates": [[0, 0], [1, 0], [1, 1]]},
@@ -227,7 +208,7 @@ def test_invalid_events_are_ignored(world: Any) -> None:
 
 
 def test_point_click_selects_that_point(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     ships = _valid_shipments(world)
     where = ships.groupby(["lat", "lon"]).size().idxmax()
     _from_page(explorer, {"type": "point-click", "lat": where[0], "lon": where[1]})
@@ -239,7 +220,7 @@ def test_point_click_selects_that_point(world: Any) -> None:
 
 
 def test_zoomed_view_shows_single_points(world: Any) -> None:
-    explorer, page = _explorer(world, max_points=200)  # the whole map is binned
+    explorer, page = recorded_explorer(world, max_points=200)  # the whole map is binned
     assert explorer._whole_cell is not None
     site = world.case.sites(world.run).iloc[0]
     bounds = [
@@ -254,7 +235,7 @@ def test_zoomed_view_shows_single_points(world: Any) -> None:
 
 
 def test_many_addresses_are_binned_until_a_view_holds_few(world: Any) -> None:
-    explorer, page = _explorer(world, max_addresses=100)  # the demo's 1,400 addresses
+    explorer, page = recorded_explorer(world, max_addresses=100)  # the demo's 1,400 addresses
     located = world.case.table("locations").dropna(subset=["lat", "lon"])
     whole = explorer._address_state.whole_cell
     assert whole is not None
@@ -289,7 +270,7 @@ def test_bad_marker_limits_raise(world: Any, option: str, value: Any) -> None:
 
 
 def test_few_addresses_are_drawn_one_by_one_and_never_resent(world: Any) -> None:
-    explorer, page = _explorer(world)  # 1,400 addresses: under the default limit
+    explorer, page = recorded_explorer(world)  # 1,400 addresses: under the default limit
     assert explorer._address_state.whole_cell is None
     assert len(_page_payload(explorer.map.html, "locations")["address"]) > 1000
     bounds = [[20.0, 110.0], [30.0, 125.0]]
@@ -305,7 +286,7 @@ def _page_payload(page: str, layer: str) -> Any:
 
 # -- site panel, reviews, re-runs, export -----------------------------------------------------
 def test_selecting_a_site_zooms_and_shows_details(world: Any) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     _from_page(explorer, {"type": "site-click", "site_id": "S001"})
     assert explorer.table.selected == "S001"
     assert page.last("zoom-site")["site_id"] == "S001"
@@ -320,7 +301,7 @@ def test_selecting_a_site_zooms_and_shows_details(world: Any) -> None:
 
 
 def test_review_buttons_record_the_decision(world: Any) -> None:
-    explorer, _ = _explorer(world, reviewer="lead-3")
+    explorer, _ = recorded_explorer(world, reviewer="lead-3")
     explorer.selected_site = "S002"
     explorer.note.value = f"checked street view {HOSTILE}"
     explorer.review_buttons["needs-work"].click()
@@ -334,7 +315,7 @@ def test_review_buttons_record_the_decision(world: Any) -> None:
 
 
 def test_review_without_a_site_says_so(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     assert explorer.review("confirmed") is None
     assert "Select a site" in explorer.message.value
     explorer.selected_site = HOSTILE  # a site id from a hostile page: no such site
@@ -361,7 +342,7 @@ def test_export_button_writes_the_tip_sheet(world: Any, tmp_path: Path) -> None:
     keys = init_keys(tmp_path / "keys")
     world.case.set_setting("organisation", "Acme Brand Protection")
     world.case.set_setting("contact", "ip-team@acme.example")
-    explorer, _ = _explorer(world, out_dir=tmp_path / "out")
+    explorer, _ = recorded_explorer(world, out_dir=tmp_path / "out")
     explorer.selected_site = "S003"
     assert explorer.export(keys_dir=keys, pdf=False) is None  # not confirmed, no reason given
     assert "S003" in explorer.message.value and "confirm" in explorer.message.value.lower()
@@ -372,7 +353,7 @@ def test_export_button_writes_the_tip_sheet(world: Any, tmp_path: Path) -> None:
 
 
 def test_filter_counts_agree_with_pandas(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     index = explorer.data.index
     ships = _valid_shipments(world)
     filters = Filters(brands=("Nike", "Adidas"), start=pd.Timestamp("2026-05-01"))

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from page_recorder import recorded_explorer
 
 import workbench
 from workbench.case._case import open_case
@@ -26,7 +27,7 @@ from workbench.explorer._marks import (
     check_relocations,
     events_payload,
 )
-from workbench.explorer._screen import Explorer, explore
+from workbench.explorer._screen import explore
 from workbench.explorer._timeline import SiteWeeks, check_window
 from workbench.explorer._widgets import clean_event
 from workbench.intake._table import load_table
@@ -45,29 +46,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     run = case.find_sites(300)
     yield SimpleNamespace(case=case, run=run)
     case.close()
-
-
-class Recorder:
-    """Stands in for MapFrame.post: keeps the commands the widget sends to the map page."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-
-    def __call__(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-    def last(self, kind: str) -> dict[str, Any]:
-        return [m for m in self.sent if m["type"] == kind][-1]
-
-    def kinds(self) -> list[str]:
-        return [m["type"] for m in self.sent]
-
-
-def _explorer(world: Any, **options: Any) -> tuple[Explorer, Recorder]:
-    explorer = explore(world.case, world.run, **options)
-    recorder = Recorder()
-    explorer.map.post = recorder  # type: ignore[method-assign]
-    return explorer, recorder
 
 
 def _shipped_in(world: Any, start: dt.date, end: dt.date) -> int:
@@ -158,7 +136,7 @@ def test_a_site_idle_in_the_window_is_hidden_inside_its_span() -> None:
 
 # -- the window -----------------------------------------------------------------------------------
 def test_the_timeline_spans_the_shipping_weeks(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     first, last = explorer.data.days
     timeline = explorer.timeline
     assert timeline.first_week.weekday() == 0 and timeline.first_week <= first
@@ -170,7 +148,7 @@ def test_the_timeline_spans_the_shipping_weeks(world: Any) -> None:
 
 @pytest.mark.parametrize("weeks", [1, 4, 13])
 def test_a_step_shows_the_waybills_and_sites_of_its_window(world: Any, weeks: int) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     explorer.timeline.weeks.value = weeks
     start, end = explorer.timeline.step(6)
     assert start == explorer.timeline.first_week + dt.timedelta(weeks=6)
@@ -195,7 +173,7 @@ def test_a_step_shows_the_waybills_and_sites_of_its_window(world: Any, weeks: in
 
 
 def test_the_window_round_trips_from_python(world: Any) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     explorer.window = ("2026-04-01", pd.Timestamp("2026-04-30"))
     window = (dt.date(2026, 4, 1), dt.date(2026, 4, 30))
     assert explorer.window == explorer.timeline.window == window
@@ -212,7 +190,7 @@ def test_the_window_round_trips_from_python(world: Any) -> None:
 
 
 def test_the_pickers_set_the_window_and_the_whole_period_clears_it(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     first, last = explorer.data.days
     explorer.start_date.value = dt.date(2026, 5, 1)
     assert explorer.window == (dt.date(2026, 5, 1), last)
@@ -224,7 +202,7 @@ def test_the_pickers_set_the_window_and_the_whole_period_clears_it(world: Any) -
 
 
 def test_slider_values_from_the_browser_are_bounded(world: Any) -> None:
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     timeline = explorer.timeline
     timeline.slider.value = 10_000  # as a front end could send it: clamped to the last week
     assert timeline.slider.value == timeline.n_weeks - 1
@@ -247,7 +225,7 @@ def test_slider_values_from_the_browser_are_bounded(world: Any) -> None:
     ],
 )
 def test_a_bad_window_is_refused(world: Any, value: Any, match: str) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     with pytest.raises(InputError, match=match):
         explorer.window = value
     assert explorer.window is None and page.sent == []
@@ -258,7 +236,7 @@ def test_a_bad_window_is_refused(world: Any, value: Any, match: str) -> None:
 # -- events and relocations ---------------------------------------------------------------------
 def test_events_and_arrows_follow_the_window(world: Any) -> None:
     sites = world.case.sites(world.run)
-    explorer, page = _explorer(world, events=_events(sites), relocations=_moves(sites))
+    explorer, page = recorded_explorer(world, events=_events(sites), relocations=_moves(sites))
     # the whole period: both events and the arrow are on the page from the start
     assert "EV1" in explorer.map.html and "EV2" in explorer.map.html
     assert HOSTILE not in explorer.map.html and "\\u003cimg src=x" in explorer.map.html
@@ -281,7 +259,7 @@ def test_events_and_arrows_follow_the_window(world: Any) -> None:
 
 def test_show_events_and_relocations_later(world: Any) -> None:
     sites = world.case.sites(world.run)
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     assert '"id":[]' in explorer.map.html  # empty layers, ready for commands
     explorer.show_events(_events(sites))
     assert page.last("events")["payload"]["id"] == ["EV1", "EV2"]
@@ -297,7 +275,7 @@ def test_what_the_finder_found_is_drawn_at_the_run_sites(world: Any) -> None:
     sites = world.case.sites(world.run)
     moves = _moves(sites)[["from_site", "to_site", "around"]].assign(network_id="N7")
     found = Relocations(moves, pd.DataFrame(), pd.DataFrame(), {})
-    explorer, page = _explorer(world, relocations=found)
+    explorer, page = recorded_explorer(world, relocations=found)
     assert "N7: " in explorer.map.html  # the whole period: drawn from the start
     explorer.window = ("2026-03-02", "2026-03-08")  # before the move
     assert page.last("arrows")["payload"]["from"] == []
@@ -311,7 +289,7 @@ def test_what_the_finder_found_is_drawn_at_the_run_sites(world: Any) -> None:
 
 
 def test_a_page_is_sent_only_the_site_records_it_lacks(world: Any) -> None:
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     explorer.min_score.value = 100.0  # no site passes
     assert page.last("sites") == {"type": "sites", "records": []}
     explorer.min_score.value = 0.0
@@ -331,7 +309,7 @@ def test_a_page_is_sent_only_the_site_records_it_lacks(world: Any) -> None:
 
 def test_a_reloaded_page_gets_the_events_again(world: Any) -> None:
     sites = world.case.sites(world.run)
-    explorer, page = _explorer(world)
+    explorer, page = recorded_explorer(world)
     explorer.show_events(_events(sites))
     explorer.window = ("2026-03-02", "2026-03-08")
     sent = len(page.sent)
@@ -346,7 +324,7 @@ def test_events_missing_a_column_are_refused_by_name(world: Any, column: str) ->
     frame = _events(sites).drop(columns=column)
     with pytest.raises(InputError, match=f"events: required field\\(s\\) {column} not found"):
         explore(world.case, world.run, events=frame)
-    explorer, _ = _explorer(world)
+    explorer, _ = recorded_explorer(world)
     with pytest.raises(InputError, match=f"required field\\(s\\) {column} not found"):
         explorer.show_events(frame)
 
@@ -388,7 +366,7 @@ def test_what_is_sent_to_the_page_is_bounded(world: Any) -> None:
     # the latest 2,000 are kept, and each note is cut to 1,000 characters
     assert total == n and len(payload["id"]) == MAX_MARKERS and payload["id"][-1] == f"E{n - 1}"
     assert payload["id"][0] == f"E{n - MAX_MARKERS}" and len(payload["note"][0]) == 1_000
-    explorer, _ = _explorer(world, events=frame)
+    explorer, _ = recorded_explorer(world, events=frame)
     assert f"{n:,} events here: the latest {MAX_MARKERS:,} are drawn" in explorer.message.value
     # without a place an event is not drawn (nor counted)
     frame.loc[0, "lat"] = None
