@@ -25,7 +25,9 @@ from workbench.case import audit as audit_log
 from workbench.errors import InputError, NotFoundError
 from workbench.schema import REVIEW_STATUSES
 from workbench.team import _audit
+from workbench.team._bundle_reads import BundleReads
 from workbench.team._digest import select_list
+from workbench.team._explorer_reads import ExplorerReads
 from workbench.team._store import TeamURL, connect, find_case, parse_url, refusals
 
 if TYPE_CHECKING:
@@ -83,7 +85,7 @@ def _latest_run(con: Any, case_id: int) -> str:
     return str(row[0])
 
 
-class TeamCase:
+class TeamCase(ExplorerReads, BundleReads):
     """An open team case. Use :func:`open_team_case`; close it (or use ``with``)."""
 
     def __init__(self, target: TeamURL, *, create: bool = False) -> None:
