@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -180,3 +180,18 @@ def windowed_case(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     with workbench.open_case(path) as case:
         case.ingest_files({"sellers": root / "sellers.csv", "shipments": root / "shipments.csv"})
     return SimpleNamespace(path=path, old=_OLD, new=_NEW, steady=_STEADY)
+
+
+@pytest.fixture(scope="module")
+def cluster_client() -> Iterator[object]:
+    """A small Dask cluster on this machine, shared by the tests of one module: two worker
+    processes of one thread each (what ``--workers 2`` starts), listening on localhost only,
+    without a dashboard; closed when the module's tests are done. The workers load the
+    cached numba kernels once, when the cluster starts."""
+    from workbench.sites._distributed import make_client
+
+    client = make_client(workers=2)
+    try:
+        yield client
+    finally:
+        client.close()

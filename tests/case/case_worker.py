@@ -131,14 +131,14 @@ def main() -> None:
     args = parser.parse_args()
 
     mark = Markers(args.pause_at, args.pause_s)
-    real_stage = workbench.case._case.stage
+    real_stage = workbench.case._staging.stage
 
     def stage(path: str, tables: dict[str, Any], **kwargs: Any) -> None:
         mark("staging")
         real_stage(path, tables, **kwargs)
         mark("staged")
 
-    workbench.case._case.stage = stage
+    workbench.case._staging.stage = stage
     writer = workbench.case._part_write.PartsWriter
     real_add, real_finish = writer.add, writer.finish
 

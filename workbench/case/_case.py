@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import functools
 import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,20 +28,18 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
 
-from workbench.ahead import ahead
-from workbench.arrays import release_unused
 from workbench.case import _analysis, _part_write, _parts
 from workbench.case import audit as audit_log
 from workbench.case._gpkg import parse_geometries, register_functions, touch
-from workbench.case._io import quarantine_rows, read_arrow, read_frame, stage, typed
+from workbench.case._io import quarantine_rows, read_arrow, read_frame, typed
 from workbench.case._paths import is_locked, resolve_case_path, storage_error
 from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
 from workbench.case._staging import (
     QUARANTINE_STAGED,
+    listed_files,
     replaced_segments,
     scratch_folder,
-    staged_tables,
-    stored_columns,
+    stage_item,
     sweep_stale_scratch,
 )
 from workbench.errors import (
@@ -53,11 +53,16 @@ from workbench.progress import Progress
 from workbench.schema import KEY_COLUMNS, REVIEW_STATUSES
 
 if TYPE_CHECKING:
+    from workbench.case._distributed_ingest import WaybillFile
     from workbench.case._xref_index import Index
     from workbench.intake._table import IntakeResult
     from workbench.networks._link import Networks
     from workbench.sites._finder import SiteFinder
     from workbench.sites._relocation import Relocations
+
+    # one file of an ingest: its table, its intake chunks and its final report; or a
+    # waybill file to read on a Dask worker
+    Item = tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]] | WaybillFile
 
 __all__ = ["Case", "open_case", "resolve_case_path"]
 
@@ -387,27 +392,37 @@ class Case:
 
     def ingest_files(
         self,
-        files: Mapping[str, str | os.PathLike[str]],
+        files: Mapping[str, str | os.PathLike[str] | Sequence[str | os.PathLike[str]]],
         *,
         mapping: Any = None,
         chunk_rows: int | None = None,
         progress: bool | None = None,
         geocode: Any = None,
         link: bool = True,
+        client: Any = None,
     ) -> list[dict[str, Any]]:
-        """Stream export files (``{"shipments": path, ...}``) into the case in chunks.
+        """Stream export files (``{"shipments": path, ...}``, or a list of files for a
+        table: a waybill in a later file replaces the earlier one) into the case in chunks.
 
         Memory stays proportional to a chunk, so files larger than memory load. ``mapping``
         is a mapping file or dict covering the tables. Returns each file's intake report
         with what the case did with its rows; the whole ingest is one transaction. With
         ``link`` (the default), an ingest of sellers or identifiers then links the accounts
         again with the options of the last linking, in its own audited step, so the stored
-        networks always match the accounts (and a site run need not link first).
+        networks always match the accounts (and a site run need not link first). With a
+        Dask ``client``, the waybill files are read on the workers, one file a task, while
+        this process reads the other tables; the case comes out the same
+        (:mod:`workbench.case._distributed_input`).
         """
+        from workbench.case._distributed_ingest import WaybillFile
         from workbench.intake._table import CHUNK_ROWS, stream_table
 
-        streams = [
-            stream_table(
+        items: list[Item] = []
+        for table, path in listed_files(files):
+            if client is not None and table == "shipments":
+                items.append(WaybillFile(path, mapping, chunk_rows, geocode).checked())
+                continue
+            stream = stream_table(
                 path,
                 table,
                 mapping=mapping,
@@ -415,19 +430,15 @@ class Case:
                 progress=progress,
                 geocode=geocode,
             )
-            for table, path in files.items()
-        ]
-        items = [(s.table, s, lambda s=s: s.report) for s in streams]
-        return [{**report, **counts} for _, counts, report in self._ingest(items, link=link)]
+            items.append((stream.table, stream, functools.partial(getattr, stream, "report")))
+        done = self._ingest(items, link=link, client=client)
+        return [{**report, **counts} for _, counts, report in done]
 
     def _ingest(
-        self,
-        items: Sequence[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]],
-        *,
-        link: bool,
+        self, items: Sequence[Item], *, link: bool, client: Any = None
     ) -> list[tuple[str, dict[str, int], dict[str, Any]]]:
         try:
-            done = self._ingest_items(items)
+            done = self._ingest_items(items, client)
             if link and {"sellers", "identifiers"} & {table for table, _, _ in done}:
                 _analysis.relink(self)
             return done
@@ -440,8 +451,10 @@ class Case:
             ) from error
 
     def _ingest_items(
-        self, items: Sequence[tuple[str, Iterable[IntakeResult], Callable[[], dict[str, Any]]]]
+        self, items: Sequence[Item], client: Any = None
     ) -> list[tuple[str, dict[str, int], dict[str, Any]]]:
+        from workbench.case import _distributed_ingest as remote
+
         sweep_stale_scratch()
         done: list[tuple[str, dict[str, int], dict[str, Any]]] = []
         doomed: list[Path] = []
@@ -449,37 +462,36 @@ class Case:
             scratch = stack.enter_context(scratch_folder())
             staged = str(scratch / "stage.sqlite")
             incoming = None
-            if any(table == "shipments" for table, _, _ in items):
+            if any(
+                isinstance(item, remote.WaybillFile) or item[0] == "shipments" for item in items
+            ):
                 folder = _parts.folder_for(self.path)
                 incoming = stack.enter_context(_parts.incoming_folder(folder))
-            plans = []
-            for i, (table, chunks, final_report) in enumerate(items):
-                columns: list[str] = []
-                n_clean = n_quarantined = 0
-                # waybills go to a GeoParquet part, the other tables to the scratch file
-                writer = (
-                    _part_write.PartsWriter(incoming) if incoming and table == "shipments" else None
-                )
-                for chunk in ahead(chunks):  # the next chunk is read while this one is stored
-                    columns = columns or stored_columns(chunk)
-                    tables = staged_tables(i, chunk, data=writer is None)
-                    if writer is not None:
-                        writer.add(chunk.frame)
-                    if tables:
-                        stage(staged, tables, mode="create_append")
-                    n_clean += len(chunk.frame)
-                    n_quarantined += len(chunk.quarantine)
-                    del chunk, tables
-                    release_unused()  # freed pages back: the peak stays one chunk's
-                infos = writer.finish() if writer is not None else []
-                plans.append((i, table, columns, final_report(), n_clean, n_quarantined, infos))
+            files = {
+                i: item for i, item in enumerate(items) if isinstance(item, remote.WaybillFile)
+            }
+            with ThreadPoolExecutor(1, thread_name_prefix="workbench-ingest") as pool:
+                # the workers read the waybill files while this process reads the rest
+                read = None
+                if files and incoming is not None:
+                    read = pool.submit(remote.read_on_workers, client, files, incoming)
+                plans = [
+                    stage_item(i, *item, staged, incoming)
+                    for i, item in enumerate(items)
+                    if not isinstance(item, remote.WaybillFile)
+                ]
+                for plan, quarantined in read.result() if read is not None else []:
+                    if quarantined is not None:
+                        remote.copy_quarantine(staged, plan[0], quarantined)
+                    plans.append(plan)
+            plans.sort(key=lambda plan: plan[0])  # in the order given: a later file wins
             self._con.execute("ATTACH DATABASE ? AS stage", (staged,))
             stack.callback(self._con.execute, "DETACH DATABASE stage")
             with self._write() as con:
                 written = sorted({p[1] for p in plans} | {"quarantine"})
                 replaced = replaced_segments(con, plans)
                 parts = [info for p in plans for info in p[6]]
-                hits = _parts.replacements(con, parts)
+                hits = _parts.replacements(con, [p[6] for p in plans if p[6]])
                 replaced.setdefault("shipments", set()).update(hits.segments)
                 audit_log.check_unchanged(con, written, replaced)
                 seq = audit_log.next_seq(con)

@@ -115,34 +115,43 @@ def deleted_rows(con: sqlite3.Connection, part_id: int) -> np.ndarray:
 
 @dataclass
 class Replacements:
-    """Stored rows the new parts replace: per new part (file name), the rows per stored
-    part; and the ingests those stored rows came from."""
+    """Rows the new parts replace: per new part (file name), the rows per replaced part
+    (a stored part's id, or the file name of a new part of an earlier file of the same
+    ingest); and the ingests the replaced stored rows came from."""
 
-    rows: dict[str, dict[int, np.ndarray]]
+    rows: dict[str, dict[int | str, np.ndarray]]
     segments: set[int | None]
 
 
-def replacements(con: sqlite3.Connection, infos: Sequence[PartInfo]) -> Replacements:
-    """Which stored waybills the new parts replace (same waybill number). Call inside the
-    write transaction, before checking and committing."""
+def replacements(con: sqlite3.Connection, files: Sequence[Sequence[PartInfo]]) -> Replacements:
+    """Which waybills the new parts replace (same waybill number): stored ones, and those
+    of an earlier file of this ingest (``files``: each file's parts, in ingest order; the
+    later file wins, as a later ingest does). A waybill replaced once is never replaced, or
+    counted, again. Call inside the write transaction, before checking and committing."""
     folder = folder_of(con)
     stored = live_parts(con)
     out = Replacements({}, set())
-    if not stored or not infos:
-        return out
-    seq_of = {part_id: seq for part_id, _, seq, _ in stored}
-    for info in infos:
-        keys = pc.unique(pq.read_table(info.path, columns=[KEY]).column(KEY))
-        hits: dict[int, np.ndarray] = {}
-        for part_id, file, _, _ in stored:
-            column = pq.read_table(folder / file, columns=[KEY]).column(KEY)
-            hit = np.flatnonzero(pc.is_in(column, value_set=keys).to_numpy(zero_copy_only=False))
-            # rows an earlier ingest replaced already are not replaced (nor counted) again
-            hit = np.setdiff1d(hit, deleted_rows(con, part_id), assume_unique=True)
-            if len(hit):
-                hits[part_id] = hit
-                out.segments.add(seq_of[part_id])
-        out.rows[info.path.name] = hits
+    seq_of: dict[int | str, int | None] = {part_id: seq for part_id, _, seq, _ in stored}
+    paths: dict[int | str, Path] = {part_id: folder / file for part_id, file, _, _ in stored}
+    taken: dict[int | str, np.ndarray] = {}  # rows replaced already (earlier ingests too)
+    for part_id in seq_of:
+        taken[part_id] = deleted_rows(con, int(part_id))
+    for infos in files:
+        for info in infos:
+            keys = pc.unique(pq.read_table(info.path, columns=[KEY]).column(KEY))
+            hits: dict[int | str, np.ndarray] = {}
+            for target, path in paths.items():
+                column = pq.read_table(path, columns=[KEY]).column(KEY)  # one at a time
+                found = pc.is_in(column, value_set=keys)
+                hit = np.flatnonzero(found.to_numpy(zero_copy_only=False))
+                hit = np.setdiff1d(hit, taken.get(target, hit[:0]), assume_unique=True)
+                if len(hit):
+                    hits[target] = hit
+                    taken[target] = np.union1d(taken.get(target, hit[:0]), hit)
+                    if isinstance(target, int):
+                        out.segments.add(seq_of[target])
+            out.rows[info.path.name] = hits
+        paths.update({info.path.name: info.path for info in infos})  # later files see them
     return out
 
 
@@ -153,18 +162,19 @@ def commit_parts(
     parts in and list them. Returns the rows each new part replaced (by file name) and the
     files to remove once the transaction has committed (parts with no row left).
 
-    Two waybill files of one ingest never replace each other's rows: intake refuses a
-    number seen twice within a file, and the later file of one ingest wins over stored
-    rows only."""
+    ``infos`` in ingest order: a new part's rows replaced by a later file's part are marked
+    as a stored part's are (intake refuses a waybill number seen twice within a file)."""
     folder = folder_of(con)
     sweep(con, folder)
     totals = {part_id: n for part_id, _, _, n in live_parts(con)}
     files = {part_id: file for part_id, file, _, _ in live_parts(con)}
+    new_ids: dict[str, int] = {}
     doomed: list[Path] = []
     replaced: dict[str, int] = {}
     for info in infos:
         found = hits.rows.get(info.path.name, {})
-        for part_id, rows in found.items():
+        for target, rows in found.items():
+            part_id = new_ids[target] if isinstance(target, str) else target
             if part_id not in totals:
                 continue  # already dropped for an earlier file of this ingest
             merged = np.union1d(deleted_rows(con, part_id), rows).astype("<u4")
@@ -181,17 +191,20 @@ def commit_parts(
                 (part_id, merged.tobytes()),
             )
         replaced[info.path.name] = int(sum(len(r) for r in found.values()))
-        target = folder / info.path.name
-        os.replace(info.path, target)
+        target_path = folder / info.path.name
+        os.replace(info.path, target_path)
         min_lat, min_lon, max_lat, max_lon = info.bbox
         cursor = con.execute(
             "INSERT INTO waybill_parts (file, ingest_seq, rows, sha256, min_lat, min_lon, "
             "max_lat, max_lon, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
             "strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
-            (target.name, seq, info.rows, info.sha256, min_lat, min_lon, max_lat, max_lon),
+            (target_path.name, seq, info.rows, info.sha256, min_lat, min_lon, max_lat, max_lon),
         )
+        part_id = int(cursor.lastrowid or 0)
+        new_ids[info.path.name] = part_id
+        totals[part_id], files[part_id] = info.rows, target_path.name
         if info.cells is not None:
-            add_companion(con, int(cursor.lastrowid or 0), *info.cells)
+            add_companion(con, part_id, *info.cells)
     return replaced, doomed
 
 

@@ -9,11 +9,15 @@ import sqlite3
 import stat
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.case._io import arrow_table, point_blob_array
+from workbench.ahead import ahead
+from workbench.arrays import release_unused
+from workbench.case._io import arrow_table, point_blob_array, stage
+from workbench.case._part_write import PartInfo, PartsWriter
+from workbench.errors import InputError
 from workbench.schema import KEY_COLUMNS, TABLES
 
 if TYPE_CHECKING:
@@ -55,6 +59,54 @@ def staged_tables(i: int, result: IntakeResult, *, data: bool = True) -> dict[st
         )
         tables[f"quarantine_{i}"] = arrow_table(quarantine, list(QUARANTINE_STAGED))
     return tables
+
+
+def listed_files(
+    files: Mapping[str, str | os.PathLike[str] | Sequence[str | os.PathLike[str]]],
+) -> list[tuple[str, Path]]:
+    """``{table: file or [files]}`` as (table, file) pairs in the order given (a later file
+    of a table wins over an earlier one); a table given an empty list is refused."""
+    pairs: list[tuple[str, Path]] = []
+    for table, given in files.items():
+        paths = [given] if isinstance(given, (str, os.PathLike)) else list(given)
+        if not paths:
+            raise InputError(f"{table}: no file given (an empty list)")
+        pairs += [(table, Path(path)) for path in paths]
+    return pairs
+
+
+# what one file of an ingest leaves for the commit: (i, table, columns, report, rows kept,
+# rows quarantined, its waybills' parts)
+Plan = tuple[int, str, list[str], dict[str, Any], int, int, list[PartInfo]]
+
+
+def stage_item(
+    i: int,
+    table: str,
+    chunks: Iterable[IntakeResult],
+    final_report: Callable[[], dict[str, Any]],
+    staged: str,
+    incoming: Path | None,
+) -> Plan:
+    """Read one file's intake chunks: waybills into GeoParquet parts in ``incoming``, the
+    other tables' rows and every quarantine into the scratch SQLite file ``staged`` (as
+    ``data_{i}`` and ``quarantine_{i}``). Memory stays one chunk's."""
+    columns: list[str] = []
+    n_clean = n_quarantined = 0
+    writer = PartsWriter(incoming) if incoming is not None and table == "shipments" else None
+    for chunk in ahead(chunks):  # the next chunk is read while this one is stored
+        columns = columns or stored_columns(chunk)
+        tables = staged_tables(i, chunk, data=writer is None)
+        if writer is not None:
+            writer.add(chunk.frame)
+        if tables:
+            stage(staged, tables, mode="create_append")
+        n_clean += len(chunk.frame)
+        n_quarantined += len(chunk.quarantine)
+        del chunk, tables
+        release_unused()  # freed pages back: the peak stays one chunk's
+    infos = writer.finish() if writer is not None else []
+    return (i, table, columns, final_report(), n_clean, n_quarantined, infos)
 
 
 def new_scratch() -> Path:

@@ -7,7 +7,9 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -139,11 +141,39 @@ def _echo_json(data: object) -> None:
     echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+def _cluster_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--workers N / --scheduler ADDRESS: run on a Dask LocalCluster or a running cluster."""
+    command = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Work on a running Dask cluster (tcp://host:8786).",
+    )(command)
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        help="Work on a Dask LocalCluster of this many worker processes (same result).",
+    )(command)
+
+
+def _cluster(workers: int | None, scheduler: str | None) -> contextlib.AbstractContextManager[Any]:
+    """A Dask client for --workers / --scheduler (closed at the end), or None."""
+    if workers is None and scheduler is None:
+        return contextlib.nullcontext()
+    from workbench.sites import make_client
+
+    return contextlib.closing(make_client(workers=workers, scheduler=scheduler))
+
+
 @cli.command()
 @click.argument("case_path", metavar="CASE")
 @click.option("--sellers", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--identifiers", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--shipments", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--shipments",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="A waybill file; give it again for more (a waybill in a later file wins).",
+)
 @click.option("--evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--locations", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -152,24 +182,47 @@ def _echo_json(data: object) -> None:
     help="YAML or JSON file naming the source column of each field, per table.",
 )
 @click.option("--chunk-rows", default=250_000, show_default=True, help="Rows read at a time.")
+@_cluster_options
 @click.option("--json", "as_json", is_flag=True, help="Print the intake reports as JSON.")
 @friendly
 def ingest(
-    case_path: str, mapping: Path | None, chunk_rows: int, as_json: bool, **files: Path | None
+    case_path: str,
+    mapping: Path | None,
+    chunk_rows: int,
+    workers: int | None,
+    scheduler: str | None,
+    as_json: bool,
+    **files: Any,
 ) -> None:
     """Load export files into CASE (created if missing), quarantining bad rows.
 
     Files are streamed in chunks, so files larger than memory load; the whole ingest is one
     transaction. Each file gets a report: rows read, stored, quarantined by reason, repaired.
+    With --workers or --scheduler the waybill files are read on Dask workers, one file a
+    task, into the same case.
     """
-    from workbench.opening import open_case
+    from workbench.opening import is_team_url, open_case
 
-    chosen = {table: path for table, path in files.items() if path is not None}
+    chosen = {table: path for table, path in files.items() if path}
     if not chosen:
         raise click.UsageError("give at least one of --" + ", --".join(TABLE_NAMES))
-    with open_case(case_path) as case:
+    if (workers or scheduler) and is_team_url(case_path):
+        raise click.UsageError(
+            "--workers/--scheduler read waybill files for a case file; a team case's ingest "
+            "streams its rows to the database server from this process"
+        )
+    with _cluster(workers, scheduler) as client, open_case(case_path) as case:
+        if client is not None and files["shipments"] and not as_json:
+            n = len(client.scheduler_info()["workers"])
+            echo(f"reading {len(files['shipments'])} waybill file(s) on {n} Dask workers")
+        options = {"client": client} if client is not None else {}
+        given: dict[str, Any] = {k: list(v) if k == "shipments" else v for k, v in chosen.items()}
         reports = case.ingest_files(
-            chosen, mapping=mapping, chunk_rows=chunk_rows, progress=not as_json
+            given,
+            mapping=mapping,
+            chunk_rows=chunk_rows,
+            progress=not as_json,
+            **options,
         )
         last = case.audit().tail(1).to_dict("records")
     if as_json:
@@ -236,14 +289,7 @@ def quarantine(case_path: str, table: str | None, reason: str | None, as_json: b
 )
 @click.option("--since", metavar="YYYY-MM-DD", help="Only waybills shipped on or after this day.")
 @click.option("--until", metavar="YYYY-MM-DD", help="Only waybills shipped on or before this day.")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help="Cluster on a Dask LocalCluster of this many worker processes (same sites).",
-)
-@click.option(
-    "--scheduler", metavar="ADDRESS", help="Cluster on a running Dask cluster (tcp://host:8786)."
-)
+@_cluster_options
 @click.option("--top", default=20, show_default=True, help="Sites to print.")
 @click.option("--json", "as_json", is_flag=True, help="Print the sites as JSON.")
 @friendly
@@ -266,13 +312,8 @@ def sites_command(
     from workbench.case._case import FIND_SITES_STEPS
     from workbench.opening import open_case
 
-    client = None
-    if workers is not None or scheduler is not None:
-        from workbench.sites import make_client
-
-        client = make_client(workers=workers, scheduler=scheduler)
     with (
-        contextlib.closing(client) if client is not None else contextlib.nullcontext(),
+        _cluster(workers, scheduler) as client,
         open_case(case_path, create=False) as case,
         Progress("Finding sites", FIND_SITES_STEPS) as progress,
     ):
