@@ -210,8 +210,8 @@ def test_find_exports_reads_the_table_from_a_word_of_the_name(tmp_path: Path) ->
         ((), r"no sellers and no shipments file; expected a file named like sellers\.csv"),
         (("sellers.csv",), r"no shipments file; expected .* partner_shipments\.csv"),
         (
-            ("sellers.csv", "shipments.csv", "shipments_2026-04.csv"),
-            r"2 files for the shipments table \(shipments\.csv, shipments_2026-04\.csv\)",
+            ("sellers.csv", "shipments.csv", "sellers_2026-04.csv"),
+            r"2 files for the sellers table \(sellers\.csv, sellers_2026-04\.csv\)",
         ),
         (("sellers_shipments.csv",), r"mentions the tables sellers and shipments"),
     ],
@@ -220,6 +220,17 @@ def test_find_exports_refuses_to_guess(tmp_path: Path, names: tuple[str, ...], m
     _touch(tmp_path, *names)
     with pytest.raises(InputError, match=message):
         workbench.find_exports(tmp_path)
+
+
+def test_several_waybill_files_are_taken_in_name_order(tmp_path: Path) -> None:
+    _touch(tmp_path, "sellers.csv", "shipments-2026-02.csv", "shipments-2026-01.csv")
+    exports = workbench.find_exports(tmp_path)
+    assert exports.files["shipments"] == [
+        tmp_path / "shipments-2026-01.csv",
+        tmp_path / "shipments-2026-02.csv",
+    ]
+    assert exports.files["sellers"] == tmp_path / "sellers.csv"
+    assert "shipments: shipments-2026-01.csv, shipments-2026-02.csv" in repr(exports)
 
 
 def test_a_missing_folder_is_refused(tmp_path: Path) -> None:

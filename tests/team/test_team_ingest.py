@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import export_files
 
 from workbench.cli._main import cli
-from workbench.errors import NotFoundError, TamperedError, TeamAccessError
+from workbench.errors import InputError, NotFoundError, TamperedError, TeamAccessError
 from workbench.opening import open_case
 from workbench.team import TeamCase, parse_url, pull
 
@@ -205,3 +205,14 @@ def test_a_file_ingested_again_replaces_every_row_and_its_parts_go(store, demo_e
     pull(parse_url(store.url("wang", "yiwu")), back)
     with open_case(back, create=False) as pulled:
         assert pulled.verify_audit().ok and pulled.n_waybills() == first["new"]
+
+
+def test_several_waybill_files_in_one_team_ingest_are_refused_before_any_is_read(
+    store, demo_exports
+) -> None:
+    files = export_files(demo_exports)
+    with open_case(store.url("amira", "monthly")) as team:
+        with pytest.raises(InputError, match=r"2 waybill files .* one after another"):
+            team.ingest_files({"shipments": [files["shipments"], files["shipments"]]})
+        assert team.n_waybills() == 0
+        assert team.audit()["action"].tolist() == ["create case"]

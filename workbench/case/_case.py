@@ -412,7 +412,7 @@ class Case:
         networks always match the accounts (and a site run need not link first). With a
         Dask ``client``, the waybill files are read on the workers, one file a task, while
         this process reads the other tables; the case comes out the same
-        (:mod:`workbench.case._distributed_input`).
+        (:mod:`workbench.case._distributed_ingest`).
         """
         from workbench.case._distributed_ingest import WaybillFile
         from workbench.intake._table import CHUNK_ROWS, stream_table

@@ -4,8 +4,11 @@ A file belongs to a table when the table's name is one word of the file name: ``
 ``partner_shipments.csv`` and ``2026-03 evidence.xlsx`` all qualify (words are separated by
 anything but letters and digits). Only the folder itself is searched, not its subfolders,
 and hidden files and office lock files (``~$sellers.xlsx``) are passed over.
-A file that names two tables, or a table named by two files, is an error rather than a
-guess; files that name no table are listed in :attr:`Exports.other`, never silently skipped.
+A file that names two tables, or a table other than the waybills named by two files, is an
+error rather than a guess; several waybill files (``shipments-2026-01.csv``,
+``shipments-2026-02.csv``, ...) are all taken, in name order, so a waybill in a later file
+replaces the earlier one (name them by date). Files that name no table are listed in
+:attr:`Exports.other`, never silently skipped.
 
 >>> exports = find_exports("exports")                              # doctest: +SKIP
 >>> case.ingest_files(exports.files, mapping="mapping.yaml")        # doctest: +SKIP
@@ -30,16 +33,20 @@ _WORD = re.compile(r"[^0-9a-z]+")
 
 @dataclass(frozen=True)
 class Exports:
-    """The export files of one folder: ``files`` maps each table found to its file (ready
-    for :meth:`workbench.Case.ingest_files`); ``other`` lists the readable files that name
-    no table."""
+    """The export files of one folder: ``files`` maps each table found to its file, or to
+    the list of waybill files when there are several (ready for
+    :meth:`workbench.Case.ingest_files`); ``other`` lists the readable files that name no
+    table."""
 
     folder: Path
-    files: dict[str, Path]
+    files: dict[str, Path | list[Path]]
     other: list[Path] = field(default_factory=list)
 
     def __repr__(self) -> str:
-        found = ", ".join(f"{table}: {path.name}" for table, path in self.files.items())
+        found = ", ".join(
+            f"{table}: {', '.join(p.name for p in ([paths] if isinstance(paths, Path) else paths))}"
+            for table, paths in self.files.items()
+        )
         extra = f"; not a table: {', '.join(p.name for p in self.other)}" if self.other else ""
         return f"<Exports {self.folder} ({found}{extra})>"
 
@@ -90,7 +97,7 @@ def find_exports(
         else:
             other.append(path)
     for table, paths in files.items():
-        if len(paths) > 1:
+        if len(paths) > 1 and table != "shipments":
             raise InputError(
                 f"{root}: {len(paths)} files for the {table} table "
                 f"({', '.join(p.name for p in paths)}); keep one in the folder and ingest the "
@@ -103,5 +110,9 @@ def find_exports(
             f"{root}: no {' and no '.join(missing)} file; expected a file named like "
             f"{missing[0]}.csv or partner_{missing[0]}.csv (found: {listed})"
         )
-    ordered = {table: files[table][0] for table in TABLE_NAMES if table in files}
+    ordered: dict[str, Path | list[Path]] = {
+        table: files[table][0] if len(files[table]) == 1 else files[table]
+        for table in TABLE_NAMES
+        if table in files
+    }
     return Exports(root, ordered, other)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -269,7 +269,7 @@ class TeamCase(ExplorerReads, BundleReads):
 
     def ingest_files(
         self,
-        files: Mapping[str, str | os.PathLike[str]],
+        files: Mapping[str, str | os.PathLike[str] | Sequence[str | os.PathLike[str]]],
         *,
         mapping: Any = None,
         chunk_rows: int | None = None,
@@ -283,14 +283,23 @@ class TeamCase(ExplorerReads, BundleReads):
         file's intake report with what the case did with its rows. With ``link`` (the
         default) an ingest of sellers or identifiers then links the accounts again, in
         its own audited step, as a case file's ingest does."""
+        from workbench.case._staging import listed_files
         from workbench.intake._table import CHUNK_ROWS, stream_table
 
+        pairs = listed_files(files)
+        waybill_files = [str(path) for table, path in pairs if table == "shipments"]
+        if len(waybill_files) > 1:
+            raise InputError(
+                f"{len(waybill_files)} waybill files ({', '.join(waybill_files)}): a team case "
+                "takes one waybill file an ingest; ingest them one after another, oldest "
+                "first (a waybill ingested again replaces the stored one)"
+            )
         streams = [
             stream_table(
                 path, table, mapping=mapping, chunk_rows=chunk_rows or CHUNK_ROWS,
                 progress=progress, geocode=geocode,
             )
-            for table, path in files.items()
+            for table, path in pairs
         ]  # fmt: skip
         items = [(s.table, s, lambda s=s: s.report) for s in streams]
         return [{**report, **counts} for _, counts, report in self._ingest(items, link)]
