@@ -1,4 +1,6 @@
-"""Time the analyst's path on a team case: ``workbench ingest URL`` and ``workbench sites URL``.
+"""Time the analyst's path on a team case: ingest, find sites, open the explorer.
+
+``workbench ingest URL``, ``workbench sites URL`` and ``workbench.explore(case)``::
 
     python benchmarks/bench_team_case.py [--shipments 1000000] [--repeat 3] [--data DIR]
                                          [--no-durable] [--no-baseline] [--json out.json]
@@ -8,11 +10,16 @@ store (``workbench team init``) and an analyst login granted ``ingest``; demo ex
 generated (or taken from ``--data``). Each repeat ingests the five exports into a new team
 case and finds its sites, each command a fresh ``workbench`` process timed from outside
 (process start and imports included; the password comes from PGPASSWORD, not the URL),
-then (the baseline, unless ``--no-baseline``) does the same with a new case file, right
-after, so both meet the same load on a shared machine. CPU is the command's own and its
-children's (the intake's reader process); the server's (its backends, WAL writer and
-checkpointer, read from /proc) is given apart. ``--no-durable`` runs the server with
-fsync off (as the tests do). Needs PostgreSQL and PostGIS installed.
+then opens the explorer on it in a fresh Python process: ``explore_s`` is
+``workbench.explore(case)`` on the opened case (as ``benchmarks/bench_explorer.py`` times a
+case file's open), ``explore_open_case_s`` the ``workbench.open_case(URL)`` before it and
+``explore_process_s`` the whole process, start and imports included. Then (the baseline,
+unless ``--no-baseline``) it does the same with a new case file, right after, so both meet
+the same load on a shared machine; the 1-minute load average is recorded before each
+repeat. CPU is the command's own and its children's (the intake's reader process); the
+server's (its backends, WAL writer and checkpointer, read from /proc) is given apart.
+``--no-durable`` runs the server with fsync off (as the tests do). Needs PostgreSQL and
+PostGIS installed.
 """
 
 from __future__ import annotations
@@ -56,6 +63,52 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return wall, cpu, done.stdout
 
 
+def _s(value: float | None) -> str:
+    """Seconds as the table prints them ("-": not measured)."""
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def _explore_child(target: str) -> None:
+    """In the child: open ``target`` (a case file or a team-case URL), then the explorer on
+    it; prints the seconds of each as JSON. The explorer's modules are imported first, as
+    ``benchmarks/bench_explorer.py`` has them imported before it times an open."""
+    start = time.perf_counter()
+    from workbench.explorer._screen import explore
+
+    imported = time.perf_counter()
+    case = workbench.open_case(target, create=False)
+    opened = time.perf_counter()
+    explorer = explore(case)
+    done = time.perf_counter()
+    print(
+        json.dumps(
+            {
+                "import_s": round(imported - start, 3),
+                "open_case_s": round(opened - imported, 3),
+                "explore_s": round(done - opened, 3),
+                "n_sites": len(explorer.sites),
+                "page_mb": round(len(explorer.map.html) / 1e6, 2),
+            }
+        )
+    )
+    case.close()
+
+
+def _explore(target: str, env: dict[str, str]) -> dict[str, Any]:
+    """The explorer opened on ``target`` in a fresh process: its figures and the process's
+    wall seconds."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, __file__, "--explore-child", target],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"the explorer failed on {target} ({done.returncode}):\n{done.stderr}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**figures, "process_s": round(wall, 2)}
+
+
 def _server_cpu(folder: Path) -> float | None:
     """CPU seconds the cluster in ``folder`` has used so far: its postmaster and every
     process it started, ended ones included (Linux /proc; None elsewhere)."""
@@ -92,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-durable", action="store_true", help="fsync off on the server")
     parser.add_argument("--no-baseline", action="store_true", help="no case-file runs beside")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--explore-child", help=argparse.SUPPRESS)  # the explorer's process
     args = parser.parse_args(argv)
+    if args.explore_child:
+        _explore_child(args.explore_child)
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="bench-team-case-") as tmp:
         data = args.data
@@ -108,10 +165,13 @@ def main(argv: list[str] | None = None) -> int:
             rows = []
             for i in range(args.repeat):
                 url = f"{server.url('analyst')}?case=bench-{i}"
+                load = round(os.getloadavg()[0], 2)
                 ingest = _timed_server(server.folder, ["ingest", url, *files], env)
                 sites = _timed_server(server.folder, ["sites", url, "--top", "1"], env)
+                opened = _explore(url, env)
                 row: dict[str, Any] = {
                     "repeat": i + 1,
+                    "load_1min": load,
                     "ingest_s": round(ingest[0], 2),
                     "ingest_cpu_s": round(ingest[1], 2),
                     "ingest_server_cpu_s": ingest[3],
@@ -119,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
                     "sites_cpu_s": round(sites[1], 2),
                     "sites_server_cpu_s": sites[3],
                     "n_sites": int(sites[2].split(":")[1].split()[0]),
+                    "explore_s": opened["explore_s"],
+                    "explore_open_case_s": opened["open_case_s"],
+                    "explore_process_s": opened["process_s"],
+                    "explore_n_sites": opened["n_sites"],
                 }
                 if not args.no_baseline:
                     case = Path(tmp) / f"case-{i}.gpkg"
@@ -127,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                     row["file_ingest_s"] = round(local[0], 2)
                     row["file_sites_s"] = round(local_sites[0], 2)
                     row["file_n_sites"] = int(local_sites[2].split(":")[1].split()[0])
+                    local_open = _explore(str(case), env)
+                    row["file_explore_s"] = local_open["explore_s"]
+                    row["file_explore_process_s"] = local_open["process_s"]
                 rows.append(row)
                 print(rows[-1], flush=True)
     print()
@@ -136,16 +203,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.python_version()}"
     )
     print(
-        "| repeat | `workbench ingest URL` | its CPU + server's | `workbench sites URL` | "
-        "its CPU + server's | sites | case file: ingest | case file: sites |"
+        "| repeat | load | `workbench ingest URL` | its CPU + server's | `workbench sites URL` | "
+        "its CPU + server's | sites | `explore(case)` (open_case; process) | case file: "
+        "ingest | case file: sites | case file: `explore(case)` (process) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['repeat']} | {r['ingest_s']:.2f} s | {r['ingest_cpu_s']:.2f} + "
-            f"{r['ingest_server_cpu_s']} s | {r['sites_s']:.2f} s | {r['sites_cpu_s']:.2f} + "
-            f"{r['sites_server_cpu_s']} s | {r['n_sites']:,} | {r.get('file_ingest_s', '-')} s "
-            f"| {r.get('file_sites_s', '-')} s |"
+            f"| {r['repeat']} | {r['load_1min']} | {r['ingest_s']:.2f} s | "
+            f"{r['ingest_cpu_s']:.2f} + {r['ingest_server_cpu_s']} s | {r['sites_s']:.2f} s | "
+            f"{r['sites_cpu_s']:.2f} + {r['sites_server_cpu_s']} s | {r['n_sites']:,} | "
+            f"{r['explore_s']:.2f} s ({r['explore_open_case_s']:.2f} s; "
+            f"{r['explore_process_s']:.2f} s) | {r.get('file_ingest_s', '-')} s | "
+            f"{r.get('file_sites_s', '-')} s | {_s(r.get('file_explore_s'))} "
+            f"({_s(r.get('file_explore_process_s'))}) |"
         )
     if args.json:
         args.json.write_text(json.dumps({"shipments": args.shipments, "runs": rows}, indent=2))

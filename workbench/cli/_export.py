@@ -1,7 +1,8 @@
 """Command-line export commands: ``tipsheet``, ``keys init`` / ``keys show`` and ``verify``.
 
 :func:`register` adds them to the ``workbench`` command group; each is a few lines over
-:mod:`workbench.export._bundle` and :mod:`workbench.export._keys`.
+:mod:`workbench.export._bundle` and :mod:`workbench.export._keys`. ``tipsheet`` takes a
+case file or a team case's URL (its role needs ``workbench_export``; exit 77 otherwise).
 """
 
 from __future__ import annotations
@@ -50,8 +51,16 @@ _KEYS_DIR = click.option(
     help="Export sites not confirmed by review; the reason goes into the report and audit log.",
 )
 @click.option("--no-pdf", is_flag=True, help="Skip report.pdf (HTML only).")
-@click.option("--organisation", default=None, help="Set the case's reporting organisation.")
-@click.option("--contact", default=None, help="Set the case's contact for the police.")
+@click.option(
+    "--organisation",
+    default=None,
+    help="Set the case's reporting organisation (a team case: name it in this bundle).",
+)
+@click.option(
+    "--contact",
+    default=None,
+    help="Set the case's contact for the police (a team case: name it in this bundle).",
+)
 @click.option(
     "--thresholds",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -76,20 +85,25 @@ def tipsheet(
     thresholds: Path | None,
     keys_dir: Path | None,
 ) -> None:
-    """Export a signed tip-sheet bundle for the police (or a partner) from CASE."""
-    from workbench.case._case import open_case
+    """Export a signed tip-sheet bundle for the police (or a partner) from CASE (a case
+    file, or a team case's URL as a role with workbench_export)."""
+    from workbench.case._case import Case
     from workbench.export._bundle import EXPORT_STEPS, export_tip_sheet
     from workbench.export._thresholds import load_thresholds
+    from workbench.opening import open_case
     from workbench.progress import Progress
 
     table = load_thresholds(thresholds)  # a bad table is refused before the case is opened
+    named = {"organisation": organisation, "contact": contact}
     with (
         open_case(case_path, create=False) as case,
         Progress("Tip sheet", EXPORT_STEPS) as progress,
     ):
-        for key, value in (("organisation", organisation), ("contact", contact)):
-            if value is not None and case.settings().get(key) != value:
-                case.set_setting(key, value)
+        if isinstance(case, Case):  # a case file keeps them (audited)
+            for key, value in named.items():
+                if value is not None and case.settings().get(key) != value:
+                    case.set_setting(key, value)
+            named = {}
         path = export_tip_sheet(
             case,
             list(site_ids),
@@ -103,6 +117,7 @@ def tipsheet(
             keys_dir=keys_dir,
             progress=progress,
             thresholds=table,
+            **named,
         )
     echo(f"tip sheet written to {path}")
 

@@ -499,5 +499,5 @@ def networks(
 
 
 # the commands a team case's URL (postgresql://...?case=NAME) works with; the others say so
-TEAM_COMMANDS = ("ingest", "quarantine", "sites", "review", "audit", "networks")
+TEAM_COMMANDS = ("ingest", "quarantine", "sites", "review", "audit", "networks", "tipsheet")
 guard_team_cases(cli, TEAM_COMMANDS)

@@ -21,11 +21,12 @@ import pyarrow.compute as pc
 import shapely
 
 from workbench.errors import InputError
+from workbench.explorer._source import plain_table
 from workbench.maps import _data as data
 from workbench.maps._index import Filters, WaybillIndex, coordinate_keys, rows_passing
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.case._case import Case
+    from workbench.explorer._source import ExplorerCase
     from workbench.explorer._timeline import SiteWeeks
 
 TABLE_COLUMNS: tuple[dict[str, Any], ...] = (
@@ -111,10 +112,11 @@ class CaseData:
     """The tables the explorer draws, read from the case once; waybills stay in the case.
 
     ``index`` holds the waybill counts (:meth:`~workbench.case._case.Case.waybill_cells`);
-    ``days`` the first and last shipping day. A selection reads its waybills from ``case``.
+    ``days`` the first and last shipping day. A selection reads its waybills from ``case``
+    (a case file or a team case).
     """
 
-    case: Case
+    case: ExplorerCase
     sellers: pd.DataFrame
     membership: pd.DataFrame
     locations: pd.DataFrame
@@ -125,10 +127,10 @@ class CaseData:
     days: tuple[dt.date | None, dt.date | None] = (None, None)
 
     @classmethod
-    def read(cls, case: Case) -> CaseData:
+    def read(cls, case: ExplorerCase) -> CaseData:
         cells = case.waybill_cells()  # counts per place, seller, brand and day: no waybill
-        sellers = case.table("sellers")
-        membership = case.table("networks")
+        sellers = plain_table(case, "sellers")
+        membership = plain_table(case, "networks")
         names = {
             str(k): str(v)
             for k, v in zip(sellers["seller_id"], sellers["name"], strict=True)
@@ -140,11 +142,11 @@ class CaseData:
         )
         first, last = pc.min_max(cells["day"]).values()
         # the index (Arrow and NumPy, mostly outside the GIL) is built on a second thread
-        # while the addresses and evidence are read from SQLite here
+        # while the addresses and evidence are read from the case here
         with ThreadPoolExecutor(1, thread_name_prefix="workbench-index") as pool:
             index = pool.submit(WaybillIndex, cells, names, network_of)
-            locations = case.table("locations", geometry=False)
-            evidence = case.table("evidence")
+            locations = plain_table(case, "locations")
+            evidence = plain_table(case, "evidence")
             return cls(
                 case=case,
                 sellers=sellers,

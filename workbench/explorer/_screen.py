@@ -55,6 +55,7 @@ from workbench.explorer._data import (
 from workbench.explorer._details import details_html, selection_html
 from workbench.explorer._marks import Marks
 from workbench.explorer._seen import SeenBefore
+from workbench.explorer._source import is_team, run_sites
 from workbench.explorer._timeline import (
     SiteWeeks,
     Timeline,
@@ -72,7 +73,7 @@ from workbench.maps._page import MapLayers, compose
 from workbench.progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.case._case import Case
+    from workbench.explorer._source import ExplorerCase
     from workbench.sites._relocation import Relocations
 
 __all__ = ["Explorer", "explore"]
@@ -125,7 +126,7 @@ class Explorer(w.VBox):
 
     def __init__(
         self,
-        case: Case,
+        case: ExplorerCase,
         run_id: str | None = None,
         *,
         max_points: int = 10_000,
@@ -275,7 +276,7 @@ class Explorer(w.VBox):
         )
 
     def _load_run(self) -> None:
-        self.sites = self.case.sites(self.run_id)
+        self.sites = run_sites(self.case, self.run_id)
         self._site_weeks = SiteWeeks(self.case.site_activity(self.run_id))
         if self.seen.run_id != self.run_id:
             self.seen.load(self.run_id)
@@ -536,6 +537,8 @@ class Explorer(w.VBox):
             return None
         text = self.note.value if note is None else note
         try:
+            if is_team(self.case):  # a role that may not review: say which role it needs
+                self.case.require_review()
             record = self.case.review(
                 site_id, status=status, note=text, by=self.reviewer, run_id=self.run_id
             )
@@ -543,7 +546,7 @@ class Explorer(w.VBox):
             self._say(str(error), error=True)
             return None
         self.note.value = ""
-        self.sites = self.case.sites(self.run_id)
+        self.sites = run_sites(self.case, self.run_id)
         self._site_rows = self._rows_of_sites()
         shown = visible_sites(self.sites, self.filters, self._site_weeks)
         self.table.rows = self.table.sort_rows(self._site_rows.table(shown))
@@ -560,16 +563,17 @@ class Explorer(w.VBox):
         known = finder.get_params()
         finder.set_params(**{k: v for k, v in params.items() if k in known})
         finder.set_params(radius_m=float(self.radius.value))
-        try:
+        try:  # a team case refuses a role that may not store a run before it reads
             with self._progress("Re-running", FIT_STEPS) as progress:
                 finder.fit(
                     self.case.site_input(), networks=self.data.membership,
                     evidence=self.data.evidence, progress=progress,
                 )  # fmt: skip
+            run_id = self.case.save_sites(finder)
         except WorkbenchError as error:
             self._say(str(error), error=True)
             return self.run_id
-        self.run_id = self.case.save_sites(finder)
+        self.run_id = run_id
         self._load_run()
         self.selected_site = ""
         self.refresh()
@@ -633,25 +637,29 @@ class Explorer(w.VBox):
 
 
 def _placed(
-    relocations: pd.DataFrame | Relocations | None, case: Case, run_id: str | None
+    relocations: pd.DataFrame | Relocations | None, case: ExplorerCase, run_id: str | None
 ) -> pd.DataFrame | None:
     """What ``case.relocations()`` found as arrows at the sites of the run shown; a frame
     (or None) as it is (:class:`Marks` checks it)."""
     from workbench.sites._relocation import Relocations
 
     if isinstance(relocations, Relocations):
-        return relocations.arrows(case.sites(run_id))
+        return relocations.arrows(run_sites(case, run_id))
     return relocations
 
 
-def explore(case: Case, run_id: str | None = None, **options: Any) -> Explorer:
-    """Open the interactive explorer on ``case`` (the latest run unless ``run_id`` is given).
+def explore(case: ExplorerCase, run_id: str | None = None, **options: Any) -> Explorer:
+    """Open the interactive explorer on ``case`` (the latest run unless ``run_id`` is given):
+    a case file, or a team case (``workbench.open_case("postgresql://...?case=NAME")``),
+    read through Arrow, whose reviews are recorded as the connected role.
 
     ``options``: ``max_points`` (markers before the map bins them, default 10,000),
     ``max_addresses`` (warehouse and return addresses before the map bins them, default
     2,000; zoomed in, those in view are drawn one by one),
     ``tiles`` and ``attribution`` (optional online tiles), ``out_dir`` (tip sheets),
-    ``reviewer`` (the name recorded with reviews; default the case's actor),
+    ``reviewer`` (the name recorded with reviews; default the case's actor; a team case
+    records the connected role, refuses another name, and a role that may not review is
+    told so on screen),
     ``events`` and ``relocations`` (frames drawn as markers and arrows as the timeline
     moves: see :class:`Explorer`; ``relocations`` may also be what ``case.relocations()``
     found, placed at the run's sites). The events default to those recorded in the case

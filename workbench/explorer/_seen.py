@@ -4,7 +4,8 @@ The counts per account, network and site are read once per run with one grouped 
 few rows per flagged account, nothing when the case has none), so opening the explorer does
 not read the matches themselves; a selection reads the rows of its accounts through the
 table's index on ``seller_id``. Which rows still apply to the run shown is decided by
-:func:`workbench.export._seen.xref_scope`, as for the tip sheet.
+:func:`workbench.export._seen.xref_scope`, as for the tip sheet (a team case applies the
+same rule in its query: :mod:`workbench.explorer._source`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ import numpy as np
 import pandas as pd
 
 from workbench.case._xref_store import XREF_COLUMNS
-from workbench.export._seen import (
-    cross_referenced,
-    read_cross_references,
-    seen_before,
-    xref_scope,
-)
+from workbench.explorer._source import xref_checked, xref_counts, xref_rows
+from workbench.export._seen import seen_before
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.case._case import Case
+    from workbench.explorer._source import ExplorerCase
 
 __all__ = ["SeenBefore"]
 
@@ -37,9 +34,9 @@ class SeenBefore:
         identifier matches), network (``network`` matches) and site (``site`` matches).
     """
 
-    def __init__(self, case: Case, run_id: str | None) -> None:
+    def __init__(self, case: ExplorerCase, run_id: str | None) -> None:
         self.case = case
-        self.checked = cross_referenced(case)
+        self.checked = xref_checked(case)
         self.load(run_id)
 
     def load(self, run_id: str | None) -> None:
@@ -50,28 +47,7 @@ class SeenBefore:
         self.by_site: dict[str, int] = {}
         if not self.checked:
             return
-        con = self.case._con
-        # account and identifier matches (the rows with a seller_id: network and site matches
-        # have none) apply to every run: counted from the index on seller_id alone (it covers
-        # the query: 20 ms for 100,000 rows); network and site matches are few, and scoped
-        self.by_seller = dict(
-            con.execute(
-                "SELECT seller_id, COUNT(*) FROM cross_references WHERE seller_id IS NOT NULL "
-                "GROUP BY seller_id"
-            ).fetchall()
-        )
-        where, params = xref_scope(self.case, run_id)
-        grouped = con.execute(
-            "SELECT match, COALESCE(network_id, ''), COALESCE(site_id, ''), "  # noqa: S608
-            "COUNT(*) FROM cross_references WHERE seller_id IS NULL "
-            f"AND match IN ('network', 'site') AND {where} GROUP BY 1, 2, 3",
-            params,
-        ).fetchall()
-        for match, network, site, n in grouped:
-            if match == "network":
-                self.by_network[network] = self.by_network.get(network, 0) + n
-            else:
-                self.by_site[site] = self.by_site.get(site, 0) + n
+        self.by_seller, self.by_network, self.by_site = xref_counts(self.case, run_id)
 
     def site_counts(self, sites: pd.DataFrame, network_of: Mapping[str, str]) -> dict[str, int]:
         """Per site of ``sites``: the matches its panel lists (its own, its accounts', its
@@ -109,7 +85,5 @@ class SeenBefore:
         sites = [site_id] if site_id in self.by_site else []
         if not (flagged or nets or sites):
             return pd.DataFrame(columns=list(XREF_COLUMNS))
-        found = read_cross_references(
-            self.case, run_id=self.run_id, sellers=flagged, networks=nets, site_ids=sites
-        )
+        found = xref_rows(self.case, self.run_id, sellers=flagged, networks=nets, site_ids=sites)
         return seen_before(found, site_id=site_id, sellers=flagged, networks=nets)

@@ -6,6 +6,12 @@ records the export in the case's audit log and only then renames the folder (or 
 place: a crash leaves at most a ``.tipsheet-....partial-*`` folder, never a bundle that
 looks complete. :func:`verify_bundle` checks a bundle and names every changed file.
 
+A team case (:class:`workbench.team.TeamCase`) exports the same bundle from the team
+store's rows, when the connected role holds ``workbench_export`` (refused before anything
+is read or written otherwise); the export is recorded in the team case's audit chain as
+that role. Its case settings are those a pushed case brought; ``organisation`` and
+``contact`` given to the export name who reports in this bundle (and go into its entry).
+
 >>> path = export_tip_sheet(case, ["S001"], lang="zh-CN", out="outbox")   # doctest: +SKIP
 >>> print(verify_bundle(path))                                            # doctest: +SKIP
 """
@@ -19,7 +25,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +34,13 @@ import pandas as pd
 from workbench.errors import InputError
 from workbench.export._bagit import PUBLIC_KEY, SIGNATURE, BundleCheck, check_bag, write_bag
 from workbench.export._continuity import site_relocations
-from workbench.export._extract import CaseExtract, actor_token, extract, pseudonymise
+from workbench.export._extract import (
+    CaseExtract,
+    actor_token,
+    extract,
+    is_team_case,
+    pseudonymise,
+)
 from workbench.export._ftm import ftm_entities, write_ftm
 from workbench.export._geo import SITE_FIELDS, jsonable, write_geojson, write_gpkg, write_kml
 from workbench.export._i18n import Translator, translator
@@ -49,6 +61,7 @@ from workbench.progress import Progress, step
 
 if TYPE_CHECKING:
     from workbench.case._case import Case
+    from workbench.team._case import TeamCase
 
 __all__ = ["PROFILES", "BundleCheck", "export_tip_sheet", "verify_bundle"]
 
@@ -273,21 +286,21 @@ def _write_payload(
 
 
 def _cross_references(
-    case: Case, data: CaseExtract, profile: str, key: bytes
+    case: Case | TeamCase, data: CaseExtract, profile: str, key: bytes
 ) -> pd.DataFrame | None:
     """The case's cross-references that concern the bundle's sites (their accounts, those
     accounts' networks, the sites); None when the case was never cross-referenced.
 
     Partner edition: identifier values as the same keyed tokens as ``identifiers.csv``, and
     no matches from other partners' lists (theirs to share, not ours)."""
-    if not cross_referenced(case):
-        return None
     at_site = {str(s) for sellers in data.sites["sellers"] for s in sellers}
     sellers = data.sellers[data.sellers["seller_id"].astype(str).isin(at_site)]
-    frame = read_cross_references(
-        case, run_id=data.run_id, sellers=at_site, site_ids=data.sites["site_id"].astype(str),
+    frame = _stored_cross_references(
+        case, data.run_id, sellers=at_site, site_ids=data.sites["site_id"].astype(str),
         networks=sellers["network_id"].dropna().astype(str),
     )  # fmt: skip
+    if frame is None:
+        return None
     if profile == "partner":
         from workbench.export._extract import _tokens
 
@@ -295,6 +308,32 @@ def _cross_references(
         frame["value_norm"] = _tokens(frame["value_norm"], key).replace("", None)
         frame["source_path"] = None
     return frame
+
+
+def _stored_cross_references(
+    case: Case | TeamCase,
+    run_id: str,
+    *,
+    sellers: Iterable[str],
+    networks: Iterable[str],
+    site_ids: Iterable[str],
+) -> pd.DataFrame | None:
+    """The stored cross-references of the run that concern these accounts, their networks
+    and these sites (:func:`workbench.export._seen.read_cross_references`); None when the
+    case was never cross-referenced."""
+    from workbench.team._case import TeamCase
+
+    if isinstance(case, TeamCase):
+        if not case.cross_referenced():
+            return None
+        return case.cross_reference_rows(
+            run_id, sellers=sellers, networks=networks, site_ids=site_ids
+        )
+    if not cross_referenced(case):
+        return None
+    return read_cross_references(
+        case, run_id=run_id, sellers=sellers, networks=networks, site_ids=site_ids
+    )
 
 
 def _site_cross_references(data: CaseExtract, xrefs: pd.DataFrame | None) -> pd.DataFrame:
@@ -328,19 +367,50 @@ def _rights_holders(settings: Mapping[str, str]) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
-def _organisation(settings: Mapping[str, str]) -> dict[str, str]:
+def _organisation(settings: Mapping[str, str], *, team: bool = False) -> dict[str, str]:
     name, contact = settings.get("organisation", "").strip(), settings.get("contact", "").strip()
     if not name or not contact:
         missing = " and ".join(
             k for k, v in (("organisation", name), ("contact", contact)) if not v
         )
+        how = (
+            "export_tip_sheet(..., organisation='Acme Brand Protection', contact="
+            "'ip-team@acme.example, +44 20 ...'), or push a case file whose settings name them"
+            if team
+            else "case.set_setting('organisation', 'Acme Brand Protection') and "
+            "case.set_setting('contact', 'ip-team@acme.example, +44 20 ...')"
+        )
         raise InputError(
             f"case setting {missing} is not set; a tip sheet names who reports and how to reach "
-            "them: case.set_setting('organisation', 'Acme Brand Protection') and "
-            "case.set_setting('contact', 'ip-team@acme.example, +44 20 ...') "
-            "(or --organisation / --contact on the command line)"
+            f"them: {how} (or --organisation / --contact on the command line)"
         )
     return {"name": name, "contact": contact}
+
+
+def _case_names(case: Case | TeamCase) -> tuple[str, str]:
+    """What a bundle calls the case (a case file's name; a team case's name in its store:
+    the server and the user stay out of a bundle for the police) and what its reference
+    number is made from (the file's path; the team case's URL, without a password)."""
+    from workbench.team._case import TeamCase
+
+    if isinstance(case, TeamCase):
+        return case.name, str(case.target)
+    return Path(case.path).name, str(case.path)
+
+
+def _record(
+    case: Case | TeamCase,
+    parameters: dict[str, Any],
+    inputs: list[dict[str, Any]],
+) -> None:
+    """The export's audit entry: a case file's as its actor, a team case's in the team
+    store's chain as the connected role (who must hold ``workbench_export``)."""
+    from workbench.team._case import TeamCase
+
+    if isinstance(case, TeamCase):
+        case.record_export("export tip sheet", parameters, inputs)
+    else:
+        case.log("export tip sheet", parameters, inputs)
 
 
 def _zip_folder(folder: Path, target: Path) -> None:
@@ -351,7 +421,7 @@ def _zip_folder(folder: Path, target: Path) -> None:
 
 
 def export_tip_sheet(
-    case: Case,
+    case: Case | TeamCase,
     site_ids: Sequence[str],
     *,
     lang: str = "en",
@@ -364,12 +434,16 @@ def export_tip_sheet(
     keys_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     thresholds: str | os.PathLike[str] | Thresholds | None = None,
+    organisation: str | None = None,
+    contact: str | None = None,
 ) -> Path:
     """Write a signed tip-sheet bundle for ``site_ids`` into ``out``; returns its path.
 
     Parameters
     ----------
-    case : the open case; its settings ``organisation`` and ``contact`` must be set.
+    case : the open case (a case file, or a team case whose connected role holds
+        ``workbench_export``); its settings ``organisation`` and ``contact`` must be set,
+        unless given here.
     site_ids : sites of the run (default: the latest run) to report, each its own section.
     lang : ``"en"`` or ``"zh-CN"``: the language of the report, map and KML.
     profile : ``"police"`` (full identifiers) or ``"partner"`` (identifiers as keyed tokens,
@@ -385,13 +459,18 @@ def export_tip_sheet(
         :func:`workbench.export._thresholds.load_thresholds`); default: the table the
         package ships. Each site's business volume is estimated from its waybills and
         compared with the thresholds of its jurisdiction (report, ``prosecution.csv``).
+    organisation, contact : who reports and how to reach them, for this bundle only,
+        instead of the case settings (a team case's export role cannot set those); the
+        export's audit entry records them.
     """
     tr = translator(lang)
+    _may_export(case)  # a team case: the database's decision, before anything is read
     if profile not in PROFILES:
         raise InputError(f"profile={profile!r}; choose one of {', '.join(PROFILES)}")
     table = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
     keys = load_keys(keys_dir)
-    organisation = _organisation(case.settings())
+    given = {k: v for k, v in (("organisation", organisation), ("contact", contact)) if v}
+    named = _organisation({**case.settings(), **given}, team=is_team_case(case))
     step(progress, "reading the sites, waybills and evidence from the case")
     data, pending = extract(case, site_ids, run_id=run_id, allow_unconfirmed=allow_unconfirmed)
     if profile == "partner":
@@ -404,13 +483,14 @@ def export_tip_sheet(
     moves = site_relocations(case, data.run_id, data.sites["site_id"].astype(str), profile=profile)
     now = dt.datetime.now(dt.UTC)
     ids = [str(s) for s in data.sites["site_id"]]
+    name, source = _case_names(case)
     meta = {
         "format": FORMAT,
-        "reference": reference(now, str(case.path), data.run_id, *ids, lang, profile),
+        "reference": reference(now, source, data.run_id, *ids, lang, profile),
         "generated_at": now.isoformat(timespec="seconds"),
         "generated_at_dt": now,
-        "organisation": organisation,
-        "case": Path(case.path).name,
+        "organisation": named,
+        "case": name,
         "run_id": data.run_id,
         "site_ids": ids,
         "lang": lang,
@@ -425,12 +505,20 @@ def export_tip_sheet(
             data_dir, data, tr=tr, meta=meta, keys=keys, pdf=pdf, thresholds=table,
             xrefs=xrefs, moves=moves, progress=progress,
         ),
-        keys=keys, progress=progress,
+        keys=keys, progress=progress, entry={"organisation": named} if given else {},
     )  # fmt: skip
 
 
+def _may_export(case: Case | TeamCase) -> None:
+    """A team case's role must hold ``workbench_export`` (a case file: whoever opens it)."""
+    from workbench.team._case import TeamCase
+
+    if isinstance(case, TeamCase):
+        case.require_export()
+
+
 def _publish(
-    case: Case,
+    case: Case | TeamCase,
     data: CaseExtract,
     meta: dict[str, Any],
     destination: Path,
@@ -439,8 +527,10 @@ def _publish(
     write: Callable[[Path], None],
     keys: OrganisationKeys,
     progress: Progress | None = None,
+    entry: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write, sign, audit, then rename into place: never a half bundle under the real name."""
+    """Write, sign, audit, then rename into place: never a half bundle under the real name.
+    ``entry``: more for the export's audit entry (who reports, when given to the export)."""
     destination.mkdir(parents=True, exist_ok=True)
     name = f"tipsheet-{meta['reference']}"
     target = destination / (f"{name}.zip" if as_zip else name)
@@ -459,8 +549,8 @@ def _publish(
         if as_zip:
             _zip_folder(bag, scratch / f"{name}.zip")
         override = meta["override"]
-        case.log(  # before the rename: a bundle that exists is always in the audit log
-            "export tip sheet",
+        _record(  # before the rename: a bundle that exists is always in the audit log
+            case,
             {
                 **{k: meta[k] for k in ("reference", "run_id", "site_ids", "lang", "profile")},
                 "thresholds": meta.get("thresholds"),
@@ -468,6 +558,7 @@ def _publish(
                 "override": {k: override[k] for k in ("reason", "sites")} if override else None,
                 "manifest_sha256": manifest_hash,
                 "key_fingerprint": keys.fingerprint,
+                **(entry or {}),
             },
             [{"path": p.relative_to(bag).as_posix(), "sha256": _file_sha256(p)} for p in payload],
         )

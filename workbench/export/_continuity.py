@@ -21,6 +21,7 @@ from workbench.sites._relocation import RELOCATION_COLUMNS
 
 if TYPE_CHECKING:
     from workbench.case._case import Case
+    from workbench.team._case import TeamCase
 
 __all__ = ["RELOCATION_CSV_COLUMNS", "continuity_rows", "site_relocations"]
 
@@ -30,7 +31,7 @@ _PARTNER_DROPS = ("shared_identifiers", "evidence")  # identifier values in the 
 
 
 def site_relocations(
-    case: Case, run_id: str, site_ids: Iterable[str], *, profile: str
+    case: Case | TeamCase, run_id: str, site_ids: Iterable[str], *, profile: str
 ) -> pd.DataFrame:
     """The moves of run ``run_id`` into or out of ``site_ids`` (empty when none), with the
     columns the profile may show; the case's recorded events name what a move follows."""

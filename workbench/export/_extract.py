@@ -1,4 +1,5 @@
-"""What a tip-sheet bundle takes from the case, read only through the Case API.
+"""What a tip-sheet bundle takes from the case, read only through the case API (a case
+file's, or a team case's with the same answers: :mod:`workbench.team._bundle_reads`).
 
 :func:`extract` gathers the sites, their waybills, the accounts and their networks, the
 evidence, reviews, sources and an extract of the audit log; :func:`pseudonymise` turns that
@@ -25,8 +26,19 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from workbench.case._case import Case
+    from workbench.team._case import TeamCase
 
-__all__ = ["CaseExtract", "actor_token", "extract", "pseudonymise", "site_waybills"]
+__all__ = [
+    "CaseExtract",
+    "actor_token",
+    "extract",
+    "is_team_case",
+    "pseudonymise",
+    "run_sites",
+    "site_waybills",
+]
+# a site's waybills in a bundle: by time, then number (the same order from either store)
+WAYBILL_ORDER = ["shipped_at", "shipment_id"]
 
 _AUDIT_ALWAYS = {"create case", "migrate case", "ingest", "set setting", "link sellers"}
 
@@ -52,19 +64,40 @@ class CaseExtract:
         return str(self.run["run_id"])
 
 
-def site_waybills(case: Case, site: Mapping[str, Any], run_id: str) -> pd.DataFrame:
-    """The waybills of one site (``Case.site_shipments`` when the case has it).
+def is_team_case(case: object) -> bool:
+    """Whether ``case`` is a team case (:class:`workbench.team.TeamCase`), not a file."""
+    from workbench.team._case import TeamCase
+
+    return isinstance(case, TeamCase)
+
+
+def run_sites(case: Case | TeamCase, run_id: str) -> gpd.GeoDataFrame:
+    """A run's sites as ``Case.sites`` gives them (hulls, lists parsed, review status); a
+    team case's ``sites()`` is a plain table, its ``site_layer()`` this one."""
+    from workbench.team._case import TeamCase
+
+    if isinstance(case, TeamCase):
+        return case.site_layer(run_id)
+    return case.sites(run_id)
+
+
+def site_waybills(case: Case | TeamCase, site: Mapping[str, Any], run_id: str) -> pd.DataFrame:
+    """The waybills of one site (``site_shipments`` when the case has it), by shipping time
+    then waybill number (:data:`WAYBILL_ORDER`): a case file keeps them in the order of
+    its parts, a team case in the order they were loaded; a bundle lists them one way.
 
     Fallback for older cases: waybills of the site's sellers within ``radius_m`` of the site.
     """
     if hasattr(case, "site_shipments"):
-        return pd.DataFrame(case.site_shipments(str(site["site_id"]), run_id=run_id))
-    ships = pd.DataFrame(case.table("shipments"))
-    ships = ships[ships["seller_id"].astype(str).isin([str(s) for s in site["sellers"]])]
-    dist = haversine_m(
-        ships["lat"].to_numpy(float), ships["lon"].to_numpy(float), site["lat"], site["lon"]
-    )
-    return ships[np.asarray(dist) <= float(site["radius_m"])]
+        ships = pd.DataFrame(case.site_shipments(str(site["site_id"]), run_id=run_id))
+    else:
+        ships = pd.DataFrame(case.table("shipments"))
+        ships = ships[ships["seller_id"].astype(str).isin([str(s) for s in site["sellers"]])]
+        dist = haversine_m(
+            ships["lat"].to_numpy(float), ships["lon"].to_numpy(float), site["lat"], site["lon"]
+        )
+        ships = ships[np.asarray(dist) <= float(site["radius_m"])]
+    return ships.sort_values(WAYBILL_ORDER, kind="stable").reset_index(drop=True)
 
 
 def _check_status(sites: pd.DataFrame, allow_unconfirmed: str | None) -> dict[str, str]:
@@ -112,7 +145,9 @@ def _sources(audit: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def _identifiers(case: Case, seller_ids: set[str], networks: Networks, region: str) -> pd.DataFrame:
+def _identifiers(
+    case: Case | TeamCase, seller_ids: set[str], networks: Networks, region: str
+) -> pd.DataFrame:
     ids = pd.DataFrame(case.table("identifiers"))
     ids = ids[ids["seller_id"].astype(str).isin(seller_ids)].reset_index(drop=True)
     ids = ids.drop(columns=[c for c in ("ingest_seq",) if c in ids.columns])
@@ -127,7 +162,7 @@ def _identifiers(case: Case, seller_ids: set[str], networks: Networks, region: s
 
 
 def extract(
-    case: Case,
+    case: Case | TeamCase,
     site_ids: Sequence[str],
     *,
     run_id: str | None = None,
@@ -138,7 +173,7 @@ def extract(
     if not ids:
         raise InputError("site_ids is empty; name at least one site (--site S001)")
     run = run_id or case.latest_run()
-    all_sites = case.sites(run)
+    all_sites = run_sites(case, run)
     unknown = [s for s in ids if s not in set(all_sites["site_id"])]
     if unknown:
         known = ", ".join(all_sites["site_id"].astype(str).head(10))
@@ -208,10 +243,12 @@ def _top_address(ships: pd.DataFrame) -> str:
 
 
 def _tokens(values: pd.Series, key: bytes) -> pd.Series:
+    """Keyed tokens of the values; a missing value (None, NA or NaN, as pandas' string
+    columns hold it) stays empty, never the token of the text "nan"."""
     cache: dict[str, str] = {}
 
     def token(value: Any) -> str:
-        text = "" if value is None or value is pd.NA else str(value)
+        text = "" if value is None or value is pd.NA or value != value else str(value)
         if not text:
             return ""
         if text not in cache:
