@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from workbench.case import _case
+
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.case import Case
     from workbench.team import TeamCase
@@ -46,6 +48,4 @@ def open_case(
         from workbench.team._case import open_team_case
 
         return open_team_case(str(path), create=create)
-    from workbench.case import _case
-
     return _case.open_case(path, root=root, actor=actor, create=create, timeout_s=timeout_s)

@@ -54,7 +54,6 @@ from workbench.case._part_write import (
     PartsWriter,
     file_sha256,
 )
-from workbench.case._paths import folder_for
 
 __all__ = [
     "commit_parts",
@@ -68,6 +67,12 @@ __all__ = [
 
 _INCOMING = ".incoming-"
 _LOCK = ".lock"
+
+
+def folder_for(case_file: str | os.PathLike[str]) -> Path:
+    """The parts folder of the GeoPackage ``case_file``: ``putian.gpkg`` ->
+    ``putian.waybills``."""
+    return Path(case_file).with_suffix(".waybills")
 
 
 def folder_of(con: sqlite3.Connection) -> Path:

@@ -40,12 +40,6 @@ def resolve_case_path(
     return target
 
 
-def folder_for(case_file: str | os.PathLike[str]) -> Path:
-    """The parts folder of the GeoPackage ``case_file``: ``putian.gpkg`` ->
-    ``putian.waybills``."""
-    return Path(case_file).with_suffix(".waybills")
-
-
 def is_locked(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error) or "busy" in str(error)
 

@@ -1,80 +1,189 @@
-"""The waybill columns the site finder uses, as the frame it takes (private to ``case``):
-read by :mod:`workbench.case._site_arrays`, shaped here (sellers, brands and precision
-levels as categoricals, dates as categoricals of days)."""
+"""The waybill columns the site finder reads, shaped for it (private to ``case``).
+
+The parts are read about half a million rows (whole row groups) at a time into arrays of
+their final size and type: memory holds the result and a batch or two, never an Arrow
+table of every column beside its pandas copy (at 10M waybills that is 0.3 GB instead of
+1.2 GB, and the time of faulting in the rest). Strings come dictionary-encoded, so a
+column of sellers, brands or precision levels becomes integer codes into one table of
+names (the first row group's dictionary, then new names in order of appearance: what
+``unify_dictionaries`` gives); dates become codes of days in order of first appearance.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from workbench.case._listing import retrying
-from workbench.case._parts import at_points, read_parts
-from workbench.case._site_arrays import (
-    COLUMNS,
-    Columns,
-    Parts,
-    parts_of,
-    read_columns,
-    take_early_read,
-)
+from workbench.ahead import ahead
+from workbench.case._listing import listing, retrying
+from workbench.case._parts import at_points, folder_of, read_parts
+
+_FLOATS = ("lat", "lon", "value_cny")
+_STRINGS = ("seller_id", "brand", "precision")  # read dictionary-encoded
+_COLUMNS = ["seller_id", "lat", "lon", "shipped_at", "value_cny", "brand", "precision"]
+BATCH_ROWS = 500_000  # rows read and added at a time (row groups are kept whole)
 
 
 def site_frame(con: sqlite3.Connection) -> pd.DataFrame:
     """The waybill columns the site finder uses, shaped for it: sellers, brands and
     precision levels as categoricals, dates as categoricals of days (a few hundred values
     instead of millions); replaced rows left out."""
-    return retrying(lambda: frame_of(read_columns(parts_of(con))))
+    return retrying(lambda: _read(_listing(con)))
 
 
 def site_frame_ahead(con: sqlite3.Connection) -> Callable[[], pd.DataFrame]:
     """:func:`site_frame` read on a background thread: returns at once with the function
-    that waits for the frame, so the caller's work meanwhile (loading the kernels, linking
-    the sellers) overlaps the read. The parts are listed here, on the caller's connection:
-    a SQLite connection stays on its thread. A read started before the case was opened
-    (:func:`workbench.case._site_arrays.start_early_read`) is taken when it read the same
-    parts."""
-    parts = parts_of(con)
-    future = take_early_read(con, parts)
-    if future is None:
-        pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-site-input")
-        future = pool.submit(read_columns, parts)
-        pool.shutdown(wait=False)
+    that waits for the frame, so the caller's work meanwhile (linking the sellers, most of
+    it waiting for a reader process) overlaps the read. The parts are listed here, on the
+    caller's connection: a SQLite connection stays on its thread."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-site-input")
+    future = pool.submit(_read, _listing(con))
+    pool.shutdown(wait=False)
 
     def frame() -> pd.DataFrame:
         try:
-            return frame_of(future.result())
+            return future.result()
         except FileNotFoundError:  # a part was replaced after the listing: read it again
             return site_frame(con)
 
     return frame
 
 
-def frame_of_parts(parts: Parts) -> pd.DataFrame:
-    """The frame of ``parts`` (files or buffers of GeoParquet parts, with their replaced
-    rows), read here."""
-    return frame_of(read_columns(parts))
+def _listing(con: sqlite3.Connection) -> list[tuple[Path, np.ndarray]]:
+    """Each part's file and replaced rows, from one snapshot of the case."""
+    folder = folder_of(con)
+    return [(folder / part.file, part.deleted) for part in listing(con)]
 
 
-def frame_of(columns: Columns) -> pd.DataFrame:
-    """The frame of the columns read (no copy of the arrays)."""
-    out: dict[str, object] = {name: v[: columns.rows] for name, v in columns.floats.items()}
-    for name, codes in columns.codes.items():
-        names = list(codes.index)
-        if name == "shipped_at":
-            categories = pd.Index(np.array(names, dtype=np.int64).astype("datetime64[D]"))
-            categories = categories.astype("datetime64[s]")
+def _read(parts: list[tuple[Path, np.ndarray]]) -> pd.DataFrame:
+    sources = [(pq.ParquetFile(path, read_dictionary=_STRINGS), gone) for path, gone in parts]
+    out = _Columns(sum(source.metadata.num_rows for source, _ in sources))
+    for table in ahead(_batches(sources)):  # the next batch is decoded while this one is added
+        out.add(table)
+    return out.frame()
+
+
+def _batches(sources: list[tuple[pq.ParquetFile, np.ndarray]]) -> Iterator[pa.Table]:
+    """The row groups of the parts in order, ``BATCH_ROWS`` or so at a time, replaced rows
+    left out; text columns with one dictionary per batch.
+
+    Batches, not single row groups: this runs on a thread while the caller's thread works
+    in Python (linking the sellers), and each call into Arrow or NumPy that lets go of the
+    GIL may then wait up to the interpreter's switch interval to get it back. Row group by
+    row group, 10M waybills took 1.3 s alone and 3.9 s beside a busy Python thread; with
+    the switch interval at 50 ms to make the waits stand out, 18.7 s one row group
+    (100,000 rows) at a time and 7.6 s in batches of 500,000 (40 MB more at the peak)."""
+    for source, gone in sources:
+        start = 0
+        for groups in _runs(source):
+            table = source.read_row_groups(groups, columns=_COLUMNS)
+            if len(gone):
+                keep = ~np.isin(np.arange(start, start + table.num_rows), gone)
+                table = table.filter(pa.array(keep))
+            start += sum(source.metadata.row_group(g).num_rows for g in groups)
+            yield table.unify_dictionaries()
+
+
+def _runs(source: pq.ParquetFile) -> Iterator[list[int]]:
+    """Consecutive row groups of about ``BATCH_ROWS`` rows together (at least one)."""
+    run: list[int] = []
+    rows = 0
+    for group in range(source.num_row_groups):
+        run.append(group)
+        rows += source.metadata.row_group(group).num_rows
+        if rows >= BATCH_ROWS:
+            yield run
+            run, rows = [], 0
+    if run:
+        yield run
+
+
+class _Columns:
+    """The columns filled a row group at a time (``n``: rows at most)."""
+
+    def __init__(self, n: int) -> None:
+        self.rows = 0
+        self.floats = {name: np.empty(n) for name in _FLOATS}
+        self.codes = {name: _Codes(n) for name in (*_STRINGS, "shipped_at")}
+
+    def add(self, table: pa.Table) -> None:
+        """Add a batch (text columns: one dictionary per column, :func:`_batches`)."""
+        lo, hi = self.rows, self.rows + table.num_rows
+        for name, values in self.floats.items():
+            values[lo:hi] = table.column(name).to_numpy()  # nulls: NaN
+        for name in _STRINGS:
+            self.codes[name].add(_one_chunk(table.column(name)), lo)
+        days = pc.dictionary_encode(_one_chunk(table.column("shipped_at")).cast(pa.date32()))
+        self.codes["shipped_at"].add(days, lo)
+        self.rows = hi
+
+    def frame(self) -> pd.DataFrame:
+        columns: dict[str, object] = {name: v[: self.rows] for name, v in self.floats.items()}
+        for name, codes in self.codes.items():
+            names = list(codes.index)
+            if name == "shipped_at":
+                categories = pd.Index(np.array(names, dtype=np.int64).astype("datetime64[D]"))
+                categories = categories.astype("datetime64[s]")
+            else:
+                categories = pd.Index(names, dtype=str if names else object)
+            columns[name] = pd.Categorical.from_codes(
+                codes.codes[: self.rows], dtype=pd.CategoricalDtype(categories), validate=False
+            )
+        return pd.DataFrame({name: columns[name] for name in _COLUMNS}, copy=False)
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The column as one chunk (a dictionary column's chunks share their dictionary)."""
+    if column.num_chunks == 1:
+        return column
+    if column.num_chunks == 0:
+        return pa.chunked_array([pa.array([], type=column.type)])
+    return pa.chunked_array([column.combine_chunks()])
+
+
+class _Codes:
+    """Codes (-1: missing) of a dictionary-encoded column into one table of its values,
+    filled a row group at a time."""
+
+    def __init__(self, n: int) -> None:
+        self.codes = np.empty(n, dtype=np.int16)  # int32 once the values outgrow int16
+        self.index: dict[Hashable, int] = {}
+        self._last: tuple[pa.Array, np.ndarray] | None = None
+
+    def add(self, column: pa.ChunkedArray, start: int) -> None:
+        for chunk in column.chunks:
+            self._add_chunk(chunk, start)
+            start += len(chunk)
+
+    def _add_chunk(self, chunk: pa.DictionaryArray, start: int) -> None:
+        dictionary = chunk.dictionary
+        if self._last is not None and self._last[0].equals(dictionary):
+            remap = self._last[1]  # row groups mostly repeat the last one's dictionary
         else:
-            categories = pd.Index(names, dtype=str if names else object)
-        out[name] = pd.Categorical.from_codes(
-            codes.codes[: columns.rows], dtype=pd.CategoricalDtype(categories), validate=False
-        )
-    return pd.DataFrame({name: out[name] for name in COLUMNS}, copy=False)
+            values = _python(dictionary)
+            remap = np.array([self.index.setdefault(v, len(self.index)) for v in values] + [-1])
+            self._last = (dictionary, remap)
+        if len(self.index) > np.iinfo(self.codes.dtype).max:
+            self.codes = self.codes.astype(np.int32)
+        indices = chunk.indices
+        if indices.null_count:
+            indices = pc.fill_null(indices, len(dictionary))  # the remap's last entry: -1
+        self.codes[start : start + len(chunk)] = remap[indices.to_numpy()]
+
+
+def _python(dictionary: pa.Array) -> list[Hashable]:
+    """A dictionary's values as Python keys (dates as days since 1970-01-01)."""
+    if pa.types.is_date32(dictionary.type):
+        return dictionary.cast(pa.int32()).to_pylist()
+    return dictionary.to_pylist()
 
 
 def site_waybills(con: sqlite3.Connection, points: pd.DataFrame, before_seq: int) -> pd.DataFrame:

@@ -309,12 +309,6 @@ def sites_command(
 
     With --since / --until the run takes only the waybills of that window (recorded with
     the run); `workbench compare CASE RUN RUN` then says what changed between two runs."""
-    from workbench.opening import is_team_url
-
-    if workers is None and scheduler is None and not is_team_url(case_path):
-        from workbench.case._site_arrays import start_early_read
-
-        start_early_read(case_path)  # the waybills are read while the rest is imported
     from workbench.case._case import FIND_SITES_STEPS
     from workbench.opening import open_case
 

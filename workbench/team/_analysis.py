@@ -3,7 +3,7 @@
 The waybills a site run reads are the case's GeoParquet parts, kept byte for byte in the
 team store: they come as Arrow through ADBC's PostgreSQL driver (one binary COPY of their
 bytes, 26 MB at 1M waybills) and the needed columns are read from them by the very code
-that reads a case file's parts (:func:`workbench.case._site_input.frame_of_parts`), so the finder
+that reads a case file's parts (:func:`workbench.case._site_input._read`), so the finder
 gets the same rows in the same order as the same categoricals. That order matters: sums
 of declared values are floating point, and rows read from ``waybills`` in another order
 gave the same sites with values differing in the last digits. The sellers are linked by
@@ -110,10 +110,10 @@ def site_input(conninfo: str, case_id: int) -> pd.DataFrame:
     the same categoricals), so a run on the team case adds up exactly as on the file."""
     import pyarrow as pa
 
-    from workbench.case._site_input import frame_of_parts
+    from workbench.case._site_input import _read
 
     parts = waybill_parts(conninfo, case_id)
-    return frame_of_parts([(pa.BufferReader(buffer), gone) for buffer, gone in parts])
+    return _read([(pa.BufferReader(buffer), gone) for buffer, gone in parts])
 
 
 def _shipments_for_summary(conninfo: str, case_id: int) -> pd.DataFrame:
