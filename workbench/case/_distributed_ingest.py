@@ -26,6 +26,8 @@ from workbench.errors import InputError
 
 __all__ = ["WaybillFile", "copy_quarantine", "read_file", "read_on_workers"]
 
+_STOP = "stop"  # in the incoming folder: a file failed, the files not started are skipped
+
 
 @dataclass(frozen=True)
 class WaybillFile:
@@ -50,6 +52,8 @@ def read_file(i: int, file: WaybillFile, incoming: str) -> tuple[Plan, str | Non
     the scratch file holding its quarantined rows (None when none were)."""
     from workbench.intake._table import CHUNK_ROWS, stream_table
 
+    if (Path(incoming) / _STOP).exists():  # another file failed: this ingest is over
+        raise InputError(f"{file.path}: not read, another file of this ingest failed")
     stream = stream_table(
         file.path,
         "shipments",
@@ -67,7 +71,8 @@ def read_on_workers(
     client: Any, files: Mapping[int, WaybillFile], incoming: Path
 ) -> list[tuple[Plan, str | None]]:
     """Read ``files`` (by their place in the ingest) on the workers, one task a file; waits
-    for all. A file that fails stops the others and raises its error."""
+    for all. A file that fails raises its error once the files being read have ended (the
+    ones not started are dropped)."""
     futures = [
         client.submit(
             read_file, i, file, str(incoming), key=f"workbench-ingest-{i}-{incoming.name}"
@@ -77,8 +82,13 @@ def read_on_workers(
     try:
         results: list[tuple[Plan, str | None]] = client.gather(futures)
     except BaseException:
+        # the files not started are skipped, those being read waited for: no worker
+        # writes into the incoming folder once this ingest has removed it
+        (incoming / _STOP).touch()
         with contextlib.suppress(Exception):
-            client.cancel(futures)
+            from distributed import wait
+
+            wait(futures)
         raise
     return results
 
