@@ -302,7 +302,8 @@ class Case:
         )
 
     def site_shipments(self, site_id: str, run_id: str | None = None) -> gpd.GeoDataFrame:
-        """The waybills of one site: those at the site's points when the run was made.
+        """The waybills of one site: those at the site's points when the run was made, by
+        day then waybill number.
 
         Waybills ingested after the run are not included, and only points precise enough
         to take part in clustering count.
@@ -318,6 +319,7 @@ class Case:
         from workbench.case._site_input import site_waybills
 
         ships = typed(site_waybills(self._con, self.site_points(site_id, run), int(found[0])))
+        ships = ships.sort_values(["shipped_at", "shipment_id"], kind="stable", ignore_index=True)
         return gpd.GeoDataFrame(
             ships, geometry=gpd.points_from_xy(ships["lon"], ships["lat"]), crs="EPSG:4326"
         )

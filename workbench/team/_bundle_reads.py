@@ -128,8 +128,9 @@ class BundleReads:
     def site_shipments(self, site_id: str, run_id: str | None = None) -> pd.DataFrame:
         """The waybills of one site, as a case file's ``Case.site_shipments`` (without its
         geometry column): those at the site's points, stored before the run, precise
-        enough to take part in clustering. Only the waybills around the site's points are
-        read (a box query on ``waybills``, through Arrow), whatever the case's size."""
+        enough to take part in clustering, by day then waybill number. Only the waybills
+        around the site's points are read (a box query on ``waybills``, through Arrow),
+        whatever the case's size."""
         from workbench.case._io import typed
         from workbench.case._parts import at_points
 
@@ -146,7 +147,8 @@ class BundleReads:
         sql = _waybills_sql(self.case_id, any_points=not points.empty)
         ships = typed(self._arrow(sql, *_box(points), int(found[0])).to_pandas())
         ships["shipped_at"] = ships["shipped_at"].astype("datetime64[ms]")  # as a part holds it
-        return ships[at_points(ships, points).to_numpy()].reset_index(drop=True)
+        ships = ships[at_points(ships, points).to_numpy()]
+        return ships.sort_values(["shipped_at", "shipment_id"], kind="stable", ignore_index=True)
 
     # -- networks, activity, events, relocations --------------------------------------------
     def networks(self) -> Networks:

@@ -31,6 +31,8 @@ from workbench.team._explorer_reads import ExplorerReads
 from workbench.team._store import TeamURL, connect, find_case, parse_url, refusals
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from workbench.intake._table import IntakeResult
     from workbench.networks._link import Networks
     from workbench.progress import Progress
@@ -151,24 +153,11 @@ class TeamCase(ExplorerReads, BundleReads):
         frame = self._frame(sql + " ORDER BY fid", tuple(params))
         return frame.drop(columns=["fid"])
 
-    def sites(self, run_id: str | None = None) -> pd.DataFrame:
-        """Sites of a run (default: the latest), by rank, with their latest review status
-        (read as Arrow through ADBC's PostgreSQL driver)."""
-        run = run_id or self.latest_run()
-        columns = [c for c in select_list("sites").split(", ") if "gpkg_geom" not in c]
-        sql = (
-            f"SELECT {', '.join(columns)}, coalesce(r.status, 'unreviewed') AS status "  # noqa: S608
-            "FROM sites s LEFT JOIN LATERAL (SELECT status FROM reviews v WHERE v.case_id = "
-            "s.case_id AND v.run_id = s.run_id AND v.site_id = s.site_id ORDER BY fid DESC "
-            f"LIMIT 1) r ON true WHERE s.case_id = {int(self.case_id)} AND s.run_id = $1 "
-            "ORDER BY rank"
-        )
-        from workbench.team._analysis import arrow_query
-
-        frame: pd.DataFrame = arrow_query(self.target.conninfo, sql, run).to_pandas()
-        if frame.empty and run_id is not None:
-            raise NotFoundError(f"run_id={run_id!r} has no sites in this team case")
-        return frame.drop(columns=["fid"])
+    def sites(self, run_id: str | None = None) -> gpd.GeoDataFrame:
+        """Sites of a run (default: the latest) as ``Case.sites`` gives them: a GeoDataFrame
+        by rank, with their hull, lists and score parts parsed and the latest review
+        ``status`` (read in one query through Arrow, ADBC's PostgreSQL driver)."""
+        return self.site_layer(run_id)
 
     def review(
         self,
@@ -192,14 +181,18 @@ class TeamCase(ExplorerReads, BundleReads):
             )
 
     # -- the case API on the team store -----------------------------------------------------
-    def table(self, name: str) -> pd.DataFrame:
-        """A curated table (not the waybills) as a plain frame, in stored order."""
+    def table(self, name: str, *, geometry: bool = True) -> pd.DataFrame:
+        """A curated table (not the waybills) as a plain frame, in stored order (its point
+        column as ``lat`` and ``lon``; ``geometry=False`` reads it through Arrow, as the
+        explorer does)."""
         from workbench.team._analysis import read_table
         from workbench.team._schema import TABLES
 
         if name not in TABLES or name.startswith("waybill_") or name == "audit":
             listed = ", ".join(t for t in TABLES if not t.startswith("waybill_"))
             raise NotFoundError(f"no table {name!r} in a team case; tables: {listed}")
+        if not geometry:
+            return self.table_frame(name)
         return read_table(self._con, self.case_id, name)
 
     def n_waybills(self) -> int:
