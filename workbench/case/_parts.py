@@ -138,8 +138,11 @@ def replacements(con: sqlite3.Connection, files: Sequence[Sequence[PartInfo]]) -
         taken[part_id] = deleted_rows(con, int(part_id))
     for infos in files:
         for info in infos:
-            keys = pc.unique(pq.read_table(info.path, columns=[KEY]).column(KEY))
             hits: dict[int | str, np.ndarray] = {}
+            out.rows[info.path.name] = hits
+            if not paths:  # nothing stored, no earlier file: nothing to read
+                continue
+            keys = pc.unique(pq.read_table(info.path, columns=[KEY]).column(KEY))
             for target, path in paths.items():
                 column = pq.read_table(path, columns=[KEY]).column(KEY)  # one at a time
                 found = pc.is_in(column, value_set=keys)
@@ -150,7 +153,6 @@ def replacements(con: sqlite3.Connection, files: Sequence[Sequence[PartInfo]]) -
                     taken[target] = np.union1d(taken.get(target, hit[:0]), hit)
                     if isinstance(target, int):
                         out.segments.add(seq_of[target])
-            out.rows[info.path.name] = hits
         paths.update({info.path.name: info.path for info in infos})  # later files see them
     return out
 
