@@ -16,7 +16,6 @@ import pandas as pd
 from workbench.case import audit as audit_log
 from workbench.case._gpkg import touch
 from workbench.case._io import insert_frame, python_values
-from workbench.case._state import written_run_digest
 from workbench.errors import InputError, NotFoundError
 from workbench.progress import Progress, step
 
@@ -105,19 +104,13 @@ def save_sites(case: Case, finder: SiteFinder, *, window: dict[str, Any] | None 
         insert_frame(con, "sites", list(points), list(points.values()))
         insert_frame(con, "site_areas", list(areas), list(areas.values()))
         pts = finder.site_points_.assign(run_id=run_id)
+        cols = ["run_id", "site_id", "lat", "lon", "n_shipments"]
+        insert_frame(con, "site_points", cols, [python_values(pts[c]) for c in cols])
         act = finder.activity_.assign(
             run_id=run_id, week=finder.activity_["week"].dt.strftime("%Y-%m-%d")
         )
-        hashed: dict[str, dict[str, str]] = {}  # the large tables: hashed as written
-        for table, frame, cols in (
-            ("site_points", pts, ["run_id", "site_id", "lat", "lon", "n_shipments"]),
-            ("site_activity", act, ["run_id", "site_id", "week", "n_shipments", "value_cny"]),
-        ):
-            values = [python_values(frame[c]) for c in cols]
-            insert_frame(con, table, cols, values)
-            digest = written_run_digest(con, table, run_id, cols, values)
-            if digest is not None:
-                hashed[table] = {run_id: digest}
+        cols = ["run_id", "site_id", "week", "n_shipments", "value_cny"]
+        insert_frame(con, "site_activity", cols, [python_values(act[c]) for c in cols])
         touch(con, written)
         audit_log.append(
             con,
@@ -126,7 +119,6 @@ def save_sites(case: Case, finder: SiteFinder, *, window: dict[str, Any] | None 
             parameters=entry,
             wrote=written,
             segments=this_run,
-            written=hashed,
         )
     return run_id
 

@@ -21,7 +21,7 @@ import hashlib
 import json
 import marshal
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from workbench.errors import TamperedError
@@ -130,68 +130,6 @@ def _grouped_digests(
     return out
 
 
-def written_run_digest(
-    con: sqlite3.Connection,
-    table: str,
-    run: str,
-    columns: Sequence[str],
-    values: Sequence[list[Any]],
-) -> str | None:
-    """The digest :func:`run_digests` reads back for ``run``'s rows of ``table``, made from
-    the column lists just inserted (every column but ``fid``, in any order) instead of
-    reading the rows again; None when that cannot be sure (another row of the run, fids
-    not in one range, a value SQLite would store otherwise than as given), and the caller
-    reads them back. Each value is taken as SQLite returns it: by the column's affinity,
-    integers in a REAL column as floats, -0.0 as 0.0 and NaN as NULL."""
-    declared = [
-        (str(r[1]), str(r[2]).upper()) for r in con.execute(f'PRAGMA table_info("{table}")')
-    ]
-    if (
-        not declared
-        or declared[0][0] != "fid"
-        or sorted(c for c, _ in declared[1:]) != sorted(columns)
-    ):
-        return None
-    lo, hi, n = con.execute(
-        f'SELECT min(fid), max(fid), count(*) FROM "{table}" WHERE run_id IS ?',  # noqa: S608
-        (run,),
-    ).fetchone()
-    if not n or hi - lo + 1 != n or any(len(v) != n for v in values):
-        return None
-    stored = []
-    for name, kind in declared[1:]:
-        column = _as_stored(values[list(columns).index(name)], kind)
-        if column is None:
-            return None
-        stored.append(column)
-    rows = list(zip(range(lo, hi + 1), *stored, strict=True))
-    digest = hashlib.sha256(_encode([name for name, _ in declared]))
-    digest.update(_encode(rows[:1]))
-    for start in range(1, n, _BATCH):  # the batches _hash reads: one row, then _BATCH
-        digest.update(_encode(rows[start : start + _BATCH]))
-    return digest.hexdigest()
-
-
-_KEPT = {"INTEGER": {int, type(None)}, "TEXT": {str, type(None)}, "REAL": {float, type(None)}}
-
-
-def _as_stored(column: list[Any], kind: str) -> list[Any] | None:
-    """``column`` as SQLite gives it back from a column declared ``kind`` (None when a
-    value would be changed in a way not followed here)."""
-    kinds = set(map(type, column))
-    plain = kind != "REAL" or not any(v == 0.0 or v != v for v in column if v is not None)
-    if kinds <= _KEPT.get(kind, set()) and plain:
-        return column  # the usual case: every value comes back as it is
-    if kind != "REAL" or not kinds <= {int, float, type(None)}:
-        return None
-    out: list[Any] = []
-    for value in column:
-        number = None if value is None else float(value)
-        # NaN is stored as NULL, -0.0 comes back as 0.0, an integer as a float
-        out.append(None if number is None or number != number else number + 0.0)
-    return out
-
-
 def _rows_of(con: sqlite3.Connection, table: str, column: str, value: Any) -> sqlite3.Cursor:
     """The rows whose ``column`` is ``value``, in fid order.
 
@@ -214,16 +152,6 @@ def _rows_of(con: sqlite3.Connection, table: str, column: str, value: Any) -> sq
     )
 
 
-def _only_runs(con: sqlite3.Connection, table: str, runs: Mapping[str, str]) -> bool:
-    """Whether every row of ``table`` belongs to one of ``runs``."""
-    marks = ", ".join("?" for _ in runs)
-    other = con.execute(
-        f'SELECT 1 FROM "{table}" WHERE run_id IS NULL OR run_id NOT IN ({marks}) LIMIT 1',  # noqa: S608
-        list(runs),
-    ).fetchone()
-    return other is None
-
-
 def _per_run(table: str, digest: Any) -> bool:
     """Whether the log recorded ``table`` per run (not whole, as before runs were)."""
     return table in RUN_TABLES and isinstance(digest, dict)
@@ -243,34 +171,24 @@ def compute(
     con: sqlite3.Connection,
     tables: Iterable[str],
     segments: Mapping[str, Iterable[Any]] | None = None,
-    written: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The state to record for ``tables`` after a step wrote them.
 
     For a segmented table (or a table of runs) named in ``segments`` only those segments
     (runs) are hashed again; the others keep what the log recorded. Without ``segments`` a
-    table is hashed whole (every segment, every run). ``written``: digests of runs' rows
-    made as they were written (:func:`written_run_digest`), taken instead of reading the
-    rows back.
+    table is hashed whole (every segment, every run).
     """
     recorded = recorded_state(con)
     state: dict[str, Any] = {}
     for table in sorted(set(tables)):
         if table in RUN_TABLES:
             old = recorded.get(table, (0, None))[1]
-            known = dict((written or {}).get(table, {}))
-            if old is None and known and _only_runs(con, table, known):
-                state[table] = dict(sorted(known.items()))  # the table's first run
-                continue
             if segments is None or table not in segments or not _per_run(table, old):
                 state[table] = run_digests(con, table)  # a log that recorded it whole too
                 continue
             runs = {str(r) for r in segments[table]}
             merged = {k: v for k, v in old.items() if k not in runs}
-            known = {r: d for r, d in known.items() if r in runs}
-            merged.update(known)
-            if runs - set(known):
-                merged.update(run_digests(con, table, runs - set(known)))
+            merged.update(run_digests(con, table, runs))
             state[table] = dict(sorted(merged.items()))
             continue
         if table not in SEGMENTED:
