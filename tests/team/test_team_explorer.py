@@ -325,6 +325,16 @@ def test_what_a_pushed_case_was_seen_with_is_counted_and_listed_alike(store, tmp
         expected = theirs.rows(site["sellers"], network_of, world.workshop)
         assert_frame_equal(_objects(rows), _objects(expected))
         assert team.cross_reference_rows(world.run).empty  # no account, network or site given
+        # every match that still applies, as a case file's bundle reads them
+        from workbench.export._seen import read_cross_references
+
+        listed = team.cross_references(world.run)
+        assert len(listed) > 0
+        assert_frame_equal(
+            _objects(listed.reset_index(drop=True)),
+            _objects(read_cross_references(local, run_id=world.run)[list(listed.columns)]),
+            check_dtype=False,
+        )
         panels = []
         for case in (team, local):
             explorer = explore(case)

@@ -225,22 +225,13 @@ class TeamCase(ExplorerReads, BundleReads):
         latest run), as :func:`workbench.export._seen.read_cross_references` reads a case
         file's: account and identifier matches always, a site match for the run that was
         latest when it was made, a network match until the sellers are linked again."""
-        from workbench.case._xref_store import XREF_COLUMNS, site_match_seqs
+        from workbench.case._xref_store import XREF_COLUMNS
 
-        runs = self._con.execute(
-            "SELECT run_id, audit_seq FROM runs WHERE case_id = %s ORDER BY fid", (self.case_id,)
-        ).fetchall()
-        low, high = site_match_seqs(runs, run_id)
-        linked = self._con.execute(
-            "SELECT max(seq) FROM audit WHERE case_id = %s AND action = 'link sellers'",
-            (self.case_id,),
-        ).fetchone()[0]
         listed = ", ".join(f'"{c}"' for c in XREF_COLUMNS)
+        scope = self._xref_scope(run_id)  # the rule the explorer's counts use too
         return self._frame(
-            f"SELECT {listed} FROM cross_references WHERE case_id = %s "  # noqa: S608
-            "AND (match <> 'site' OR (audit_seq > %s AND audit_seq < %s)) "
-            "AND (match <> 'network' OR audit_seq > %s) ORDER BY fid",
-            (self.case_id, low, high, int(linked or 0)),
+            f"SELECT {listed} FROM cross_references WHERE {scope} ORDER BY fid",  # noqa: S608
+            (),
         )
 
     def ingest(
