@@ -55,7 +55,7 @@ from workbench.explorer._data import (
 from workbench.explorer._details import details_html, selection_html
 from workbench.explorer._marks import Marks
 from workbench.explorer._seen import SeenBefore
-from workbench.explorer._source import is_team, run_sites
+from workbench.explorer._source import run_sites
 from workbench.explorer._timeline import (
     SiteWeeks,
     Timeline,
@@ -71,6 +71,7 @@ from workbench.maps._elements import render_page
 from workbench.maps._index import Filters
 from workbench.maps._page import MapLayers, compose
 from workbench.progress import Progress
+from workbench.team._explorer_reads import ExplorerReads
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.explorer._source import ExplorerCase
@@ -537,8 +538,8 @@ class Explorer(w.VBox):
             return None
         text = self.note.value if note is None else note
         try:
-            if is_team(self.case):  # a role that may not review: say which role it needs
-                self.case.require_review()
+            if isinstance(self.case, ExplorerReads):
+                self.case.require_review()  # a role that may not review: say which it needs
             record = self.case.review(
                 site_id, status=status, note=text, by=self.reviewer, run_id=self.run_id
             )

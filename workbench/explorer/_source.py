@@ -17,44 +17,38 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from workbench.team._explorer_reads import ExplorerReads  # no database driver imported
+
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
-    from typing_extensions import TypeIs
 
     from workbench.case._case import Case
     from workbench.team._case import TeamCase
 
     ExplorerCase = Case | TeamCase
 
-__all__ = ["is_team", "plain_table", "run_sites", "xref_checked", "xref_counts", "xref_rows"]
+__all__ = ["plain_table", "run_sites", "xref_checked", "xref_counts", "xref_rows"]
 
 Counts = tuple[dict[str, int], dict[str, int], dict[str, int]]
 
 
-def is_team(case: ExplorerCase) -> TypeIs[TeamCase]:
-    """Whether ``case`` is a team case (on PostgreSQL) rather than a case file."""
-    from workbench.team._explorer_reads import ExplorerReads  # no driver imported
-
-    return isinstance(case, ExplorerReads)
-
-
 def plain_table(case: ExplorerCase, name: str) -> pd.DataFrame:
     """A curated table as a plain frame (lat and lon, no geometry column)."""
-    if is_team(case):
+    if isinstance(case, ExplorerReads):
         return case.table_frame(name)
     return case.table(name, geometry=False)
 
 
 def run_sites(case: ExplorerCase, run_id: str | None) -> gpd.GeoDataFrame:
     """A run's sites by rank with hull, parsed lists and latest review ``status``."""
-    if is_team(case):
+    if isinstance(case, ExplorerReads):
         return case.site_layer(run_id)
     return case.sites(run_id)
 
 
 def xref_checked(case: ExplorerCase) -> bool:
     """Whether the case was ever checked against earlier cases or a partner's list."""
-    if is_team(case):
+    if isinstance(case, ExplorerReads):
         return case.cross_referenced()
     from workbench.export._seen import cross_referenced
 
@@ -64,7 +58,7 @@ def xref_checked(case: ExplorerCase) -> bool:
 def xref_counts(case: ExplorerCase, run_id: str | None) -> Counts:
     """How many matches apply to ``run_id`` per account (account and identifier
     matches), per network (``network`` matches) and per site (``site`` matches)."""
-    if is_team(case):
+    if isinstance(case, ExplorerReads):
         return case.cross_reference_counts(run_id)
     from workbench.export._seen import xref_scope
 
@@ -103,7 +97,7 @@ def xref_rows(
 ) -> pd.DataFrame:
     """The matches that apply to ``run_id`` of these accounts, these networks' ``network``
     matches and these sites' ``site`` matches, in stored order."""
-    if is_team(case):
+    if isinstance(case, ExplorerReads):
         return case.cross_reference_rows(
             run_id, sellers=sellers, networks=networks, site_ids=site_ids
         )
