@@ -265,7 +265,7 @@ def relocations(case: Case, run_id: str | None = None, **params: Any) -> Relocat
         sites,
         networks=case.table("networks")[["seller_id", "network_id"]],
         links=case.table("network_links"),
-        events=events(case),
+        events=case.events(),
         run_id=run,
         **params,
     )

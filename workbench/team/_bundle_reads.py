@@ -202,20 +202,10 @@ class BundleReads:
 
     def relocations(self, run_id: str | None = None, **params: Any) -> Relocations:
         """Where each network's production went after its site stopped, as a case file's
-        ``Case.relocations`` (the same rule over the same rows)."""
-        from workbench.sites._relocation import find_relocations
+        ``Case.relocations`` (the same function over the same rows)."""
+        from workbench.case._events import relocations
 
-        run = run_id or self.latest_run()
-        sites = pd.DataFrame(self.site_layer(run)).drop(columns=["geometry", "hull"])
-        return find_relocations(
-            self.site_activity(run),
-            sites,
-            networks=self.table("networks")[["seller_id", "network_id"]],
-            links=self.table("network_links"),
-            events=self.events(),
-            run_id=run,
-            **params,
-        )
+        return relocations(self, run_id, **params)  # type: ignore[arg-type]  # a TeamCase
 
 
 def _box(points: pd.DataFrame) -> tuple[float, float, float, float]:
