@@ -20,6 +20,12 @@ repeat. CPU is the command's own and its children's (the intake's reader process
 server's (its backends, WAL writer and checkpointer, read from /proc) is given apart.
 ``--no-durable`` runs the server with fsync off (as the tests do). Needs PostgreSQL and
 PostGIS installed.
+
+Then, an ingest and reviews side by side: the same five exports are ingested again into
+the case (every waybill replaced) by a fresh ``workbench ingest`` process, while a
+reviewer login records a decision every 0.2 s from this process (``record_review``, its
+own connection); ``reingest_s`` is that ingest's wall time and ``review_ms`` the median
+and the longest time a review took while it ran, and how many were recorded.
 """
 
 from __future__ import annotations
@@ -137,6 +143,48 @@ def _timed_server(folder: Path, args: list[str], env: dict[str, str]) -> tuple[A
     return wall, cpu, out, server
 
 
+def _reviews_during_ingest(
+    url: str, own_url: str, review_url: str, files: list[str], env: dict[str, str]
+) -> dict[str, Any]:
+    """Ingest ``files`` into the case at ``url`` again in a fresh process while reviews are
+    recorded on ``review_url``'s connection; the ingest's wall time and the reviews'.
+    ``own_url``: ``url`` with the password, for this process's reads."""
+    import statistics
+
+    import psycopg
+
+    from workbench.team import open_team_case, record_review
+
+    with open_team_case(own_url) as team:
+        case_id, site = team.case_id, str(team.sites()["site_id"].iloc[0])
+        before = int((team.audit()["action"] == "review").sum())
+    times: list[float] = []
+    start = time.perf_counter()
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "--quiet", "ingest", url, *files],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    with psycopg.connect(review_url) as con:
+        while ingest.poll() is None:
+            began = time.perf_counter()
+            record_review(con, case_id, site, status="needs-work", note=f"during {len(times)}")
+            times.append(time.perf_counter() - began)
+            time.sleep(0.2)
+    wall = time.perf_counter() - start
+    if ingest.returncode:
+        raise SystemExit(f"the second ingest failed ({ingest.returncode}):\n{ingest.stderr}")
+    with open_team_case(own_url) as team:
+        reviews = int((team.audit()["action"] == "review").sum())
+        if reviews != before + len(times) or not team.verify_audit().ok:
+            raise SystemExit("reviews beside an ingest: an entry is missing or the chain fails")
+    return {
+        "reingest_s": round(wall, 2),
+        "reviews_during": len(times),
+        "review_ms_median": round(statistics.median(times) * 1000, 1) if times else None,
+        "review_ms_max": round(max(times) * 1000, 1) if times else None,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shipments", type=int, default=1_000_000)
@@ -161,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         with start_server(durable=not args.no_durable) as server:
             init_store(server.url())
             grant(server.url(), "ingest", "analyst", password=PASSWORD)
+            grant(server.url(), "review", "reviewer", password=PASSWORD)
             env = {**os.environ, "PGPASSWORD": PASSWORD}
             rows = []
             for i in range(args.repeat):
@@ -184,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
                     "explore_process_s": opened["process_s"],
                     "explore_n_sites": opened["n_sites"],
                 }
+                own_url = f"{server.url('analyst', PASSWORD)}?case=bench-{i}"
+                review_url = server.url("reviewer", PASSWORD)
+                row.update(_reviews_during_ingest(url, own_url, review_url, files, env))
                 if not args.no_baseline:
                     case = Path(tmp) / f"case-{i}.gpkg"
                     local = _run(["ingest", str(case), *files], env)
@@ -217,6 +269,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['explore_process_s']:.2f} s) | {r.get('file_ingest_s', '-')} s | "
             f"{r.get('file_sites_s', '-')} s | {_s(r.get('file_explore_s'))} "
             f"({_s(r.get('file_explore_process_s'))}) |"
+        )
+    print()
+    print(
+        "| repeat | the same exports ingested again | reviews meanwhile | "
+        "a review: median, longest |"
+    )
+    print("|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r['repeat']} | {r['reingest_s']:.2f} s | {r['reviews_during']} | "
+            f"{r['review_ms_median']} ms, {r['review_ms_max']} ms |"
         )
     if args.json:
         args.json.write_text(json.dumps({"shipments": args.shipments, "runs": rows}, indent=2))

@@ -1,7 +1,9 @@
 """Versioned schema of the case file: each migration takes a case one version up.
 
 Data rows carry ``ingest_seq``: the audit entry of the ingest that stored them, whose
-``inputs`` name the source file and its SHA-256.
+``inputs`` name the source file and its SHA-256. (A case pulled from a team store may hold
+an ingest that reviews overtook: its rows carry the number it took at its start, which its
+entry names as ``rows_seq``; no link or run lies between the two.)
 
 A new case applies every migration in order; an older case applies the ones it lacks, in
 one transaction. Never edit a released migration: add the next one.

@@ -278,15 +278,16 @@ def link_sellers(team: TeamCase, **params: Any) -> Networks:
 
     con, case_id = team._con, team.case_id
     require_right(con, "INSERT", "networks", step="linking sellers", role="workbench_ingest")
-    sellers = read_table(con, case_id, "sellers")
-    networks = _link.link_sellers(
-        sellers,
-        read_table(con, case_id, "identifiers"),
-        shipments=_shipments_for_summary(team.target.conninfo, case_id),
-        evidence=read_table(con, case_id, "evidence"),
-        **params,
-    )
-    save_networks(team, networks)
+    with _audit.ingests_held_off(con, case_id):  # what is read is what the entry follows
+        sellers = read_table(con, case_id, "sellers")
+        networks = _link.link_sellers(
+            sellers,
+            read_table(con, case_id, "identifiers"),
+            shipments=_shipments_for_summary(team.target.conninfo, case_id),
+            evidence=read_table(con, case_id, "evidence"),
+            **params,
+        )
+        save_networks(team, networks)
     return networks
 
 
@@ -309,12 +310,13 @@ def relink(team: TeamCase) -> Networks | None:
     from workbench.networks import _link
 
     con, case_id = team._con, team.case_id
-    sellers = read_table(con, case_id, "sellers")
-    if sellers.empty:
-        return None
-    options = link_options(con, case_id)
-    networks = _link.link_sellers(sellers, read_table(con, case_id, "identifiers"), **options)
-    save_networks(team, networks)
+    with _audit.ingests_held_off(con, case_id):
+        sellers = read_table(con, case_id, "sellers")
+        if sellers.empty:
+            return None
+        options = link_options(con, case_id)
+        networks = _link.link_sellers(sellers, read_table(con, case_id, "identifiers"), **options)
+        save_networks(team, networks)
     return networks
 
 
@@ -333,8 +335,7 @@ def find_sites(
     ``Case.find_sites``, with the same steps, options and result). With ``client`` (a
     ``distributed.Client``) the frame read here is clustered on the cluster: its workers
     do not read the parts themselves, as they do for a case file."""
-    from workbench.case._analysis import _window, _within
-    from workbench.sites._finder import SiteFinder, load_kernels_ahead
+    from workbench.case._analysis import _window
 
     con, case_id = team._con, team.case_id
     require_right(con, "INSERT", "runs", step="finding sites", role="workbench_ingest")
@@ -344,6 +345,25 @@ def find_sites(
             "(workbench ingest URL --shipments FILE)"
         )
     window = _window(since, until)
+    # no ingest is recorded between the first read and the run's entry: the run's
+    # audit_seq then tells which waybills it saw (a site's waybills are read by it)
+    with _audit.ingests_held_off(con, case_id):
+        return _find_sites(team, radius_m, window, max_accounts, progress, client, params)
+
+
+def _find_sites(
+    team: TeamCase,
+    radius_m: float,
+    window: Any,
+    max_accounts: int | None,
+    progress: Progress | None,
+    client: Any,
+    params: dict[str, Any],
+) -> str:
+    from workbench.case._analysis import _within
+    from workbench.sites._finder import SiteFinder, load_kernels_ahead
+
+    con, case_id = team._con, team.case_id
     load_kernels_ahead()  # on threads while the sellers are linked: the kernels load
     pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-team-site-input")
     shipments = pool.submit(site_input, team.target.conninfo, case_id)  # and waybills are read

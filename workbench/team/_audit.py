@@ -11,6 +11,16 @@ refuses an entry that does not follow the head, the key ``(case_id, seq)`` refus
 second entry with one number, and in an open case the entry's actor must be the connected
 role (:mod:`workbench.team._schema`).
 
+An ingest takes the chain only for its last statements: while it reads its files it holds
+the case's *ingest lock* instead (:func:`lock_ingests`), so reviews and exports go on and
+their entries come first. The steps that read what ingests store (linking, site runs)
+hold that lock shared from their first read to their entry (:func:`ingests_held_off`):
+an ingest waits for them and they wait for an ingest, so no link or run is recorded
+between an ingest's start and its entry. That keeps an ingest's rows, which carry the
+number the ingest took at its start (``ingest_seq``; its entry names it as ``rows_seq``
+when reviews came first), ordered as a run's ``audit_seq`` reads them: a run sees the
+rows of the ingests recorded before it, and only those.
+
 Entries the team store writes for a review record no table state (hashing the whole
 reviews table for every decision would cost each reviewer the whole table, under the lock);
 instead the entry's parameters hold the review (its ``fid``; its reviewer and time are the
@@ -20,8 +30,9 @@ case's steps recorded, and each review written here against its entry, one for o
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from workbench.case import audit as audit_log
@@ -32,7 +43,9 @@ __all__ = [
     "append",
     "check_unchanged",
     "head",
+    "ingests_held_off",
     "lock_chain",
+    "lock_ingests",
     "recorded_state",
     "state_of",
     "team_reviews",
@@ -40,6 +53,7 @@ __all__ = [
 ]
 
 _LOCK_CLASS = 19  # first key of the advisory lock: the chains; second: the case_id
+_INGEST_CLASS = 20  # first key of a case's ingest lock
 _COLUMNS = "seq, at, actor, action, parameters, inputs, prev_hash, hash, state"
 
 
@@ -60,6 +74,36 @@ class TeamAuditCheck(audit_log.AuditCheck):
 def lock_chain(con: Any, case_id: int) -> None:
     """Hold the case's chain until this transaction ends (other appenders wait)."""
     con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_CLASS, int(case_id)))
+
+
+def lock_ingests(con: Any, case_id: int) -> None:
+    """Hold the case's ingest lock, exclusive, until this transaction ends: other ingests,
+    linkings and site runs of the case wait; reviews and readers do not."""
+    con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_INGEST_CLASS, int(case_id)))
+
+
+@contextlib.contextmanager
+def ingests_held_off(con: Any, case_id: int) -> Iterator[None]:
+    """While the block runs (reads and the transaction that records the step), no ingest of
+    the case is under way: one that is waits to the end first, and new ones wait for the
+    block. Shared, so linkings and runs go on side by side; held by ``con``'s session
+    across its transactions."""
+    from psycopg.pq import TransactionStatus
+
+    key = (_INGEST_CLASS, int(case_id))
+    con.execute("SELECT pg_advisory_lock_shared(%s, %s)", key)
+    con.commit()
+    try:
+        yield
+    finally:
+        if not con.closed:
+            status = con.info.transaction_status
+            if status == TransactionStatus.INERROR:  # the block failed inside a transaction
+                con.rollback()
+                status = TransactionStatus.IDLE
+            con.execute("SELECT pg_advisory_unlock_shared(%s, %s)", key)
+            if status == TransactionStatus.IDLE:
+                con.commit()
 
 
 def head(con: Any, case_id: int) -> tuple[int, str] | None:

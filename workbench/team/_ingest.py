@@ -13,10 +13,15 @@ location already stored is kept once, and a file's earlier quarantine goes. A wa
 number already stored is replaced: its place in its part is marked in ``waybill_deletes``
 (a part with no row left is dropped) and its row leaves ``waybills``.
 
-Everything is one transaction that holds the case's audit-chain lock and ends with the
-``ingest`` entry, written as the connected role with the digests of what it wrote, so
-``workbench case verify`` and a pull check the rows. Only a role with ``workbench_ingest``
-may ingest (checked before a file is read; the database refuses it anyway).
+Everything is one transaction that ends with the ``ingest`` entry, written as the connected
+role with the digests of what it wrote, so ``workbench case verify`` and a pull check the
+rows. It holds the case's ingest lock (:func:`workbench.team._audit.lock_ingests`) from
+the start and the audit chain only for its entry: reviews and exports are recorded while
+the files are read (their entries come first), while other ingests, linkings and site
+runs of the case wait. The rows carry the number the ingest took at its start; when
+entries came first the ``ingest`` entry names it (``rows_seq``). Only a role with
+``workbench_ingest`` may ingest (checked before a file is read; the database refuses it
+anyway).
 """
 
 from __future__ import annotations
@@ -81,8 +86,8 @@ def ingest_items(
     """Read, check and store the intake streams of ``items`` (table, chunks, final report)
     in one transaction; returns (table, counts, report) per item, as a case file's ingest.
 
-    The transaction holds the case's audit-chain lock from the start (the rows carry the
-    entry's number), so reviews of the case wait for the ingest to end."""
+    The transaction holds the case's ingest lock from the start and the audit chain only
+    for the entry, so reviews of the case go on while the files are read."""
     from workbench.case._staging import scratch_folder, sweep_stale_scratch
 
     for table in {t for t, _, _ in items}:
@@ -91,7 +96,7 @@ def ingest_items(
     sweep_stale_scratch()
     written = sorted({t for t, _, _ in items} | {"quarantine"})
     with scratch_folder() as scratch, refusals(con), con.transaction():
-        _audit.lock_chain(con, case_id)  # from the head read to the commit: one chain
+        _audit.lock_ingests(con, case_id)  # one ingest at a time; the chain stays free
         _audit.check_unchanged(con, case_id, written)
         latest = _audit.head(con, case_id)
         seq = (latest[0] if latest else 0) + 1
@@ -163,13 +168,19 @@ def _store_all(
             "quarantined": sum(t.num_rows for t in staged["quarantine"]),
         }
         done.append((table, counts, report))
+    parameters: dict[str, Any] = {"tables": {table: counts for table, counts, _ in done}}
+    state = _audit.state_of(con, case_id, written)  # only ingests write these: it holds
+    _audit.lock_chain(con, case_id)  # to the commit: the entry follows the head read here
+    latest = _audit.head(con, case_id)
+    if (latest[0] if latest else 0) + 1 != seq:  # reviews or exports were recorded meanwhile
+        parameters["rows_seq"] = seq
     _audit.append(
         con,
         case_id,
         action="ingest",
-        parameters={"tables": {table: counts for table, counts, _ in done}},
+        parameters=parameters,
         inputs=[{k: report.get(k) for k in _AUDITED_REPORT} for _, _, report in done],
-        state=_audit.state_of(con, case_id, written),
+        state=state,
     )
     return done
 
