@@ -16,9 +16,7 @@ URL = "postgresql://li@localhost:5/db?case=putian"
 @pytest.mark.parametrize(
     "args",
     [
-        ["compare", URL, "r1", "r2"],
-        ["event", "list", URL],
-        ["relocations", URL],
+        ["event", "add", URL, "--kind", "raid", "--date", "2026-05-01", "--note", "n"],
         ["xref", URL, "--against", "."],
         ["run", ".", "--out", "o", "--case", URL],
     ],
@@ -36,7 +34,8 @@ def test_commands_a_team_case_does_not_support_say_so(args, tmp_path, monkeypatc
 
 def test_every_supported_command_takes_a_case() -> None:
     assert set(TEAM_COMMANDS) == {
-        "ingest", "quarantine", "sites", "review", "audit", "networks", "tipsheet"
+        "ingest", "quarantine", "sites", "compare", "review", "audit", "networks", "tipsheet",
+        "relocations", "event list",
     }  # fmt: skip
 
 
@@ -69,3 +68,19 @@ def test_review_quarantine_and_audit_on_a_team_case(store, case_file) -> None:
     assert checked.exit_code == 0, checked.output
     listed = runner.invoke(cli, ["quarantine", store.url("wang", "putian")])
     assert listed.exit_code == 0, listed.output
+
+
+@pytest.mark.parametrize(
+    "args", [["relocations", "--json"], ["event", "list", "--json"], ["event", "list"]]
+)
+def test_relocations_and_events_on_a_team_case_print_what_the_case_file_prints(
+    store, case_file, args
+) -> None:
+    push(case_file, parse_url(store.url("amira", "putian")))
+    runner = CliRunner()
+    at = 2 if args[0] == "event" else 1
+    here = runner.invoke(cli, [*args[:at], str(case_file), *args[at:]])
+    there = runner.invoke(cli, [*args[:at], store.url("wang", "putian"), *args[at:]])
+    assert here.exit_code == 0, here.output
+    assert there.exit_code == 0, there.output
+    assert there.output == here.output

@@ -7,13 +7,14 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 from click.testing import CliRunner
 from conftest import export_files
 
 from workbench.cli._main import cli
-from workbench.errors import TamperedError, TeamAccessError
+from workbench.errors import NotFoundError, TamperedError, TeamAccessError
 from workbench.opening import open_case
 from workbench.team._digest import select_list
 
@@ -138,3 +139,27 @@ def test_a_run_pulled_back_verifies_as_a_case_file(store, both, tmp_path) -> Non
         assert pulled.verify_audit().ok
         assert len(pulled.runs()) == 2
         assert pulled.sites(both[2])["site_id"].iloc[0] == "S001"
+
+
+def test_two_runs_of_a_team_case_compare_as_a_case_files_do(store, both) -> None:
+    local_path = both[0]
+    window = {"until": "2026-03-31"}
+    with open_case(local_path, create=False, actor="amira") as local:
+        early = local.find_sites(300, **window)
+        expected = local.compare_runs(early, both[1])
+    with open_case(store.url("amira", "yiwu"), create=False) as team:
+        assert team.find_sites(300, **window) == early
+    with open_case(store.url("wang", "yiwu"), create=False) as team:  # a viewer may compare
+        changes = team.compare_runs(early, both[2])
+        pd.testing.assert_frame_equal(changes, expected)
+        with pytest.raises(NotFoundError, match=r"after='nope' is not a run of this case"):
+            team.compare_runs(early, "nope")
+    runner = CliRunner()
+    done = runner.invoke(cli, ["compare", store.url("wang", "yiwu"), early, both[2], "--json"])
+    assert done.exit_code == 0, done.output
+    printed = json.loads(done.output, parse_constant=_refused)  # standard JSON: no NaN
+    assert printed["changes"] == json.loads(expected.to_json(orient="records"))
+
+
+def _refused(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")

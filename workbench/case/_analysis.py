@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -307,13 +307,21 @@ def _within(frame: pd.DataFrame, window: dict[str, Any]) -> tuple[pd.DataFrame, 
     return frame[keep].reset_index(drop=True), {**window, "n_outside": n_outside}
 
 
-def compare_runs(case: Case, before: str, after: str, **options: Any) -> pd.DataFrame:
+class _Runs(Protocol):
+    """What comparing runs reads of a case: a case file or a team case."""
+
+    def runs(self) -> pd.DataFrame: ...
+    def sites(self, run_id: str | None = None) -> pd.DataFrame: ...
+
+
+def compare_runs(case: _Runs, before: str, after: str, **options: Any) -> pd.DataFrame:
     """The sites of run ``after`` against those of run ``before``: appeared, vanished,
     grew, shrank or steady (see :func:`workbench.sites._compare.compare_sites`)."""
     from workbench.sites._compare import compare_sites
 
-    known = set(case.runs()["run_id"])
+    known = case.runs()["run_id"].tolist()
     for name, run in (("before", before), ("after", after)):
         if run not in known:
-            raise NotFoundError(f"{name}={run!r} is not a run of case {case.path}")
+            listed = ", ".join(known) or "none yet"
+            raise NotFoundError(f"{name}={run!r} is not a run of this case (runs: {listed})")
     return compare_sites(case.sites(before), case.sites(after), **options)

@@ -115,11 +115,10 @@ def event_add(
 @friendly
 def event_list(case_path: str, kind: str | None, as_json: bool) -> None:
     """List the events of CASE by date."""
-    from workbench.case._case import open_case
-    from workbench.case._events import events
+    from workbench.opening import open_case
 
     with open_case(case_path, create=False) as case:
-        found = events(case, kind=kind)
+        found = case.events(kind=kind)
     if as_json:
         _json(_records(found))
         return
@@ -157,12 +156,11 @@ def relocations_command(
 ) -> None:
     """Networks of CASE that moved from one site to another, and those running several
     sites side by side, with the events and shared identifiers behind each move."""
-    from workbench.case._case import open_case
-    from workbench.case._events import relocations
+    from workbench.opening import open_case
 
     with open_case(case_path, create=False) as case:
         run = run_id or case.latest_run()
-        found = relocations(case, run, max_gap_weeks=max_gap_weeks, quiet_weeks=quiet_weeks)
+        found = case.relocations(run, max_gap_weeks=max_gap_weeks, quiet_weeks=quiet_weeks)
     if as_json:
         _json(
             {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -138,7 +139,19 @@ def main() -> None:
 
 
 def _echo_json(data: object) -> None:
-    echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """``data`` as standard JSON: a missing number (NaN) is null, never the bare ``NaN``
+    that other JSON readers refuse."""
+    echo(json.dumps(_no_nan(data), indent=2, ensure_ascii=False, default=str, allow_nan=False))
+
+
+def _no_nan(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _no_nan(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_no_nan(value) for value in data]
+    return data
 
 
 def _cluster_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -356,7 +369,7 @@ def sites_command(
 def compare_command(case_path: str, before: str, after: str, factor: float, as_json: bool) -> None:
     """What changed from one run of CASE to another (e.g. two time windows): the sites that
     appeared, vanished, grew, shrank or held steady."""
-    from workbench.case._case import open_case
+    from workbench.opening import open_case
     from workbench.sites._compare import CHANGES
 
     with open_case(case_path, create=False) as case:
@@ -493,5 +506,8 @@ def networks(
 
 
 # the commands a team case's URL (postgresql://...?case=NAME) works with; the others say so
-TEAM_COMMANDS = ("ingest", "quarantine", "sites", "review", "audit", "networks", "tipsheet")
+TEAM_COMMANDS = (
+    "ingest", "quarantine", "sites", "compare", "review", "audit", "networks", "tipsheet",
+    "relocations", "event list",
+)  # fmt: skip
 guard_team_cases(cli, TEAM_COMMANDS)

@@ -214,6 +214,13 @@ class TeamCase(ExplorerReads, BundleReads):
         runs["parameters"] = runs["parameters"].map(json.loads)
         return runs
 
+    def compare_runs(self, before: str, after: str, **options: Any) -> pd.DataFrame:
+        """Site by site, what changed from run ``before`` to run ``after``, as
+        ``Case.compare_runs`` says it (the same code on this case's sites)."""
+        from workbench.case._analysis import compare_runs
+
+        return compare_runs(self, before, after, **options)
+
     def quarantine(self, table: str | None = None, reason: str | None = None) -> pd.DataFrame:
         """Rejected rows with file, row number, raw row, reason and message, oldest first."""
         from workbench.case._io import quarantine_rows
