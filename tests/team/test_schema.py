@@ -116,9 +116,33 @@ def test_a_store_of_schema_1_moves_to_2_with_its_waybills(empty_db: str) -> None
             "VALUES (1, 1, 0, 'W1', 25.4, 119.0)"
         )
         con.commit()
-        assert migrate(con) == 1
-        assert schema_version(con) == SCHEMA_VERSION == 2
+        assert migrate(con, target=2) == 1
+        assert schema_version(con) == 2
         row = con.execute("SELECT shipment_id, ST_AsText(geom) FROM waybills").fetchone()
         assert row == ("W1", "POINT(119 25.4)")
         # schema 2: an ingest's rows carry no part_id / row_number (see _schema)
         con.execute("INSERT INTO waybills (case_id, shipment_id, ingest_seq) VALUES (1, 'W2', 2)")
+
+
+def test_a_store_of_schema_2_moves_to_3_and_reviewers_record_events(empty_db: str) -> None:
+    with psycopg.connect(empty_db) as con:
+        migrate(con, target=2)
+        con.execute("INSERT INTO cases (name, case_schema, status) VALUES ('putian', 8, 'loading')")
+        con.execute(  # an event pushed with the case under schema 2 stays as it was
+            'INSERT INTO events (case_id, fid, event_id, kind, date, note, "by", at) '
+            "VALUES (1, 1, 'EV0001', 'raid', '2026-05-01', 'n', 'lead', 'then')"
+        )
+        con.execute("UPDATE cases SET status = 'open'")
+        con.commit()
+        review = "workbench_review"
+        assert not con.execute(
+            f"SELECT has_table_privilege('{review}', 'events', 'INSERT')"
+        ).fetchone()[0]
+        assert migrate(con) == 2
+        assert schema_version(con) == SCHEMA_VERSION == 3
+        assert con.execute(
+            f"SELECT has_table_privilege('{review}', 'events', 'INSERT')"
+        ).fetchone()[0]
+        assert con.execute('SELECT "by" FROM events').fetchone() == ("lead",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            con.execute("UPDATE events SET note = 'changed'")

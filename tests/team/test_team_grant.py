@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from workbench.errors import InputError, TeamAccessError
-from workbench.team import grant, open_team_case, parse_url, push, revoke
+from workbench.team import SCHEMA_VERSION, grant, open_team_case, parse_url, push, revoke
 from workbench.team._roles import roles_of
 
 PW = "team-test-pw"
@@ -77,7 +77,7 @@ def test_init_sets_up_a_new_store_once(store) -> None:
     try:
         url = store.server.url(db=f"{store.db}_new")
         first = CliRunner().invoke(cli_main(), ["team", "init", url])
-        assert first.exit_code == 0 and "schema 0 -> 2" in first.output, first.output
+        assert first.exit_code == 0 and f"schema 0 -> {SCHEMA_VERSION}" in first.output, first.output
         again = CliRunner().invoke(cli_main(), ["team", "init", url])
         assert "nothing to do" in again.output
     finally:

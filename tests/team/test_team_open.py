@@ -16,7 +16,6 @@ URL = "postgresql://li@localhost:5/db?case=putian"
 @pytest.mark.parametrize(
     "args",
     [
-        ["event", "add", URL, "--kind", "raid", "--date", "2026-05-01", "--note", "n"],
         ["xref", URL, "--against", "."],
         ["run", ".", "--out", "o", "--case", URL],
     ],
@@ -35,7 +34,7 @@ def test_commands_a_team_case_does_not_support_say_so(args, tmp_path, monkeypatc
 def test_every_supported_command_takes_a_case() -> None:
     assert set(TEAM_COMMANDS) == {
         "ingest", "quarantine", "sites", "compare", "review", "audit", "networks", "tipsheet",
-        "relocations", "event list",
+        "relocations", "event list", "event add",
     }  # fmt: skip
 
 

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from workbench.case._case import Case
     from workbench.sites._relocation import Relocations
 
-__all__ = ["EVENT_COLUMNS", "EVENT_KINDS", "events", "record_event", "relocations"]
+__all__ = [
+    "EVENT_COLUMNS", "EVENT_KINDS", "checked_event", "events", "record_event", "relocations",
+]  # fmt: skip
 
 EVENT_COLUMNS = (
     "event_id", "kind", "date", "run_id", "site_id", "lat", "lon", "network_id", "seller_ids",
@@ -110,10 +112,7 @@ def _site_place(con: Any, run_id: str | None, site_id: str) -> tuple[str, float,
     if run_id is None:
         row = con.execute("SELECT run_id FROM runs ORDER BY fid DESC LIMIT 1").fetchone()
         if row is None:
-            raise NotFoundError(
-                f"site_id={site_id!r}: the case has no clustering run yet; find sites first "
-                "or record the event on sellers or a network"
-            )
+            raise no_run(site_id)
         run_id = str(row[0])
     found = con.execute(
         "SELECT lat, lon FROM sites WHERE run_id = ? AND site_id = ?", (run_id, site_id)
@@ -121,6 +120,29 @@ def _site_place(con: Any, run_id: str | None, site_id: str) -> tuple[str, float,
     if found is None:
         raise NotFoundError(f"site_id={site_id!r} is not in run {run_id}; see case.sites()")
     return run_id, float(found[0]), float(found[1])
+
+
+def no_run(site_id: str) -> NotFoundError:
+    """The error for an event on a site of a case without a clustering run."""
+    return NotFoundError(
+        f"site_id={site_id!r}: the case has no clustering run yet; find sites first "
+        "or record the event on sellers or a network"
+    )
+
+
+def unknown_sellers(missing: list[str]) -> NotFoundError:
+    """The error naming the sellers an event names that the case does not hold."""
+    listed = ", ".join(repr(s) for s in missing[:5])
+    more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
+    return NotFoundError(f"seller_ids: {listed}{more} not in the case's sellers; ingest them first")
+
+
+def unknown_network(network_id: str) -> NotFoundError:
+    """The error for an event on a network the case does not hold."""
+    return NotFoundError(
+        f"network_id={network_id!r} is not in the case's networks; link sellers "
+        "first (workbench networks CASE) and use an id it lists"
+    )
 
 
 def _check_known(con: Any, sellers: list[str], network_id: str | None) -> None:
@@ -137,20 +159,37 @@ def _check_known(con: Any, sellers: list[str], network_id: str | None) -> None:
         ]
         con.execute("DELETE FROM event_check")
         if missing:
-            listed = ", ".join(repr(s) for s in missing[:5])
-            more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
-            raise NotFoundError(
-                f"seller_ids: {listed}{more} not in the case's sellers; ingest them first"
-            )
+            raise unknown_sellers(missing)
     if network_id is not None:
         known = con.execute(
             "SELECT 1 FROM networks WHERE network_id = ? LIMIT 1", (network_id,)
         ).fetchone()
         if not known:
-            raise NotFoundError(
-                f"network_id={network_id!r} is not in the case's networks; link sellers "
-                "first (workbench networks CASE) and use an id it lists"
-            )
+            raise unknown_network(network_id)
+
+
+def checked_event(
+    kind: object,
+    date: object,
+    note: object,
+    site_id: object,
+    seller_ids: object,
+    network_id: object,
+    run_id: object,
+) -> tuple[str, str, str, str | None, list[str], str | None, str | None]:
+    """An event's fields checked (:func:`record_event` says what each may be): kind, day,
+    note, site, sellers (sorted, once each), network and run, for either kind of case."""
+    kind, day = _check_kind(kind), check_date(date)
+    note = _check_text(note, "note", hint="say what happened (who, what, the reference)")
+    sellers = _check_sellers(seller_ids)
+    site = None if site_id is None else _check_id(site_id, "site_id")
+    network = None if network_id is None else _check_id(network_id, "network_id")
+    run = None if run_id is None else _check_id(run_id, "run_id")
+    if site is None and not sellers and network is None:
+        raise InputError(
+            "an event concerns something: give site_id, seller_ids or network_id (or several)"
+        )
+    return kind, day, note, site, sellers, network, run
 
 
 def record_event(
@@ -180,18 +219,11 @@ def record_event(
     At least one of ``site_id``, ``seller_ids`` and ``network_id`` must be given. The
     event is an audit entry (action ``record event``) written with its rows.
     """
-    kind, day = _check_kind(kind), check_date(date)
-    note = _check_text(note, "note", hint="say what happened (who, what, the reference)")
-    sellers = _check_sellers(seller_ids)
-    site = None if site_id is None else _check_id(site_id, "site_id")
-    network = None if network_id is None else _check_id(network_id, "network_id")
-    run = None if run_id is None else _check_id(run_id, "run_id")
+    kind, day, note, site, sellers, network, run = checked_event(
+        kind, date, note, site_id, seller_ids, network_id, run_id
+    )
     recorder = case.actor if by is None else _check_text(by, "by", hint="name who records it")
     recorder = recorder.strip()
-    if site is None and not sellers and network is None:
-        raise InputError(
-            "an event concerns something: give site_id, seller_ids or network_id (or several)"
-        )
     with case._write() as con:
         lat = lon = None
         if site is not None:

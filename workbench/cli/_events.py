@@ -88,15 +88,14 @@ def event_add(
     by: str | None,
 ) -> None:
     """Record an event in CASE (it becomes an entry of the audit log)."""
-    from workbench.case._case import open_case
-    from workbench.case._events import record_event
+    from workbench.opening import open_case
 
     if sellers_file is not None:
         seller_ids += _seller_lines(sellers_file)
 
     with open_case(case_path, create=False) as case:
-        done = record_event(
-            case, kind, date, note=note, site_id=site_id, seller_ids=seller_ids,
+        done = case.record_event(
+            kind, date, note=note, site_id=site_id, seller_ids=seller_ids,
             network_id=network_id, by=by, run_id=run_id,
         )  # fmt: skip
     about = [f"site {done['site_id']} of run {done['run_id']}"] if done["site_id"] else []

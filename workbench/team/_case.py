@@ -15,6 +15,7 @@ also ingests, links sellers and finds sites, with the same code and result as a 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -179,6 +180,32 @@ class TeamCase(ExplorerReads, BundleReads):
             return record_review(
                 self._con, self.case_id, site_id, status=status, note=note, run_id=run_id
             )
+
+    def record_event(
+        self,
+        kind: str,
+        date: str | dt.date,
+        *,
+        note: str,
+        site_id: str | None = None,
+        seller_ids: Iterable[str] = (),
+        network_id: str | None = None,
+        by: str | None = None,
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a dated event (a raid, a takedown, ...) as ``Case.record_event`` does, as
+        the connected role; ``by``, when given, must be that role."""
+        from workbench.team._events import record_team_event
+
+        if by is not None and by != self.user:
+            raise InputError(
+                f"by={by!r}: a team case records the connected role ({self.user!r}) as the "
+                f"recorder; connect as {by!r} to record as them"
+            )
+        return record_team_event(
+            self._con, self.case_id, kind, date, note=note, site_id=site_id,
+            seller_ids=seller_ids, network_id=network_id, run_id=run_id,
+        )  # fmt: skip
 
     # -- the case API on the team store -----------------------------------------------------
     def table(self, name: str, *, geometry: bool = True) -> pd.DataFrame:

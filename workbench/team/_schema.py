@@ -36,6 +36,10 @@ keeps every row for the check), a GiST index kept row by row 5.7 s, an index on 
 (its rows arrive a case and an ingest at a time, in the file's order) and no check of
 its ``case_id``: only ``workbench_ingest`` writes it, and a row of no case is in none.
 
+Version 3 lets reviewers (and the analyst) record events (raids, takedowns) in an open
+case, inside an audited step; the database writes the connected role as the recorder, and
+nobody updates or deletes an event.
+
 Migrations are applied in order in one transaction; never edit a released one: add the next.
 """
 
@@ -47,7 +51,7 @@ from workbench.errors import CaseVersionError
 
 __all__ = ["ROLES", "SCHEMA_VERSION", "TABLES", "migrate", "schema_version"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ROLES = ("workbench_viewer", "workbench_review", "workbench_ingest", "workbench_export")
 _LOCK = 1919  # advisory lock key of migrations
 
@@ -328,7 +332,27 @@ def _v2(con: Any) -> None:
         con.execute(statement)
 
 
-MIGRATIONS = {1: _v1, 2: _v2}
+_V3 = """
+GRANT INSERT ON events, event_sellers TO workbench_review;
+-- in an open case the recorder of an event is who is connected, whatever the client sent
+CREATE TRIGGER events_recorder BEFORE INSERT ON events
+  FOR EACH ROW EXECUTE FUNCTION workbench_reviewer();
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+  FOR EACH ROW EXECUTE FUNCTION workbench_append_only();
+CREATE TRIGGER event_sellers_append_only BEFORE UPDATE OR DELETE ON event_sellers
+  FOR EACH ROW EXECUTE FUNCTION workbench_append_only()
+"""
+
+
+def _v3(con: Any) -> None:
+    """Events recorded in an open case, by a reviewer or the analyst, as the connected
+    role (inside an audited step, as every derived row), never rewritten."""
+    for statement in _V3.split(";"):
+        if statement.strip():
+            con.execute(statement)
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
 assert max(MIGRATIONS) == SCHEMA_VERSION
 TABLES = {table: [name for name, _ in _columns(spec)] for table, spec in _V1_COLUMNS.items()}
 
