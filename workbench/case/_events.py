@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from workbench.sites._relocation import Relocations
 
 __all__ = [
-    "EVENT_COLUMNS", "EVENT_KINDS", "checked_event", "events", "record_event", "relocations",
+    "EVENT_COLUMNS", "EVENT_KINDS", "as_recorded", "checked_event", "entry_parameters", "events",
+    "no_run", "record_event", "relocations", "unknown_network", "unknown_sellers",
 ]  # fmt: skip
 
 EVENT_COLUMNS = (
@@ -245,19 +246,30 @@ def record_event(
             [(event_id, s) for s in sellers],
         )
         touch(con, _WRITTEN)
-        parameters = {
-            "event_id": event_id, "kind": kind, "date": day, "run_id": run, "site_id": site,
-            "network_id": network, "n_sellers": len(sellers), "note": note,
-        }  # fmt: skip
+        event = as_recorded(
+            event_id, kind, day, run, site, lat, lon, network, sellers, note, recorder, at, seq
+        )
         audit_log.append(
-            con, actor=recorder, action="record event", parameters=parameters, at=at,
-            wrote=_WRITTEN,
+            con, actor=recorder, action="record event", parameters=entry_parameters(event),
+            at=at, wrote=_WRITTEN,
         )  # fmt: skip
+    return event
+
+
+def as_recorded(*values: Any) -> dict[str, Any]:
+    """An event as ``record_event`` returns it: ``values`` in the order of
+    ``EVENT_COLUMNS``."""
+    return dict(zip(EVENT_COLUMNS, values, strict=True))
+
+
+def entry_parameters(event: dict[str, Any]) -> dict[str, Any]:
+    """What the audit entry of a recorded event (``as_recorded``) holds of it."""
+    keys = ("event_id", "kind", "date", "run_id", "site_id", "network_id")
     return {
-        "event_id": event_id, "kind": kind, "date": day, "run_id": run, "site_id": site,
-        "lat": lat, "lon": lon, "network_id": network, "seller_ids": sellers, "note": note,
-        "by": recorder, "at": at, "audit_seq": seq,
-    }  # fmt: skip
+        **{k: event[k] for k in keys},
+        "n_sellers": len(event["seller_ids"]),
+        "note": event["note"],
+    }
 
 
 def events(case: Case, kind: str | None = None) -> pd.DataFrame:

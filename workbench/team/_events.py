@@ -39,7 +39,7 @@ def record_team_event(
 ) -> dict[str, Any]:
     """Record an event as the connected role (see ``Case.record_event`` for the fields);
     returns it as the case file's ``record_event`` does."""
-    from workbench.case._events import checked_event
+    from workbench.case._events import as_recorded, checked_event, entry_parameters
 
     kind, day, note, site, sellers, network, run = checked_event(
         kind, date, note, site_id, seller_ids, network_id, run_id
@@ -70,19 +70,14 @@ def record_team_event(
         ) as copy:
             for i, seller in enumerate(sellers):
                 copy.write_row((case_id, first + i, event_id, seller))
-        parameters = {
-            "event_id": event_id, "kind": kind, "date": day, "run_id": run, "site_id": site,
-            "network_id": network, "n_sellers": len(sellers), "note": note,
-        }  # fmt: skip
+        event = as_recorded(
+            event_id, kind, day, run, site, lat, lon, network, sellers, note, recorder, at, seq
+        )
         _audit.append(
-            con, case_id, action="record event", parameters=parameters, at=at,
+            con, case_id, action="record event", parameters=entry_parameters(event), at=at,
             state=_audit.state_of(con, case_id, _WRITTEN),
         )  # fmt: skip
-    return {
-        "event_id": event_id, "kind": kind, "date": day, "run_id": run, "site_id": site,
-        "lat": lat, "lon": lon, "network_id": network, "seller_ids": sellers, "note": note,
-        "by": recorder, "at": at, "audit_seq": seq,
-    }  # fmt: skip
+    return event
 
 
 def _next_fid(con: Any, case_id: int, table: str) -> int:
