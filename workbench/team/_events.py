@@ -18,7 +18,7 @@ from typing import Any
 
 from workbench.case import audit as audit_log
 from workbench.team import _audit
-from workbench.team._store import refusals, require_right
+from workbench.team._store import next_fid, refusals, require_right
 
 __all__ = ["record_team_event"]
 
@@ -56,7 +56,7 @@ def record_team_event(
         _audit.check_unchanged(con, case_id, _WRITTEN)
         latest = _audit.head(con, case_id)
         seq, at = (latest[0] if latest else 0) + 1, audit_log.now()
-        fid = _next_fid(con, case_id, "events")
+        fid = next_fid(con, case_id, "events")
         event_id = f"EV{fid:04d}"
         recorder = con.execute(
             "INSERT INTO events (case_id, fid, event_id, kind, date, run_id, site_id, lat, lon, "
@@ -64,7 +64,7 @@ def record_team_event(
             '%s, %s, current_user, %s, %s) RETURNING "by"',
             (case_id, fid, event_id, kind, day, run, site, lat, lon, network, note, at, seq),
         ).fetchone()[0]
-        first = _next_fid(con, case_id, "event_sellers")
+        first = next_fid(con, case_id, "event_sellers")
         with con.cursor().copy(
             "COPY event_sellers (case_id, fid, event_id, seller_id) FROM STDIN"
         ) as copy:
@@ -78,14 +78,6 @@ def record_team_event(
             state=_audit.state_of(con, case_id, _WRITTEN),
         )  # fmt: skip
     return event
-
-
-def _next_fid(con: Any, case_id: int, table: str) -> int:
-    found = con.execute(
-        f'SELECT coalesce(max(fid), 0) + 1 FROM "{table}" WHERE case_id = %s',  # noqa: S608
-        (case_id,),
-    ).fetchone()[0]
-    return int(found)
 
 
 def _site_place(

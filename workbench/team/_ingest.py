@@ -36,7 +36,7 @@ from workbench.ahead import ahead
 from workbench.arrays import release_unused
 from workbench.team import _audit
 from workbench.team._schema import _PG_TYPE, _V1_COLUMNS, _columns
-from workbench.team._store import refusals, require_right
+from workbench.team._store import next_fid, refusals, require_right
 from workbench.team._waybills import store_parts, waybill_copy, waybill_csv
 
 if TYPE_CHECKING:
@@ -198,14 +198,6 @@ def _python(table: pa.Table) -> list[list[Any]]:
     return out
 
 
-def _next_fid(con: Any, case_id: int, table: str) -> int:
-    found = con.execute(
-        f'SELECT coalesce(max(fid), 0) FROM "{table}" WHERE case_id = %s',  # noqa: S608
-        (case_id,),
-    ).fetchone()[0]
-    return int(found) + 1
-
-
 def _store_quarantine(
     con: Any, case_id: int, table: str, report: dict[str, Any], staged: list[Any], seq: int
 ) -> None:
@@ -216,7 +208,7 @@ def _store_quarantine(
         'DELETE FROM quarantine WHERE case_id = %s AND "table" = %s AND source_sha256 = %s',
         (case_id, table, report.get("sha256")),
     )
-    fid = _next_fid(con, case_id, "quarantine")
+    fid = next_fid(con, case_id, "quarantine")
     listed = ", ".join(f'"{c}"' for c in QUARANTINE_STAGED)
     sql = f"COPY quarantine (case_id, fid, {listed}, ingest_seq) FROM STDIN"
     with con.cursor().copy(sql) as copy:
@@ -293,6 +285,6 @@ def _insert_new(
         f"SELECT %(case)s, %(fid)s + row_number() OVER (ORDER BY ord) - 1, {listed}, %(seq)s "
         f"FROM (SELECT s.ord, {chosen} FROM {source} WHERE {where}) s ORDER BY ord"
     )
-    fid = _next_fid(con, case_id, table)
+    fid = next_fid(con, case_id, table)
     cursor = con.execute(sql, {"case": case_id, "fid": fid, "seq": seq})
     return int(cursor.rowcount)

@@ -26,6 +26,7 @@ __all__ = [
     "connect",
     "find_case",
     "is_team_url",
+    "next_fid",
     "parse_url",
     "refusals",
     "require_right",
@@ -130,6 +131,15 @@ def find_case(con: Any, name: str, *, open_only: bool = True) -> int:
         listed = ", ".join(sorted(names)) or "none yet"
         raise NotFoundError(f"no case {name!r} in this team store (cases: {listed})")
     return int(row[0])
+
+
+def next_fid(con: Any, case_id: int, table: str) -> int:
+    """The next ``fid`` of ``table`` in a case (fids count per case, as a case file's)."""
+    found = con.execute(
+        f'SELECT coalesce(max(fid), 0) FROM "{table}" WHERE case_id = %s',  # noqa: S608
+        (case_id,),
+    ).fetchone()[0]
+    return int(found) + 1
 
 
 def require_right(con: Any, privilege: str, table: str, *, step: str, role: str) -> None:
