@@ -5,6 +5,7 @@ a run saw stays what its site's waybills show."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,7 +146,9 @@ def workbench_case(path: Path) -> Any:
     return open_case(path, create=False)
 
 
-def test_a_site_run_waits_for_an_ingest_and_sees_its_waybills(store, putian, tmp_path) -> None:
+def test_a_site_run_waits_for_an_ingest_and_sees_its_waybills(
+    store, putian, tmp_path, capfd
+) -> None:
     with open_team_case(store.url("amira", putian)) as team:
         path = _new_waybills(team, "S001", tmp_path)
         n_sites = sum(len(team.site_shipments(s)) for s in team.sites()["site_id"])
@@ -169,6 +172,8 @@ def test_a_site_run_waits_for_an_ingest_and_sees_its_waybills(store, putian, tmp
         ingest.finish()
     runner.join(WAIT)
     assert "error" not in found, found.get("error")
+    said = capfd.readouterr().err  # the run said what it waits for
+    assert re.search(r"this step of this case waits for an ingest by amira \(since \d\d:", said)
     with open_team_case(store.url("wang", putian)) as team:
         log = team.audit()
         assert log["action"].tolist()[-2:] == ["ingest", "find sites"]
@@ -180,7 +185,7 @@ def test_a_site_run_waits_for_an_ingest_and_sees_its_waybills(store, putian, tmp
         assert sum(len(team.site_shipments(s, run)) for s in sites) == n_sites + 40
 
 
-def test_an_ingest_waits_for_a_site_run(store, putian, tmp_path) -> None:
+def test_an_ingest_waits_for_a_site_run(store, putian, tmp_path, capfd) -> None:
     with open_team_case(store.url("amira", putian)) as team:
         path = _new_waybills(team, "S001", tmp_path)
         case_id = team.case_id
@@ -198,6 +203,8 @@ def test_an_ingest_waits_for_a_site_run(store, putian, tmp_path) -> None:
         assert _waiting_on_ingest_lock(store.url()) and not ingest.reading.is_set()
     ingest.thread.join(WAIT)
     assert ingest.error is None, ingest.error
+    said = capfd.readouterr().err
+    assert "an ingest of this case waits for a linking or site run by amira (since" in said
     with open_team_case(store.url("wang", putian)) as team:
         assert team.audit()["action"].iloc[-1] == "ingest"
         assert team.verify_audit().ok

@@ -77,7 +77,9 @@ def test_init_sets_up_a_new_store_once(store) -> None:
     try:
         url = store.server.url(db=f"{store.db}_new")
         first = CliRunner().invoke(cli_main(), ["team", "init", url])
-        assert first.exit_code == 0 and f"schema 0 -> {SCHEMA_VERSION}" in first.output, first.output
+        assert first.exit_code == 0 and f"schema 0 -> {SCHEMA_VERSION}" in first.output, (
+            first.output
+        )
         again = CliRunner().invoke(cli_main(), ["team", "init", url])
         assert "nothing to do" in again.output
     finally:

@@ -78,8 +78,33 @@ def lock_chain(con: Any, case_id: int) -> None:
 
 def lock_ingests(con: Any, case_id: int) -> None:
     """Hold the case's ingest lock, exclusive, until this transaction ends: other ingests,
-    linkings and site runs of the case wait; reviews and readers do not."""
-    con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_INGEST_CLASS, int(case_id)))
+    linkings and site runs of the case wait (this one waits for them, saying so on
+    stderr); reviews and readers do not."""
+    key = (_INGEST_CLASS, int(case_id))
+    if not con.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key).fetchone()[0]:
+        _say_waiting(con, case_id, "an ingest")
+        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
+
+
+def _say_waiting(con: Any, case_id: int, what: str) -> None:
+    """Tell the user on stderr whom ``what`` waits for: the roles holding the case's ingest
+    lock and since when their work began (the database's view of the sessions)."""
+    import sys
+
+    with con.cursor() as cursor:  # a role sees others' sessions' names, not their queries
+        holders = cursor.execute(
+            "SELECT a.usename, l.mode, to_char(a.xact_start AT TIME ZONE 'UTC', 'HH24:MI:SS') "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = "
+            "'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 2 "
+            "AND l.pid <> pg_backend_pid() ORDER BY a.xact_start",
+            (_INGEST_CLASS, int(case_id)),
+        ).fetchall()
+    work = ", ".join(
+        f"{'an ingest' if mode == 'ExclusiveLock' else 'a linking or site run'} by "
+        f"{_shown(str(user))} (since {since or '?'} UTC)"
+        for user, mode, since in holders
+    )
+    sys.stderr.write(f"{what} of this case waits for {work or 'another step'} to end\n")
 
 
 @contextlib.contextmanager
@@ -91,7 +116,9 @@ def ingests_held_off(con: Any, case_id: int) -> Iterator[None]:
     from psycopg.pq import TransactionStatus
 
     key = (_INGEST_CLASS, int(case_id))
-    con.execute("SELECT pg_advisory_lock_shared(%s, %s)", key)
+    if not con.execute("SELECT pg_try_advisory_lock_shared(%s, %s)", key).fetchone()[0]:
+        _say_waiting(con, case_id, "this step")
+        con.execute("SELECT pg_advisory_lock_shared(%s, %s)", key)
     con.commit()
     try:
         yield
@@ -104,6 +131,11 @@ def ingests_held_off(con: Any, case_id: int) -> Iterator[None]:
             con.execute("SELECT pg_advisory_unlock_shared(%s, %s)", key)
             if status == TransactionStatus.IDLE:
                 con.commit()
+
+
+def _shown(name: str) -> str:
+    """A role's name as printed: quoted with escapes when it holds what a terminal acts on."""
+    return name if name.isprintable() else ascii(name)
 
 
 def head(con: Any, case_id: int) -> tuple[int, str] | None:
