@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.case._case import FIND_SITES_STEPS, Case, open_case
+from workbench.case._case import FIND_SITES_STEPS, Case
+from workbench.case._case import open_case as open_file_case
 from workbench.errors import NotFoundError, WorkbenchError
 from workbench.export._bundle import EXPORT_STEPS, BundleCheck, export_tip_sheet, verify_bundle
 from workbench.export._geo import write_geojson
@@ -31,6 +32,7 @@ from workbench.export._keys import PUBLIC_KEY, init_keys, load_keys
 from workbench.export._tables import write_csv
 from workbench.intake._folder import Exports, find_exports
 from workbench.intake._mapping import MappingLike
+from workbench.opening import is_team_url, open_case
 from workbench.progress import Progress, step
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
     from workbench.demo._generate import DemoData
     from workbench.networks._link import Networks
+    from workbench.team import TeamCase
 
 __all__ = [
     "CASE_NAME",
@@ -79,13 +82,15 @@ _WHO = ("organisation", "contact")  # case settings a tip sheet needs
 class RunResult:
     """What :func:`run_investigation` stored and wrote.
 
-    ``case`` is the case as named (what ``open_case`` and the commands take), ``run_id`` the
-    clustering run, ``intake`` one report per file (rows read, stored, quarantined,
-    repaired), ``networks`` the linking result, ``sites`` the run's ranked sites and
-    ``outputs`` the files written into ``out_dir``.
+    ``case`` is the case as named (what ``open_case`` and the commands take: a path, or a
+    team case's URL without its password), ``run_id`` the clustering run, ``intake`` one
+    report per file (rows read, stored, quarantined, repaired), ``networks`` the linking
+    result, ``sites`` the run's ranked sites, ``outputs`` the files written into
+    ``out_dir``; ``settings``: a team case's settings after the run (a case file's are read
+    when the next steps are written).
     """
 
-    case: Path
+    case: Path | str
     out_dir: Path
     run_id: str
     exports: Exports
@@ -93,6 +98,7 @@ class RunResult:
     networks: Networks
     sites: gpd.GeoDataFrame
     outputs: dict[str, Path]
+    settings: dict[str, str] | None = None
 
     def describe(self) -> str:
         """A plain-text account of the run and where its outputs are."""
@@ -147,10 +153,11 @@ class RunResult:
                 f"  workbench sites {case} --radius-m 500"
             )
         site = shlex.quote(str(self.sites.iloc[0]["site_id"]))
+        named = self.case if isinstance(self.case, str) else str(self.case.resolve())
         lines = [
             "Next steps (every decision is kept in the case, with who and when):",
             "  explore the map and review the sites in JupyterLab (template "
-            f'"New counterfeit investigation", case_file = {str(self.case.resolve())!r}):',
+            f'"New counterfeit investigation", case_file = {named!r}):',
             "    workbench lab",
             "  or record a decision on the command line:",
             f"    workbench review {case} {site} --status confirmed "
@@ -158,8 +165,10 @@ class RunResult:
         ]
         if not _has_keys():
             lines += ["  create the organisation's signing keys (once):", "    workbench keys init"]
-        with open_case(self.case, create=False) as opened:
-            settings = opened.settings()
+        settings = self.settings
+        if settings is None:
+            with open_case(self.case, create=False) as opened:
+                settings = opened.settings()
         missing = [key for key in _WHO if not settings.get(key)]
         who = "".join(f" --{key} {shlex.quote(f'YOUR {key.upper()}')}" for key in missing)
         lines += [
@@ -171,7 +180,14 @@ class RunResult:
         return "\n".join(lines)
 
 
-def _quoted(path: Path) -> str:
+def _without_password(url: str) -> str:
+    """A team case's URL as printed: never with the password it may hold."""
+    from workbench.team._store import parse_url
+
+    return str(parse_url(url))
+
+
+def _quoted(path: Path | str) -> str:
     return shlex.quote(str(path))
 
 
@@ -185,7 +201,7 @@ def _has_keys() -> bool:
 
 
 def _write_outputs(
-    case: Case,
+    case: Case | TeamCase,
     out_dir: Path,
     intake: list[dict[str, Any]],
     networks: Networks,
@@ -205,7 +221,7 @@ def _write_outputs(
     write_csv(membership, outputs["networks"])
     write_geojson(sites, outputs["sites"])
     site_map(
-        case.table("shipments"),
+        case.waybills(),
         sites,
         sellers=case.table("sellers"),
         networks=networks.membership,
@@ -233,7 +249,8 @@ def run_investigation(
     data_dir : the folder of export files (which file is which table:
         :func:`workbench.find_exports`).
     out : the folder for the map, the site and network files and the intake report.
-    case : the case to store everything in (created if missing; default ``out/investigation.case``).
+    case : the case to store everything in (created if missing; default ``out/investigation.case``),
+        or a team case's URL (``postgresql://USER@HOST/DB?case=NAME``: the analyst's role).
         Running again on the same case adds nothing twice: keyed rows are replaced, an
         identical clustering run is reused.
     mapping : a mapping file (YAML or JSON) or dict naming the source column of each field.
@@ -245,8 +262,10 @@ def run_investigation(
     exports = find_exports(data_dir)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    case_path = Path(case) if case is not None else out_dir / CASE_NAME
-    with open_case(case_path, actor=actor) as opened:
+    target: Path | str = (
+        out_dir / CASE_NAME if case is None else str(case) if is_team_url(case) else Path(case)
+    )
+    with open_case(target, actor=actor) as opened:
         step(progress, f"reading {len(exports.files)} export file(s) into the case")
         intake = opened.ingest_files(exports.files, mapping=mapping, link=False)
         step(progress, "linking sellers through shared identifiers")  # with the summary
@@ -257,7 +276,13 @@ def run_investigation(
         sites = opened.sites(run_id)
         step(progress, "writing the map, sites and networks")
         outputs = _write_outputs(opened, out_dir, intake, networks, sites)
-        return RunResult(case_path, out_dir, run_id, exports, intake, networks, sites, outputs)
+        if isinstance(target, Path):
+            return RunResult(target, out_dir, run_id, exports, intake, networks, sites, outputs)
+        # a team case is named without the password its URL may hold: its settings now
+        shown, settings = _without_password(target), opened.settings()
+        return RunResult(
+            shown, out_dir, run_id, exports, intake, networks, sites, outputs, settings
+        )
 
 
 def demo_review(case: Case, site_id: str, *, run_id: str | None = None) -> dict[str, Any]:
@@ -335,7 +360,7 @@ def run_demo(
     site_ids = [str(s) for s in run.sites["site_id"].head(max(top, 1))]
     if not site_ids:
         raise NotFoundError(f"the demo found no candidate sites in {run.case}; nothing to export")
-    with open_case(run.case, create=False) as case:
+    with open_file_case(root / CASE_NAME, create=False) as case:
         step(progress, "recording the demo review of the top site")
         review = demo_review(case, site_ids[0], run_id=run.run_id)
         bundle = export_tip_sheet(

@@ -17,7 +17,6 @@ URL = "postgresql://li@localhost:5/db?case=putian"
     "args",
     [
         ["xref", URL, "--against", "."],
-        ["run", ".", "--out", "o", "--case", URL],
     ],
 )
 def test_commands_a_team_case_does_not_support_say_so(args, tmp_path, monkeypatch) -> None:
@@ -34,7 +33,7 @@ def test_commands_a_team_case_does_not_support_say_so(args, tmp_path, monkeypatc
 def test_every_supported_command_takes_a_case() -> None:
     assert set(TEAM_COMMANDS) == {
         "ingest", "quarantine", "sites", "compare", "review", "audit", "networks", "tipsheet",
-        "relocations", "event list", "event add",
+        "relocations", "event list", "event add", "run",
     }  # fmt: skip
 
 

@@ -74,13 +74,13 @@ def demo(outdir: Path, seed: int, n_shipments: int, top: int) -> None:
     "--case",
     "case_path",
     default=None,
-    type=click.Path(path_type=Path),
-    help="The case to store everything in (created if missing; default OUT/investigation.case).",
+    help="The case to store everything in (created if missing; default OUT/investigation.case)"
+    ", or a team case's URL.",
 )
 @click.option("--radius-m", default=300.0, show_default=True, help="Clustering radius.")
 @friendly
 def run(
-    data_dir: Path, out: Path, mapping: Path | None, case_path: Path | None, radius_m: float
+    data_dir: Path, out: Path, mapping: Path | None, case_path: str | None, radius_m: float
 ) -> None:
     """Ingest a folder of exports into a case, link sellers, find sites and draw the map.
 
@@ -508,6 +508,6 @@ def networks(
 # the commands a team case's URL (postgresql://...?case=NAME) works with; the others say so
 TEAM_COMMANDS = (
     "ingest", "quarantine", "sites", "compare", "review", "audit", "networks", "tipsheet",
-    "relocations", "event list", "event add",
+    "relocations", "event list", "event add", "run",
 )  # fmt: skip
 guard_team_cases(cli, TEAM_COMMANDS)
