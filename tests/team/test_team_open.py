@@ -16,13 +16,16 @@ URL = "postgresql://li@localhost:5/db?case=putian"
 @pytest.mark.parametrize(
     "args",
     [
-        ["xref", URL, "--against", "."],
+        ["exchange", "export", URL, "--key-file", "k", "-o", "list.json"],
+        ["exchange", "import", URL, "list.json", "--partner-key", "p", "--key-file", "k"],
     ],
 )
 def test_commands_a_team_case_does_not_support_say_so(args, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    for name in ("k", "p", "list.json"):
+        (tmp_path / name).write_text("x")
     result = CliRunner().invoke(cli, args)
-    name = " ".join(args[:2]) if args[0] == "event" else args[0]
+    name = " ".join(args[:2])
     assert result.exit_code == 1, result.output
     assert (
         f"workbench {name} does not work on a team case yet; pull it first: workbench case "
@@ -33,7 +36,7 @@ def test_commands_a_team_case_does_not_support_say_so(args, tmp_path, monkeypatc
 def test_every_supported_command_takes_a_case() -> None:
     assert set(TEAM_COMMANDS) == {
         "ingest", "quarantine", "sites", "compare", "review", "audit", "networks", "tipsheet",
-        "relocations", "event list", "event add", "run",
+        "relocations", "event list", "event add", "run", "xref",
     }  # fmt: skip
 
 

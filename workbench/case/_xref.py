@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import collections
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,7 +55,8 @@ if TYPE_CHECKING:
     from workbench.case._case import Case
 
 __all__ = [
-    "XREF_COLUMNS", "cross_reference", "cross_references", "store_index", "store_matches",
+    "XREF_COLUMNS", "cross_reference", "cross_references", "entry_parameters", "matches_in",
+    "store_index", "store_matches", "this_case",
 ]  # fmt: skip
 
 KIND_LABELS = {
@@ -142,6 +144,14 @@ def _contiguous(column: pd.Series) -> pd.Series:
 
 def _this(case: Case) -> tuple[_This, dict[str, Any]]:
     index, options, stored = own_index(case._con, case.path)
+    return this_case(index, stored, case), options
+
+
+def this_case(index: Index, stored: bool, case: Any) -> _This:
+    """The case being cross-referenced, from its own index (``stored``: the one the case
+    keeps) and the sites of its latest run (``case.sites()``; none before a run)."""
+    from workbench.errors import NotFoundError
+
     ids, sellers = index.identifiers, index.sellers
     for frame, columns in ((ids, ("kind", "value_norm")), (sellers, ("seller_id", "network_id"))):
         for column in columns:
@@ -149,16 +159,15 @@ def _this(case: Case) -> tuple[_This, dict[str, Any]]:
     with_platform = np.flatnonzero(sellers["h1"].to_numpy() != 0)
     try:
         sites = pd.DataFrame(case.sites())[["site_id", "lat", "lon", "radius_m"]]
-    except KeyError:  # no clustering run yet: no site can match
+    except (KeyError, NotFoundError):  # no clustering run yet: no site can match
         sites = pd.DataFrame(columns=["site_id", "lat", "lon", "radius_m"])
-    this = _This(
+    return _This(
         index,
         stored,
         _Matcher(sellers["h1"].to_numpy()[with_platform], sellers["h2"].to_numpy()[with_platform]),
         with_platform,
         sites,
     )
-    return this, options
 
 
 def _take(column: pd.Series, rows: np.ndarray) -> np.ndarray:
@@ -406,6 +415,20 @@ def cross_reference(
     paths = [p for p in case_paths(against) if p != own]
     if not paths:
         raise InputError(f"against: no earlier case besides {case.path} itself; pass other cases")
+    frame, inputs, this, options = matches_in(paths, lambda: _this(case))
+    return store_matches(
+        case, frame, source="case", names=None, action="cross-reference",
+        parameters=entry_parameters(frame, inputs, options, this),
+        inputs=inputs, index=None if this.stored else this.index,
+    )  # fmt: skip
+
+
+def matches_in(
+    paths: list[Path], this_of: Callable[[], tuple[_This, dict[str, Any]]]
+) -> tuple[pd.DataFrame, list[dict[str, Any]], _This, dict[str, Any]]:
+    """What the case ``this_of`` gives (called once the first earlier cases are being
+    read) shares with the earlier cases at ``paths``: the matches, one input per earlier
+    case (its audit head), the case and its linking options. Each path must be a case."""
     for path in paths:  # every one a case, before any long work
         with read_only(path):
             pass
@@ -422,7 +445,7 @@ def cross_reference(
                 ahead.append(pool.submit(read_earlier, path))
 
         read_ahead()
-        this, options = _this(case)
+        this, options = this_of()
         while ahead:
             earlier = ahead.popleft().result()
             read_ahead()
@@ -437,16 +460,18 @@ def cross_reference(
                 }
             )
             del earlier
-    frame = pd.concat(found, ignore_index=True)
+    return pd.concat(found, ignore_index=True), inputs, this, options
+
+
+def entry_parameters(
+    frame: pd.DataFrame, inputs: list[dict[str, Any]], options: dict[str, Any], this: _This
+) -> dict[str, Any]:
+    """The parameters of a cross-reference's audit entry."""
     counts = frame["match"].value_counts().to_dict() if len(frame) else {}
-    parameters = {
+    return {
         "n_cases": len(inputs),
         "matches": {str(k): int(v) for k, v in sorted(counts.items())},
         "max_accounts": options["max_accounts"],
         "include_weak": options["include_weak"],
         "index": "stored" if this.stored else "rebuilt",
     }
-    return store_matches(
-        case, frame, source="case", names=None, action="cross-reference",
-        parameters=parameters, inputs=inputs, index=None if this.stored else this.index,
-    )  # fmt: skip

@@ -59,11 +59,15 @@ def _summary(frame: pd.DataFrame) -> list[str]:
 @friendly
 def xref(case_path: str, against: tuple[Path, ...], explain: int) -> None:
     """Flag the sellers, identifiers, networks and sites of CASE seen in earlier cases."""
-    from workbench.case._case import open_case
+    from workbench.case._case import Case
     from workbench.case._xref import cross_reference
+    from workbench.opening import open_case
 
     with open_case(case_path, create=False) as case:
-        found = cross_reference(case, list(against))
+        if isinstance(case, Case):
+            found = cross_reference(case, list(against))
+        else:  # a team case
+            found = case.cross_reference(list(against))
     for line in _summary(found):
         echo(line)
     for text in found["explanation"].head(explain):

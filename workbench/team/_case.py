@@ -181,6 +181,16 @@ class TeamCase(ExplorerReads, BundleReads):
                 self._con, self.case_id, site_id, status=status, note=note, run_id=run_id
             )
 
+    def cross_reference(
+        self, against: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+    ) -> pd.DataFrame:
+        """Flag what this case shares with earlier cases (case files: a folder of them or a
+        list), store the matches and return them, as :func:`workbench.cross_reference`
+        does for a case file (the analyst's role only)."""
+        from workbench.team._xref import cross_reference_team
+
+        return cross_reference_team(self, against)
+
     def record_event(
         self,
         kind: str,
@@ -259,14 +269,15 @@ class TeamCase(ExplorerReads, BundleReads):
         latest run), as :func:`workbench.export._seen.read_cross_references` reads a case
         file's: account and identifier matches always, a site match for the run that was
         latest when it was made, a network match until the sellers are linked again."""
-        from workbench.case._xref_store import XREF_COLUMNS
+        from workbench.case._xref_store import XREF_COLUMNS, _typed
 
         listed = ", ".join(f'"{c}"' for c in XREF_COLUMNS)
         scope = self._xref_scope(run_id)  # the rule the explorer's counts use too
-        return self._frame(
+        frame = self._frame(
             f"SELECT {listed} FROM cross_references WHERE {scope} ORDER BY fid",  # noqa: S608
             (),
         )
+        return _typed(frame.reindex(columns=list(XREF_COLUMNS)))  # as a case file types them
 
     def ingest(
         self, results: Iterable[IntakeResult], *, link: bool = True

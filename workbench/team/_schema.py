@@ -38,7 +38,8 @@ its ``case_id``: only ``workbench_ingest`` writes it, and a row of no case is in
 
 Version 3 lets reviewers (and the analyst) record events (raids, takedowns) in an open
 case, inside an audited step; the database writes the connected role as the recorder, and
-nobody updates or deletes an event.
+nobody updates or deletes an event. The analyst may replace the case's cross-references
+(a new cross-reference against earlier cases).
 
 Migrations are applied in order in one transaction; never edit a released one: add the next.
 """
@@ -334,6 +335,8 @@ def _v2(con: Any) -> None:
 
 _V3 = """
 GRANT INSERT ON events, event_sellers TO workbench_review;
+-- a cross-reference replaces the case's earlier matches from cases: the analyst's role
+GRANT DELETE ON cross_references TO workbench_ingest;
 -- in an open case the recorder of an event is who is connected, whatever the client sent
 CREATE TRIGGER events_recorder BEFORE INSERT ON events
   FOR EACH ROW EXECUTE FUNCTION workbench_reviewer();
