@@ -62,3 +62,55 @@ def test_xref_on_the_command_line(store, subjects, case_file) -> None:
     assert "identifier" in done.output
     refused = runner.invoke(cli, ["xref", store.url("li", "yiwu"), "--against", str(case_file)])
     assert refused.exit_code == 77, refused.output
+
+
+def test_a_team_case_is_an_earlier_case_as_its_case_file_would_be(
+    store, subjects, case_file, tmp_path
+) -> None:
+    from workbench.team import parse_url, push
+
+    push(case_file, parse_url(store.url("amira", "putian")))  # the earlier case, in the store
+    earlier_url = store.url("wang", "putian")  # any role reads it
+    with open_case(subjects, create=False, actor="amira") as local:
+        from_file = workbench.cross_reference(local, [case_file])
+    with open_case(store.url("amira", "yiwu"), create=False) as team:
+        from_team = team.cross_reference([earlier_url])
+        itself = team.cross_reference([earlier_url, store.url("li", "yiwu")])  # itself skipped
+    # the same matches, but for where the earlier case is
+    shown = str(parse_url(earlier_url))
+    assert set(from_team["source_path"]) == {shown} and PASSWORD_FREE(shown)
+    assert set(from_team["source_name"]) == {"putian"}
+    with open_case(earlier_url, create=False) as earlier:
+        assert set(from_team["source_hash"]) == {earlier.audit()["hash"].iloc[-1]}
+    where = ("source_path", "source_name", "source_hash", "explanation")  # the push's entry
+    same = [c for c in from_file.columns if c not in ("run_at", "audit_seq", *where)]
+    pd.testing.assert_frame_equal(from_team[same], from_file[same])
+    assert len(itself) == len(from_team)
+    # the file is named case.gpkg: "in case case" there, "in case putian" here
+    explained = from_team["explanation"].str.replace("case putian", "case case")
+    assert explained.tolist() == from_file["explanation"].tolist()
+    # and a case file may take a team case as an earlier one, on the command line too
+    done = CliRunner().invoke(cli, ["xref", str(subjects), "--against", earlier_url])
+    assert done.exit_code == 0, done.output
+    with open_case(subjects, create=False) as local:
+        stored = workbench.cross_references(local)
+        assert set(stored["source_path"]) == {shown}
+        assert local.verify_audit().ok
+
+
+def PASSWORD_FREE(url: str) -> bool:
+    from conftest import PASSWORD
+
+    return PASSWORD not in url
+
+
+def test_an_earlier_team_case_that_is_not_there_is_named(store, subjects) -> None:
+    from workbench.errors import NotFoundError
+
+    with (
+        open_case(store.url("amira", "yiwu"), create=False) as team,
+        pytest.raises(NotFoundError, match=r"no case 'nowhere' in this team store"),
+    ):
+        team.cross_reference([store.url("amira", "nowhere")])
+    with open_case(store.url("wang", "yiwu"), create=False) as viewer:
+        assert viewer.audit()["action"].iloc[-1] == "find sites"  # nothing recorded

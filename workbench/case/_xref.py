@@ -33,7 +33,6 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -424,12 +423,20 @@ def cross_reference(
 
 
 def matches_in(
-    paths: list[Path], this_of: Callable[[], tuple[_This, dict[str, Any]]]
+    paths: list[Any],
+    this_of: Callable[[], tuple[_This, dict[str, Any]]],
+    read: Callable[[Any], Earlier] = read_earlier,
+    check: Callable[[Any], None] | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], _This, dict[str, Any]]:
     """What the case ``this_of`` gives (called once the first earlier cases are being
     read) shares with the earlier cases at ``paths``: the matches, one input per earlier
-    case (its audit head), the case and its linking options. Each path must be a case."""
+    case (its audit head), the case and its linking options. ``read`` reads an earlier
+    case (default: a case file's path) and ``check`` says, before any long work, whether
+    each is a case (default: opens each path read-only)."""
     for path in paths:  # every one a case, before any long work
+        if check is not None:
+            check(path)
+            continue
         with read_only(path):
             pass
     load_ahead()  # numba's import and the cached join, while the first cases are read
@@ -442,7 +449,7 @@ def matches_in(
 
         def read_ahead() -> None:
             while len(ahead) < _AHEAD and (path := next(waiting, None)) is not None:
-                ahead.append(pool.submit(read_earlier, path))
+                ahead.append(pool.submit(read, path))
 
         read_ahead()
         this, options = this_of()

@@ -35,7 +35,7 @@ STATUS_RANK = {"confirmed": 3, "needs-work": 2, "rejected": 1, "unreviewed": 0}
 class Earlier:
     """What a cross-reference needs of one earlier case."""
 
-    path: Path
+    path: Path | str  # a case file, or a team case's URL (without a password)
     name: str
     head_seq: int
     head_hash: str

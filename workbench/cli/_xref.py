@@ -52,22 +52,23 @@ def _summary(frame: pd.DataFrame) -> list[str]:
     "against",
     multiple=True,
     required=True,
-    type=click.Path(path_type=Path),
-    help="A folder of earlier cases, or one earlier case; repeatable.",
+    help="A folder of earlier cases, one earlier case, or a team case's URL; repeatable.",
 )
 @click.option("--explain", "explain", default=0, show_default=True, help="Print N explanations.")
 @friendly
-def xref(case_path: str, against: tuple[Path, ...], explain: int) -> None:
+def xref(case_path: str, against: tuple[str, ...], explain: int) -> None:
     """Flag the sellers, identifiers, networks and sites of CASE seen in earlier cases."""
     from workbench.case._case import Case
     from workbench.case._xref import cross_reference
-    from workbench.opening import open_case
+    from workbench.opening import is_team_url, open_case
 
     with open_case(case_path, create=False) as case:
-        if isinstance(case, Case):
+        if isinstance(case, Case) and not any(map(is_team_url, against)):
             found = cross_reference(case, list(against))
-        else:  # a team case
-            found = case.cross_reference(list(against))
+        else:  # a team case, or team cases among the earlier ones
+            from workbench.team._xref import cross_reference_team
+
+            found = cross_reference_team(case, list(against))
     for line in _summary(found):
         echo(line)
     for text in found["explanation"].head(explain):

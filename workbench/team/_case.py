@@ -184,9 +184,9 @@ class TeamCase(ExplorerReads, BundleReads):
     def cross_reference(
         self, against: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
     ) -> pd.DataFrame:
-        """Flag what this case shares with earlier cases (case files: a folder of them or a
-        list), store the matches and return them, as :func:`workbench.cross_reference`
-        does for a case file (the analyst's role only)."""
+        """Flag what this case shares with earlier cases (case files: a folder of them or
+        paths; team cases: their URLs), store the matches and return them, as
+        :func:`workbench.cross_reference` does for a case file (the analyst's role only)."""
         from workbench.team._xref import cross_reference_team
 
         return cross_reference_team(self, against)

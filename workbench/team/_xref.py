@@ -15,46 +15,142 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from workbench.case import audit as audit_log
+from workbench.errors import InputError, NotFoundError
 from workbench.team import _audit
-from workbench.team._store import next_fid, refusals, require_right
+from workbench.team._store import is_team_url, next_fid, parse_url, refusals, require_right
 
 if TYPE_CHECKING:
+    from workbench.case._case import Case
     from workbench.case._xref import _This
+    from workbench.case._xref_index import Index
+    from workbench.case._xref_sources import Earlier
     from workbench.team._case import TeamCase
 
-__all__ = ["cross_reference_team"]
+__all__ = ["cross_reference_team", "read_team_earlier"]
 
 
 def cross_reference_team(
-    team: TeamCase, against: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+    case: Case | TeamCase,
+    against: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
 ) -> pd.DataFrame:
-    """Flag what the team case shares with the earlier cases ``against`` (a folder of
-    cases or a list of them); store and return the matches, as
-    :func:`workbench.cross_reference` does for a case file."""
+    """Flag what ``case`` (a team case, or a case file) shares with the earlier cases
+    ``against`` (case files: a folder of them or paths; team cases: their URLs, in this
+    store or another), store the matches in ``case`` and return them, as
+    :func:`workbench.cross_reference` does between case files. ``case`` itself is
+    skipped when it is among them."""
+    from workbench.case._case import Case
+    from workbench.case._xref import _this as file_this
     from workbench.case._xref import entry_parameters, matches_in
-    from workbench.case._xref_sources import case_paths
-    from workbench.errors import InputError
+    from workbench.case._xref_store import store_matches
 
-    con = team._con
-    require_right(
-        con, "INSERT", "cross_references", step="cross-referencing", role="workbench_ingest"
-    )
-    paths = case_paths(against)
-    if not paths:
-        raise InputError(f"against={against!r}: no earlier case there; pass other cases")
-    frame, inputs, this, options = matches_in(paths, lambda: _this(team))
-    return _store(team, frame, entry_parameters(frame, inputs, options, this), inputs)
+    items = [against] if isinstance(against, str | os.PathLike) else list(against)
+    urls = [str(a) for a in items if is_team_url(a)]
+    files = [a for a in items if not is_team_url(a)]
+    if isinstance(case, Case):
+        own: Any = case.path.resolve()
+        this_of: Callable[[], tuple[_This, dict[str, Any]]] = lambda: file_this(case)  # noqa: E731
+    else:
+        require_right(
+            case._con, "INSERT", "cross_references", step="cross-referencing",
+            role="workbench_ingest",
+        )  # fmt: skip
+        own, this_of = _key(str(case.target)), lambda: _this(case)
+    earlier: list[Any] = [p for p in (_case_paths(files) if files else []) if p != own]
+    earlier += [u for u in dict.fromkeys(urls) if _key(u) != own]
+    if not earlier:
+        raise InputError("against: no earlier case besides this one; pass other cases")
+    frame, inputs, this, options = matches_in(earlier, this_of, _read_any, _check_any)
+    parameters = entry_parameters(frame, inputs, options, this)
+    if isinstance(case, Case):
+        return store_matches(
+            case, frame, source="case", names=None, action="cross-reference",
+            parameters=parameters, inputs=inputs, index=None if this.stored else this.index,
+        )  # fmt: skip
+    return _store(case, frame, parameters, inputs)
+
+
+def _case_paths(files: list[Any]) -> list[Path]:
+    from workbench.case._xref_sources import case_paths
+
+    return case_paths(files)
+
+
+def _key(url: str) -> tuple[str, str]:
+    """What names one team case whoever connects: the server, database and case."""
+    parsed = parse_url(url)
+    parts = urlsplit(parsed.conninfo)
+    return (f"{parts.hostname}:{parts.port}{parts.path}", parsed.case)
+
+
+def _check_any(item: Any) -> None:
+    """Before any long work: a case file opens read-only, a team case is there."""
+    from workbench.case._xref_sources import read_only
+    from workbench.team._case import open_team_case
+
+    if isinstance(item, str):
+        with open_team_case(item, create=False):
+            return
+    with read_only(item):
+        return
+
+
+def _read_any(item: Any) -> Earlier:
+    from workbench.case._xref_sources import read_earlier
+
+    return read_team_earlier(item) if isinstance(item, str) else read_earlier(item)
+
+
+def read_team_earlier(url: str) -> Earlier:
+    """An earlier team case, read as the connected role (any role may read): its audit
+    head, its index (built from its tables), the sites of its latest run with their latest
+    reviews and which accounts each holds."""
+    from workbench.case._xref_sources import Earlier
+    from workbench.errors import InputError
+    from workbench.team._case import open_team_case
+
+    with open_team_case(url, create=False) as team:
+        log = team.audit()
+        if log.empty:
+            raise InputError(f"{team.target}: its audit log is empty; it is not a usable case")
+        index, _ = _index(team, keep_values=False)
+        try:
+            sites = team.sites()
+        except NotFoundError:  # no clustering run yet: no site to match
+            sites = pd.DataFrame(columns=["site_id", "lat", "lon", "radius_m", "status"])
+            sites["sellers"] = []
+        frame = pd.DataFrame(sites[["site_id", "lat", "lon", "radius_m", "status"]])
+        frame = frame.reset_index(drop=True)
+        pairs = pd.DataFrame(
+            [(str(s), site) for site, lst in zip(sites["site_id"], sites["sellers"], strict=True)
+             for s in (lst or [])],
+            columns=["seller_id", "site_id"],
+        )  # fmt: skip
+        pairs["status"] = pairs["site_id"].map(frame.set_index("site_id")["status"])
+        head = log.iloc[-1]
+        return Earlier(
+            str(team.target), team.target.case, int(head["seq"]), str(head["hash"]), index,
+            False, frame, pairs,
+        )  # fmt: skip
 
 
 def _this(team: TeamCase) -> tuple[_This, dict[str, Any]]:
     """The team case's own index (with its values), built from its tables."""
     from workbench.case._xref import this_case
+
+    index, used = _index(team, keep_values=True)
+    return this_case(index, False, team), used
+
+
+def _index(team: TeamCase, *, keep_values: bool) -> tuple[Index, dict[str, Any]]:
+    """A team case's index, built from its tables with its last linking's options."""
     from workbench.case._xref_index import matchable, options_of
 
     row = team._con.execute(
@@ -69,9 +165,9 @@ def _this(team: TeamCase) -> tuple[_This, dict[str, Any]]:
         team.table("identifiers", geometry=False)[["seller_id", "kind", "value"]],
         networks.loc[networks["network_id"].notna(), ["seller_id", "network_id"]],
         options_of(json.loads(row[0]) if row else {}),
-        keep_values=True,
+        keep_values=keep_values,
     )
-    return this_case(index, False, team), used
+    return index, used
 
 
 def _store(
