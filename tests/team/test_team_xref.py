@@ -114,3 +114,50 @@ def test_an_earlier_team_case_that_is_not_there_is_named(store, subjects) -> Non
         team.cross_reference([store.url("amira", "nowhere")])
     with open_case(store.url("wang", "yiwu"), create=False) as viewer:
         assert viewer.audit()["action"].iloc[-1] == "find sites"  # nothing recorded
+
+
+def test_exchange_lists_from_and_into_a_team_case(store, subjects, case_file, tmp_path) -> None:
+    from workbench.export._exchange import export_exchange_list, import_exchange_list
+    from workbench.export._keys import PUBLIC_KEY, init_keys
+    from workbench.team import parse_url, push
+
+    key, keys = b"exchange-test-key-" * 2, tmp_path / "keys"
+    init_keys(keys)
+    push(case_file, parse_url(store.url("amira", "putian")))
+    with open_case(case_file, create=False, actor="zhao") as brand:
+        mine = export_exchange_list(
+            brand, tmp_path / "file.json", shared_key=key, keys_dir=keys, issuer="Brand"
+        )
+    with open_case(store.url("zhao", "putian"), create=False) as brand:  # the export role
+        theirs = export_exchange_list(
+            brand, tmp_path / "team.json", shared_key=key, keys_dir=keys, issuer="Brand"
+        )
+        assert brand.audit()["action"].iloc[-1] == "export exchange list"
+    listed = [json.loads(p.read_text(encoding="utf-8"))["entries"] for p in (mine, theirs)]
+    assert listed[1] == listed[0] and len(listed[0]["hash"]) > 0
+    # imported into a team case, the same accounts are flagged as in a case file
+    with open_case(subjects, create=False, actor="amira") as local:
+        expected = import_exchange_list(
+            local, theirs, partner_key=keys / PUBLIC_KEY, shared_key=key
+        )
+    with open_case(store.url("amira", "yiwu"), create=False) as team:
+        found = import_exchange_list(team, theirs, partner_key=keys / PUBLIC_KEY, shared_key=key)
+        assert team.audit()["action"].iloc[-1] == "import exchange list"
+        assert team.verify_audit().ok
+    same = [c for c in expected.columns if c not in ("run_at", "audit_seq")]
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(found[same], expected[same])
+    with (
+        open_case(store.url("li", "yiwu"), create=False) as reviewer,
+        pytest.raises(TeamAccessError, match="importing an exchange list needs the workbench_in"),
+    ):
+        import_exchange_list(reviewer, theirs, partner_key=keys / PUBLIC_KEY, shared_key=key)
+    # the same on the command line
+    (tmp_path / "shared.key").write_text(key.hex(), encoding="utf-8")
+    done = CliRunner().invoke(
+        cli,
+        ["exchange", "import", store.url("amira", "yiwu"), str(theirs), "--partner-key",
+         str(keys / PUBLIC_KEY), "--key-file", str(tmp_path / "shared.key")],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"{len(expected)} matches")

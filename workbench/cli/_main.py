@@ -508,6 +508,6 @@ def networks(
 # the commands a team case's URL (postgresql://...?case=NAME) works with; the others say so
 TEAM_COMMANDS = (
     "ingest", "quarantine", "sites", "compare", "review", "audit", "networks", "tipsheet",
-    "relocations", "event list", "event add", "run", "xref",
+    "relocations", "event list", "event add", "run", "xref", "exchange export", "exchange import",
 )  # fmt: skip
 guard_team_cases(cli, TEAM_COMMANDS)

@@ -105,8 +105,8 @@ def exchange_export(
     """Write CASE's confirmed counterfeiters' identifiers as a signed exchange list."""
     import json
 
-    from workbench.case._case import open_case
     from workbench.export._exchange import export_exchange_list, read_shared_key
+    from workbench.opening import open_case
 
     key = read_shared_key(key_file)
     with open_case(case_path, create=False) as case:
@@ -132,8 +132,8 @@ def exchange_import(
     case_path: str, list_path: Path, partner_key: Path, key_file: Path, partner: str | None
 ) -> None:
     """Verify a partner's LIST and flag the accounts of CASE whose identifiers are on it."""
-    from workbench.case._case import open_case
     from workbench.export._exchange import import_exchange_list, read_shared_key
+    from workbench.opening import open_case
 
     key = read_shared_key(key_file)
     with open_case(case_path, create=False) as case:

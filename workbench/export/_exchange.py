@@ -47,6 +47,7 @@ from workbench.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
     from workbench.case._case import Case
+    from workbench.team._case import TeamCase
 
 __all__ = [
     "FORMAT",
@@ -179,7 +180,7 @@ def canonical_bytes(document: Mapping[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def confirmed_counterfeiters(case: Case) -> pd.DataFrame:
+def confirmed_counterfeiters(case: Case | TeamCase) -> pd.DataFrame:
     """seller_id, brand, verdict, date of every confirmed counterfeiter of the case (see the
     module docstring for what confirms a seller)."""
     evidence = pd.DataFrame(case.table("evidence"))
@@ -196,7 +197,7 @@ def confirmed_counterfeiters(case: Case) -> pd.DataFrame:
     ]
     try:
         sites = case.sites()
-    except KeyError:  # no clustering run: no reviewed site
+    except (KeyError, NotFoundError):  # no clustering run: no reviewed site
         sites = None
     if sites is not None and len(sites):
         confirmed = sites[sites["status"] == "confirmed"]
@@ -220,7 +221,7 @@ def confirmed_counterfeiters(case: Case) -> pd.DataFrame:
     )
 
 
-def _matchable(case: Case) -> pd.DataFrame:
+def _matchable(case: Case | TeamCase) -> pd.DataFrame:
     """seller_id, network_id, kind, value_norm of the case's matchable identifiers, in the
     order of the case's accounts."""
     ids, sellers = _matchable_values(case)
@@ -236,15 +237,21 @@ def _matchable(case: Case) -> pd.DataFrame:
 
 
 def _matchable_values(
-    case: Case, kinds: set[str] | None = None, *, ordered: bool = True
+    case: Case | TeamCase, kinds: set[str] | None = None, *, ordered: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The case's matchable identifiers (of ``kinds`` only, if given): seller (its row in
     the sellers frame), kind, value_norm, in the order of the case's accounts (``ordered``;
     else as the index holds them); and the sellers (seller_id, network_id). From the
     case's stored index when that is current: nothing is read and normalised again."""
     from workbench.case._xref_index import own_index
+    from workbench.team._case import TeamCase
 
-    index, _, _ = own_index(case._con, case.path)
+    if isinstance(case, TeamCase):  # built from its tables (a team store keeps no index)
+        from workbench.team._xref import team_index
+
+        index, _ = team_index(case, keep_values=True)
+    else:
+        index, _, _ = own_index(case._con, case.path)
     ids = index.identifiers[["seller", "kind", "value_norm"]]
     if kinds is not None:
         ids = ids[ids["kind"].isin(kinds).to_numpy()]
@@ -254,7 +261,7 @@ def _matchable_values(
 
 
 def export_exchange_list(
-    case: Case,
+    case: Case | TeamCase,
     path: str | os.PathLike[str],
     *,
     shared_key: bytes,
@@ -479,7 +486,7 @@ def read_exchange_list(
 
 
 def import_exchange_list(
-    case: Case,
+    case: Case | TeamCase,
     path: str | os.PathLike[str],
     *,
     partner_key: str | os.PathLike[str] | bytes,
@@ -493,6 +500,7 @@ def import_exchange_list(
     ``partner``: the name the matches carry (default: the list's issuer).
     """
     from workbench.case._xref import store_matches
+    from workbench.team._case import TeamCase
 
     load_ahead()  # numba and the cached kernels, while the list is read and checked
     listed = read_exchange_list(path, partner_key=partner_key)
@@ -507,13 +515,18 @@ def import_exchange_list(
     mine, sellers = _matchable_values(case, kinds, ordered=False)
     frame = _flag(mine, sellers, listed, shared_key, name)
     frame = frame.assign(source_path=str(path), source_hash=listed.signed_by)
-    return store_matches(
-        case, frame, source="partner", names=[name], action="import exchange list",
-        parameters={"partner": name, "n_entries": len(listed.entries), "n_matches": len(frame),
-                    "key_id": listed.key_id},
-        inputs=[{"file": str(path), "sha256": listed.sha256, "signed_by": listed.signed_by,
-                 "issuer": listed.issuer, "created_at": listed.created_at}],
-    )  # fmt: skip
+    stored: dict[str, Any] = {
+        "source": "partner", "names": [name], "action": "import exchange list",
+        "parameters": {"partner": name, "n_entries": len(listed.entries),
+                       "n_matches": len(frame), "key_id": listed.key_id},
+        "inputs": [{"file": str(path), "sha256": listed.sha256, "signed_by": listed.signed_by,
+                    "issuer": listed.issuer, "created_at": listed.created_at}],
+    }  # fmt: skip
+    if isinstance(case, TeamCase):  # the team store's rows, as the connected role
+        from workbench.team._xref import store_team_matches
+
+        return store_team_matches(case, frame, **stored)
+    return store_matches(case, frame, **stored)
 
 
 def _flag(

@@ -372,10 +372,15 @@ class TeamCase(ExplorerReads, BundleReads):
         self._con.commit()
         return check
 
-    def log(self, action: str, parameters: dict[str, Any]) -> int:
+    def log(
+        self, action: str, parameters: dict[str, Any], inputs: Iterable[dict[str, Any]] = ()
+    ) -> int:
         """Append an audit entry for an action done outside the store (an export, say)."""
         with refusals(self._con), self._con.transaction():
-            seq, _ = _audit.append(self._con, self.case_id, action=action, parameters=parameters)
+            seq, _ = _audit.append(
+                self._con, self.case_id, action=action, parameters=parameters,
+                inputs=list(inputs),
+            )  # fmt: skip
         return seq
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from workbench.case._xref_sources import Earlier
     from workbench.team._case import TeamCase
 
-__all__ = ["cross_reference_team", "read_team_earlier"]
+__all__ = ["cross_reference_team", "read_team_earlier", "store_team_matches", "team_index"]
 
 
 def cross_reference_team(
@@ -74,7 +74,10 @@ def cross_reference_team(
             case, frame, source="case", names=None, action="cross-reference",
             parameters=parameters, inputs=inputs, index=None if this.stored else this.index,
         )  # fmt: skip
-    return _store(case, frame, parameters, inputs)
+    return store_team_matches(
+        case, frame, source="case", names=None, action="cross-reference",
+        parameters=parameters, inputs=inputs,
+    )  # fmt: skip
 
 
 def _case_paths(files: list[Any]) -> list[Path]:
@@ -120,7 +123,7 @@ def read_team_earlier(url: str) -> Earlier:
         log = team.audit()
         if log.empty:
             raise InputError(f"{team.target}: its audit log is empty; it is not a usable case")
-        index, _ = _index(team, keep_values=False)
+        index, _ = team_index(team, keep_values=False)
         try:
             sites = team.sites()
         except NotFoundError:  # no clustering run yet: no site to match
@@ -145,11 +148,11 @@ def _this(team: TeamCase) -> tuple[_This, dict[str, Any]]:
     """The team case's own index (with its values), built from its tables."""
     from workbench.case._xref import this_case
 
-    index, used = _index(team, keep_values=True)
+    index, used = team_index(team, keep_values=True)
     return this_case(index, False, team), used
 
 
-def _index(team: TeamCase, *, keep_values: bool) -> tuple[Index, dict[str, Any]]:
+def team_index(team: TeamCase, *, keep_values: bool) -> tuple[Index, dict[str, Any]]:
     """A team case's index, built from its tables with its last linking's options."""
     from workbench.case._xref_index import matchable, options_of
 
@@ -170,17 +173,30 @@ def _index(team: TeamCase, *, keep_values: bool) -> tuple[Index, dict[str, Any]]
     return index, used
 
 
-def _store(
+def store_team_matches(
     team: TeamCase,
     frame: pd.DataFrame,
+    *,
+    source: str,
+    names: list[str] | None,
+    action: str,
     parameters: dict[str, Any],
     inputs: list[dict[str, Any]],
 ) -> pd.DataFrame:
+    """Replace the team case's matches from ``source`` (those of ``names`` only, if given)
+    with ``frame``, in one transaction with an audit entry as the connected role; returns
+    the rows as stored (as the case file's ``store_matches`` does)."""
     from workbench.case._xref_store import XREF_COLUMNS, _arrow_rows, _typed
 
     con, case_id = team._con, team.case_id
+    steps = {
+        "cross-reference": "cross-referencing",
+        "import exchange list": "importing an exchange list",
+    }
+    step = steps.get(action, action)
+    require_right(con, "DELETE", "cross_references", step=step, role="workbench_ingest")
     frame = frame.reindex(columns=list(XREF_COLUMNS)).reset_index(drop=True)
-    frame["source"] = "case"
+    frame["source"] = source
     staged = [c for c in XREF_COLUMNS if c not in ("run_at", "audit_seq")]
     columns = [c.to_pylist() for c in _arrow_rows(frame, staged).columns]
     written = ["cross_references"]
@@ -190,7 +206,9 @@ def _store(
         latest = _audit.head(con, case_id)
         seq, at = (latest[0] if latest else 0) + 1, audit_log.now()
         con.execute(
-            "DELETE FROM cross_references WHERE case_id = %s AND source = 'case'", (case_id,)
+            "DELETE FROM cross_references WHERE case_id = %s AND source = %s AND "
+            "(%s::text[] IS NULL OR source_name = ANY(%s::text[]))",
+            (case_id, source, names, names),
         )
         first = next_fid(con, case_id, "cross_references")
         listed = ", ".join(f'"{c}"' for c in staged)
@@ -200,7 +218,7 @@ def _store(
             for i, row in enumerate(zip(*columns, strict=True)):
                 copy.write_row((case_id, first + i, *row, at, seq))
         _audit.append(
-            con, case_id, action="cross-reference", parameters=parameters, inputs=inputs,
+            con, case_id, action=action, parameters=parameters, inputs=inputs,
             at=at, state=_audit.state_of(con, case_id, written),
         )  # fmt: skip
     return _typed(frame.assign(run_at=at, audit_seq=seq))
