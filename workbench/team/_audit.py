@@ -99,9 +99,9 @@ def _say_waiting(con: Any, case_id: int, what: str) -> None:
             "AND l.pid <> pg_backend_pid() ORDER BY a.xact_start",
             (_INGEST_CLASS, int(case_id)),
         ).fetchall()
-    work = ", ".join(
+    work = ", ".join(  # another role's session start is visible only to the privileged
         f"{'an ingest' if mode == 'ExclusiveLock' else 'a linking or site run'} by "
-        f"{_shown(str(user))} (since {since or '?'} UTC)"
+        f"{_shown(str(user))}{f' (since {since} UTC)' if since else ''}"
         for user, mode, since in holders
     )
     sys.stderr.write(f"{what} of this case waits for {work or 'another step'} to end\n")

@@ -169,7 +169,7 @@ def _store_all(
         }
         done.append((table, counts, report))
     parameters: dict[str, Any] = {"tables": {table: counts for table, counts, _ in done}}
-    state = _audit.state_of(con, case_id, written)  # only ingests write these: it holds
+    state = _audit.state_of(con, case_id, written)  # only ingests write them: none meanwhile
     _audit.lock_chain(con, case_id)  # to the commit: the entry follows the head read here
     latest = _audit.head(con, case_id)
     if (latest[0] if latest else 0) + 1 != seq:  # reviews or exports were recorded meanwhile
