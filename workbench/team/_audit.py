@@ -88,12 +88,14 @@ def lock_ingests(con: Any, case_id: int) -> None:
 
 def _say_waiting(con: Any, case_id: int, what: str) -> None:
     """Tell the user on stderr whom ``what`` waits for: the roles holding the case's ingest
-    lock and since when their work began (the database's view of the sessions)."""
+    lock and since when (their transaction, or their connection when between two: the
+    database's view of the sessions)."""
     import sys
 
     with con.cursor() as cursor:  # a role sees others' sessions' names, not their queries
         holders = cursor.execute(
-            "SELECT a.usename, l.mode, to_char(a.xact_start AT TIME ZONE 'UTC', 'HH24:MI:SS') "
+            "SELECT a.usename, l.mode, to_char(coalesce(a.xact_start, a.backend_start) "
+            "AT TIME ZONE 'UTC', 'HH24:MI:SS') "
             "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = "
             "'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 2 "
             "AND l.pid <> pg_backend_pid() ORDER BY a.xact_start",
