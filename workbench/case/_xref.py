@@ -48,7 +48,7 @@ from workbench.case._xref_sources import (
     read_only,
 )
 from workbench.case._xref_store import XREF_COLUMNS, cross_references, store_index, store_matches
-from workbench.errors import InputError
+from workbench.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
     from workbench.case._case import Case
@@ -149,8 +149,6 @@ def _this(case: Case) -> tuple[_This, dict[str, Any]]:
 def this_case(index: Index, stored: bool, case: Any) -> _This:
     """The case being cross-referenced, from its own index (``stored``: the one the case
     keeps) and the sites of its latest run (``case.sites()``; none before a run)."""
-    from workbench.errors import NotFoundError
-
     ids, sellers = index.identifiers, index.sellers
     for frame, columns in ((ids, ("kind", "value_norm")), (sellers, ("seller_id", "network_id"))):
         for column in columns:

@@ -116,7 +116,6 @@ def read_team_earlier(url: str) -> Earlier:
     head, its index (built from its tables), the sites of its latest run with their latest
     reviews and which accounts each holds."""
     from workbench.case._xref_sources import Earlier
-    from workbench.errors import InputError
     from workbench.team._case import open_team_case
 
     with open_team_case(url, create=False) as team:
