@@ -66,8 +66,9 @@ _PUBLIC: dict[str, str] = {
         ),
         "workbench.demo",
     ),
-    **dict.fromkeys(("Case", "cross_reference", "cross_references"), "workbench.case"),
-    **dict.fromkeys(("open_case",), "workbench.opening"),  # a path, or a team case's URL
+    **dict.fromkeys(("Case", "cross_references"), "workbench.case"),
+    # a path, or a team case's URL
+    **dict.fromkeys(("open_case", "cross_reference"), "workbench.opening"),
     **dict.fromkeys(
         (
             "export_tip_sheet",
@@ -91,7 +92,7 @@ _PUBLIC: dict[str, str] = {
 __all__ = ["__version__", *sorted(_PUBLIC)]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from workbench.case import Case, cross_reference, cross_references
+    from workbench.case import Case, cross_references
     from workbench.coords import bd09_to_wgs84, gcj02_to_wgs84, to_wgs84
     from workbench.demo import (
         DemoData,
@@ -142,7 +143,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         link_sellers,
         network_graph,
     )
-    from workbench.opening import open_case
+    from workbench.opening import cross_reference, open_case
     from workbench.sites import Relocations, SiteFinder, find_relocations, find_sites
 
 

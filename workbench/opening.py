@@ -14,15 +14,18 @@ their CASE through it (the others refuse a URL: ``workbench.cli._common.guard_te
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from workbench.case import _case
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from workbench.case import Case
     from workbench.team import TeamCase
 
-__all__ = ["is_team_url", "open_case"]
+__all__ = ["cross_reference", "is_team_url", "open_case"]
 
 _SCHEMES = ("postgresql://", "postgres://")
 
@@ -49,3 +52,20 @@ def open_case(
 
         return open_team_case(str(path), create=create)
     return _case.open_case(path, root=root, actor=actor, create=create, timeout_s=timeout_s)
+
+
+def cross_reference(
+    case: Case | TeamCase,
+    against: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> pd.DataFrame:
+    """Flag what ``case`` (a case file or a team case) shares with earlier cases: case
+    files (a folder of them, or paths) and team cases (their URLs); store the matches in
+    ``case`` and return them (see :func:`workbench.case.cross_reference`)."""
+    items = [against] if isinstance(against, str | os.PathLike) else list(against)
+    if isinstance(case, _case.Case) and not any(is_team_url(a) for a in items):
+        from workbench.case._xref import cross_reference as between_files
+
+        return between_files(case, items)
+    from workbench.team._xref import cross_reference_team
+
+    return cross_reference_team(case, items)

@@ -90,6 +90,9 @@ def test_a_team_case_is_an_earlier_case_as_its_case_file_would_be(
     explained = from_team["explanation"].str.replace("case putian", "case case")
     assert explained.tolist() == from_file["explanation"].tolist()
     # and a case file may take a team case as an earlier one, on the command line too
+    with open_case(subjects, create=False, actor="amira") as local:
+        same_again = workbench.cross_reference(local, [earlier_url])
+        pd.testing.assert_frame_equal(same_again[same], from_team[same])
     done = CliRunner().invoke(cli, ["xref", str(subjects), "--against", earlier_url])
     assert done.exit_code == 0, done.output
     with open_case(subjects, create=False) as local:

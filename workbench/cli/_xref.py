@@ -58,17 +58,10 @@ def _summary(frame: pd.DataFrame) -> list[str]:
 @friendly
 def xref(case_path: str, against: tuple[str, ...], explain: int) -> None:
     """Flag the sellers, identifiers, networks and sites of CASE seen in earlier cases."""
-    from workbench.case._case import Case
-    from workbench.case._xref import cross_reference
-    from workbench.opening import is_team_url, open_case
+    from workbench.opening import cross_reference, open_case
 
     with open_case(case_path, create=False) as case:
-        if isinstance(case, Case) and not any(map(is_team_url, against)):
-            found = cross_reference(case, list(against))
-        else:  # a team case, or team cases among the earlier ones
-            from workbench.team._xref import cross_reference_team
-
-            found = cross_reference_team(case, list(against))
+        found = cross_reference(case, list(against))
     for line in _summary(found):
         echo(line)
     for text in found["explanation"].head(explain):
