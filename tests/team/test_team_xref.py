@@ -155,6 +155,13 @@ def test_exchange_lists_from_and_into_a_team_case(store, subjects, case_file, tm
         pytest.raises(TeamAccessError, match="importing an exchange list needs the workbench_in"),
     ):
         import_exchange_list(reviewer, theirs, partner_key=keys / PUBLIC_KEY, shared_key=key)
+    with (  # told before the list is read: a list that is not there is not the reason
+        open_case(store.url("li", "yiwu"), create=False) as reviewer,
+        pytest.raises(TeamAccessError, match="importing an exchange list needs"),
+    ):
+        import_exchange_list(
+            reviewer, tmp_path / "missing.json", partner_key=keys / PUBLIC_KEY, shared_key=key
+        )
     # the same on the command line
     (tmp_path / "shared.key").write_text(key.hex(), encoding="utf-8")
     done = CliRunner().invoke(

@@ -502,6 +502,13 @@ def import_exchange_list(
     from workbench.case._xref import store_matches
     from workbench.team._case import TeamCase
 
+    if isinstance(case, TeamCase):  # a role that may not store the matches: told first
+        from workbench.team._store import require_right
+
+        require_right(
+            case._con, "DELETE", "cross_references", step="importing an exchange list",
+            role="workbench_ingest",
+        )  # fmt: skip
     load_ahead()  # numba and the cached kernels, while the list is read and checked
     listed = read_exchange_list(path, partner_key=partner_key)
     if listed.key_id != key_id(shared_key):
