@@ -34,6 +34,7 @@ from workbench.case._gpkg import parse_geometries, register_functions, touch
 from workbench.case._io import quarantine_rows, read_arrow, read_frame, typed
 from workbench.case._paths import is_locked, resolve_case_path, storage_error
 from workbench.case._schema import LAYERS, SCHEMA_VERSION, migrate, schema_version
+from workbench.case._site_input import write_ready_copy
 from workbench.case._staging import (
     QUARANTINE_STAGED,
     listed_files,
@@ -499,6 +500,8 @@ class Case:
                 seq = audit_log.next_seq(con)
                 replaced_rows, doomed = _parts.commit_parts(con, parts, seq, hits)
                 counts = [self._store(con, *plan, seq, replaced_rows) for plan in plans]
+                if incoming is not None:  # the site finder's columns, ready for the next run
+                    doomed += write_ready_copy(con, incoming)
                 touch(con, written)
                 audit_log.append(
                     con,

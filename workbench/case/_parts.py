@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from workbench.case import _site_cache
 from workbench.case._cells import CELL_SCHEMA, cells_name, cells_of
 from workbench.case._listing import listing, retrying
 from workbench.case._part_write import (
@@ -236,6 +237,9 @@ def sweep(con: sqlite3.Connection, folder: Path) -> None:
     listed = {str(r[0]) for r in con.execute("SELECT file FROM waybill_parts")}
     if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'waybill_cells'").fetchone():
         listed |= {str(r[0]) for r in con.execute("SELECT file FROM waybill_cells")}
+    ready = _site_cache.recorded(con)  # the site finder's ready columns
+    if ready is not None:
+        listed.add(str(ready["file"]))
     for entry in folder.iterdir():
         if entry.name.startswith(_INCOMING) and entry.is_dir() and not entry.is_symlink():
             with contextlib.suppress(OSError), (entry / _LOCK).open("a") as lock:
@@ -245,8 +249,10 @@ def sweep(con: sqlite3.Connection, folder: Path) -> None:
                     continue  # a live writer
                 shutil.rmtree(entry, ignore_errors=True)
         elif (
-            entry.name.startswith(("part-", "cells-"))
-            and entry.suffix == ".parquet"
+            (
+                (entry.name.startswith(("part-", "cells-")) and entry.suffix == ".parquet")
+                or _site_cache.is_cache_file(entry.name)
+            )
             and entry.name not in listed
             and entry.is_file()
             and not entry.is_symlink()

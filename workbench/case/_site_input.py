@@ -11,7 +11,9 @@ names (the first row group's dictionary, then new names in order of appearance: 
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,20 +25,23 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from workbench.ahead import ahead
+from workbench.case import _site_cache
 from workbench.case._listing import listing, retrying
 from workbench.case._parts import at_points, folder_of, read_parts
 
-_FLOATS = ("lat", "lon", "value_cny")
+FLOATS = ("lat", "lon", "value_cny")
 _STRINGS = ("seller_id", "brand", "precision")  # read dictionary-encoded
-_COLUMNS = ["seller_id", "lat", "lon", "shipped_at", "value_cny", "brand", "precision"]
+CODED = (*_STRINGS, "shipped_at")  # codes into a table of values in the frame
+COLUMNS = ["seller_id", "lat", "lon", "shipped_at", "value_cny", "brand", "precision"]
 BATCH_ROWS = 500_000  # rows read and added at a time (row groups are kept whole)
 
 
 def site_frame(con: sqlite3.Connection) -> pd.DataFrame:
     """The waybill columns the site finder uses, shaped for it: sellers, brands and
     precision levels as categoricals, dates as categoricals of days (a few hundred values
-    instead of millions); replaced rows left out."""
-    return retrying(lambda: _read(_listing(con)))
+    instead of millions); replaced rows left out. From the case's ready copy of them when
+    it is current (:mod:`workbench.case._site_cache`), else read from the parts."""
+    return retrying(lambda: _load(*_listed(con)))
 
 
 def site_frame_ahead(con: sqlite3.Connection) -> Callable[[], pd.DataFrame]:
@@ -45,7 +50,7 @@ def site_frame_ahead(con: sqlite3.Connection) -> Callable[[], pd.DataFrame]:
     it waiting for a reader process) overlaps the read. The parts are listed here, on the
     caller's connection: a SQLite connection stays on its thread."""
     pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-site-input")
-    future = pool.submit(_read, _listing(con))
+    future = pool.submit(_load, *_listed(con))
     pool.shutdown(wait=False)
 
     def frame() -> pd.DataFrame:
@@ -57,21 +62,81 @@ def site_frame_ahead(con: sqlite3.Connection) -> Callable[[], pd.DataFrame]:
     return frame
 
 
-def _listing(con: sqlite3.Connection) -> list[tuple[Path, np.ndarray]]:
-    """Each part's file and replaced rows, from one snapshot of the case."""
+Parts = list[tuple[Path, np.ndarray]]
+
+
+def _listed(con: sqlite3.Connection) -> tuple[Parts, tuple[Path, str] | None]:
+    """Each part's file and replaced rows, from one snapshot of the case, and the ready
+    copy of the columns made from exactly those with its SHA-256 (None: there is none)."""
     folder = folder_of(con)
-    return [(folder / part.file, part.deleted) for part in listing(con)]
+    parts = [(folder / part.file, part.deleted) for part in listing(con)]
+    return parts, _site_cache.current(con, folder, parts)
+
+
+def _load(parts: Parts, ready: tuple[Path, str] | None) -> pd.DataFrame:
+    if ready is not None:
+        frame = _site_cache.load(*ready, COLUMNS)
+        if frame is not None:
+            return frame
+    return _read(parts)
+
+
+def write_ready_copy(con: sqlite3.Connection, incoming: Path) -> list[Path]:
+    """Inside an ingest's write transaction, once its parts are listed: write the ready
+    copy of these columns for the listing as it now is (:mod:`workbench.case._site_cache`),
+    move it in and list it. Returns the files to remove once the transaction has
+    committed (the copy it replaces). Streams the parts a batch at a time: memory holds a
+    batch, whatever the case's size."""
+    folder = folder_of(con)
+    parts = [(folder / part.file, part.deleted) for part in listing(con)]
+    old = _site_cache.recorded(con)
+    if not parts:
+        _site_cache.forget(con)
+        return [folder / str(old["file"])] if old else []
+    key = _site_cache.listing_key(parts)
+    if old is not None and old.get("listing") == key:
+        return []
+    sources = sources_of(parts)
+    name = f"{_site_cache.PREFIX}{uuid.uuid4().hex}{_site_cache.SUFFIX}"
+    rows = sum(source.metadata.num_rows for source, _ in sources)  # at most
+    writer = _site_cache.Writer(incoming / name, rows, FLOATS, CODED)
+    encoders = {column: Codes() for column in CODED}
+    try:
+        for table in ahead(batches(sources)):
+            floats = {column: table.column(column).to_numpy() for column in FLOATS}
+            coded = {
+                column: _encoded(encoders[column], values)
+                for column, values in coded_columns(table).items()
+            }
+            writer.add(floats, coded)
+        sha256 = writer.finish(key, {column: list(e.index) for column, e in encoders.items()})
+    except BaseException:
+        writer.abandon()
+        raise
+    os.replace(incoming / name, folder / name)
+    _site_cache.record(con, name, key, sha256, writer.done)
+    return [folder / str(old["file"])] if old else []
+
+
+def _encoded(encoder: Codes, column: pa.ChunkedArray) -> np.ndarray:
+    chunks = [encoder.encode(chunk) for chunk in column.chunks]
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks or [np.empty(0, np.int32)])
 
 
 def _read(parts: list[tuple[Path, np.ndarray]]) -> pd.DataFrame:
-    sources = [(pq.ParquetFile(path, read_dictionary=_STRINGS), gone) for path, gone in parts]
+    sources = sources_of(parts)
     out = _Columns(sum(source.metadata.num_rows for source, _ in sources))
-    for table in ahead(_batches(sources)):  # the next batch is decoded while this one is added
+    for table in ahead(batches(sources)):  # the next batch is decoded while this one is added
         out.add(table)
     return out.frame()
 
 
-def _batches(sources: list[tuple[pq.ParquetFile, np.ndarray]]) -> Iterator[pa.Table]:
+def sources_of(parts: list[tuple[Path, np.ndarray]]) -> list[tuple[pq.ParquetFile, np.ndarray]]:
+    """The parts opened for :func:`batches` (text columns read dictionary-encoded)."""
+    return [(pq.ParquetFile(path, read_dictionary=_STRINGS), gone) for path, gone in parts]
+
+
+def batches(sources: list[tuple[pq.ParquetFile, np.ndarray]]) -> Iterator[pa.Table]:
     """The row groups of the parts in order, ``BATCH_ROWS`` or so at a time, replaced rows
     left out; text columns with one dictionary per batch.
 
@@ -84,7 +149,7 @@ def _batches(sources: list[tuple[pq.ParquetFile, np.ndarray]]) -> Iterator[pa.Ta
     for source, gone in sources:
         start = 0
         for groups in _runs(source):
-            table = source.read_row_groups(groups, columns=_COLUMNS)
+            table = source.read_row_groups(groups, columns=COLUMNS)
             if len(gone):
                 keep = ~np.isin(np.arange(start, start + table.num_rows), gone)
                 table = table.filter(pa.array(keep))
@@ -107,37 +172,34 @@ def _runs(source: pq.ParquetFile) -> Iterator[list[int]]:
 
 
 class _Columns:
-    """The columns filled a row group at a time (``n``: rows at most)."""
+    """The columns filled a batch at a time (``n``: rows at most)."""
 
     def __init__(self, n: int) -> None:
         self.rows = 0
-        self.floats = {name: np.empty(n) for name in _FLOATS}
-        self.codes = {name: _Codes(n) for name in (*_STRINGS, "shipped_at")}
+        self.floats = {name: np.empty(n) for name in FLOATS}
+        self.codes = {name: Codes(n) for name in CODED}
 
     def add(self, table: pa.Table) -> None:
-        """Add a batch (text columns: one dictionary per column, :func:`_batches`)."""
+        """Add a batch (text columns: one dictionary per column, :func:`batches`)."""
         lo, hi = self.rows, self.rows + table.num_rows
         for name, values in self.floats.items():
             values[lo:hi] = table.column(name).to_numpy()  # nulls: NaN
-        for name in _STRINGS:
-            self.codes[name].add(_one_chunk(table.column(name)), lo)
-        days = pc.dictionary_encode(_one_chunk(table.column("shipped_at")).cast(pa.date32()))
-        self.codes["shipped_at"].add(days, lo)
+        for name, column in coded_columns(table).items():
+            self.codes[name].add(column, lo)
         self.rows = hi
 
     def frame(self) -> pd.DataFrame:
-        columns: dict[str, object] = {name: v[: self.rows] for name, v in self.floats.items()}
-        for name, codes in self.codes.items():
-            names = list(codes.index)
-            if name == "shipped_at":
-                categories = pd.Index(np.array(names, dtype=np.int64).astype("datetime64[D]"))
-                categories = categories.astype("datetime64[s]")
-            else:
-                categories = pd.Index(names, dtype=str if names else object)
-            columns[name] = pd.Categorical.from_codes(
-                codes.codes[: self.rows], dtype=pd.CategoricalDtype(categories), validate=False
-            )
-        return pd.DataFrame({name: columns[name] for name in _COLUMNS}, copy=False)
+        floats = {name: v[: self.rows] for name, v in self.floats.items()}
+        codes = {name: (c.codes[: self.rows], list(c.index)) for name, c in self.codes.items()}
+        return _site_cache.make_frame(floats, codes, COLUMNS)
+
+
+def coded_columns(table: pa.Table) -> dict[str, pa.ChunkedArray]:
+    """A batch's dictionary-encoded columns, each in one chunk (dates encoded here)."""
+    out = {name: _one_chunk(table.column(name)) for name in _STRINGS}
+    dates = _one_chunk(table.column("shipped_at")).cast(pa.date32())
+    out["shipped_at"] = pc.dictionary_encode(dates)
+    return out
 
 
 def _one_chunk(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -149,34 +211,37 @@ def _one_chunk(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array([column.combine_chunks()])
 
 
-class _Codes:
+class Codes:
     """Codes (-1: missing) of a dictionary-encoded column into one table of its values,
-    filled a row group at a time."""
+    filled a batch at a time (``n``: rows to hold; 0 to only encode)."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int = 0) -> None:
         self.codes = np.empty(n, dtype=np.int16)  # int32 once the values outgrow int16
         self.index: dict[Hashable, int] = {}
         self._last: tuple[pa.Array, np.ndarray] | None = None
 
     def add(self, column: pa.ChunkedArray, start: int) -> None:
         for chunk in column.chunks:
-            self._add_chunk(chunk, start)
+            codes = self.encode(chunk)
+            if len(self.index) > np.iinfo(self.codes.dtype).max:
+                self.codes = self.codes.astype(np.int32)
+            self.codes[start : start + len(chunk)] = codes
             start += len(chunk)
 
-    def _add_chunk(self, chunk: pa.DictionaryArray, start: int) -> None:
+    def encode(self, chunk: pa.DictionaryArray) -> np.ndarray:
+        """The codes of one chunk (int32), its new values added to the table."""
         dictionary = chunk.dictionary
         if self._last is not None and self._last[0].equals(dictionary):
             remap = self._last[1]  # row groups mostly repeat the last one's dictionary
         else:
             values = _python(dictionary)
-            remap = np.array([self.index.setdefault(v, len(self.index)) for v in values] + [-1])
+            codes = [self.index.setdefault(v, len(self.index)) for v in values]
+            remap = np.array([*codes, -1], dtype=np.int32)
             self._last = (dictionary, remap)
-        if len(self.index) > np.iinfo(self.codes.dtype).max:
-            self.codes = self.codes.astype(np.int32)
         indices = chunk.indices
         if indices.null_count:
             indices = pc.fill_null(indices, len(dictionary))  # the remap's last entry: -1
-        self.codes[start : start + len(chunk)] = remap[indices.to_numpy()]
+        return remap[indices.to_numpy()]
 
 
 def _python(dictionary: pa.Array) -> list[Hashable]:
