@@ -37,15 +37,18 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pv
 import shapely
-from scipy.spatial import cKDTree
 
 from workbench.coords import EARTH_RADIUS_M
+
+if TYPE_CHECKING:  # imported where a tree is made: scipy.spatial takes 0.15 s to import
+    from scipy.spatial import cKDTree
 
 __all__ = ["ATTRIBUTION", "Jurisdiction", "divisions", "jurisdiction", "jurisdictions"]
 
@@ -142,6 +145,8 @@ def _infer(codes: np.ndarray, admin1: np.ndarray, xyz: np.ndarray, within_km: fl
     todo = np.flatnonzero(codes == "")
     if len(tied) < 3 or not len(todo):
         return codes
+    from scipy.spatial import cKDTree
+
     chord, idx = cKDTree(xyz[tied]).query(xyz[todo], k=3)
     rows = tied[idx]
     cand = codes[rows]
@@ -165,6 +170,8 @@ def _with_blank(values: pd.Series) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _gazetteer() -> _Gazetteer:
+    from scipy.spatial import cKDTree
+
     places = pd.read_csv(
         _DATA / "gazetteer_cn.csv",
         dtype={"admin1": str, "name_zh": str, "division": str},

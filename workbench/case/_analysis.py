@@ -16,6 +16,7 @@ import pandas as pd
 from workbench.case import audit as audit_log
 from workbench.case._gpkg import touch
 from workbench.case._io import insert_frame, python_values
+from workbench.case._state import written_run_digest
 from workbench.errors import InputError, NotFoundError
 from workbench.progress import Progress, step
 
@@ -77,9 +78,12 @@ def save_sites(case: Case, finder: SiteFinder, *, window: dict[str, Any] | None 
 
     ``window``: the time window the waybills were taken from (recorded with the run)."""
     from workbench.case._sites import site_rows
+    from workbench.sites._waybills import paused_gc
 
     run_id = str(finder.run_id_)
-    with case._write() as con:
+    # 200,000 rows of Python values at 10M waybills: without the cycle collector, which
+    # would walk every object of the process again and again meanwhile (0.13 s there)
+    with paused_gc(), case._write() as con:
         exists = con.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         params = {
             **finder.get_params(),
@@ -104,13 +108,21 @@ def save_sites(case: Case, finder: SiteFinder, *, window: dict[str, Any] | None 
         insert_frame(con, "sites", list(points), list(points.values()))
         insert_frame(con, "site_areas", list(areas), list(areas.values()))
         pts = finder.site_points_.assign(run_id=run_id)
-        cols = ["run_id", "site_id", "lat", "lon", "n_shipments"]
-        insert_frame(con, "site_points", cols, [python_values(pts[c]) for c in cols])
         act = finder.activity_.assign(
             run_id=run_id, week=finder.activity_["week"].dt.strftime("%Y-%m-%d")
         )
-        cols = ["run_id", "site_id", "week", "n_shipments", "value_cny"]
-        insert_frame(con, "site_activity", cols, [python_values(act[c]) for c in cols])
+        known: dict[str, dict[str, str]] = {}  # the largest tables: hashed as written
+        for table, frame, cols in (
+            ("site_points", pts, ["run_id", "site_id", "lat", "lon", "n_shipments"]),
+            ("site_activity", act, ["run_id", "site_id", "week", "n_shipments", "value_cny"]),
+        ):
+            values = {c: python_values(frame[c]) for c in cols}
+            before = _last_fid(con, table)
+            insert_frame(con, table, cols, list(values.values()))
+            if _last_fid(con, table) == before + len(frame):  # fids before+1 .. in order
+                digest = written_run_digest(con, table, before + 1, values)
+                if digest is not None:
+                    known[table] = {run_id: digest}
         touch(con, written)
         audit_log.append(
             con,
@@ -119,8 +131,16 @@ def save_sites(case: Case, finder: SiteFinder, *, window: dict[str, Any] | None 
             parameters=entry,
             wrote=written,
             segments=this_run,
+            known=known,
         )
     return run_id
+
+
+def _last_fid(con: sqlite3.Connection, table: str) -> int:
+    """The last fid given in ``table`` (AUTOINCREMENT: the next rows get the next ones)."""
+    row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    last = con.execute(f'SELECT max(fid) FROM "{table}"').fetchone()[0]  # noqa: S608
+    return max(int(row[0]) if row else 0, int(last or 0))
 
 
 def _largest(con: sqlite3.Connection, *tables: str) -> int:
@@ -221,10 +241,11 @@ def find_sites(
             "(workbench ingest CASE --shipments FILE)"
         )
     window = _window(since, until)
-    load_kernels_ahead()  # on threads while the sellers are linked: the kernels load
-    # on a cluster (no window) the workers read the parts themselves; else read meanwhile
+    # on a cluster (no window) the workers read the parts themselves; else read on a
+    # thread while the sellers are linked, and the kernels load on another
     on_workers = client is not None and window is None
     shipments = None if on_workers else site_frame_ahead(case._con)
+    load_kernels_ahead()
     if max_accounts is None and audit_log.networks_current(case._con):
         step(progress, "using the stored seller networks (linked after the last ingest)")
         membership = case.table("networks")

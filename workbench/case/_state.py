@@ -21,7 +21,7 @@ import hashlib
 import json
 import marshal
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from workbench.errors import TamperedError
@@ -109,6 +109,51 @@ def run_digests(
     return _grouped_digests(con, table, "run_id", runs, str)
 
 
+def written_run_digest(
+    con: sqlite3.Connection, table: str, first_fid: int, columns: Mapping[str, Sequence[Any]]
+) -> str | None:
+    """What :func:`run_digests` will read back for one run's rows just inserted into
+    ``table`` with fids ``first_fid`` onwards (in that order), computed from the values
+    written (by column name), without reading them back: the same rows in the same batches.
+
+    SQLite stores some values in another form (an int in a REAL column, NaN as NULL, -0.0
+    as 0.0): values are turned into what SQLite will return where that is certain, and
+    None is returned (read them back) when any value is of a type not covered here."""
+    info = con.execute(f'PRAGMA table_info("{table}")').fetchall()
+    names = [str(row[1]) for row in info]
+    if not names or names[0] != "fid" or set(names[1:]) != set(columns):
+        return None
+    n = len(next(iter(columns.values()), []))
+    stored: list[Sequence[Any]] = [range(first_fid, first_fid + n)]
+    for _, name, declared, *_ in info[1:]:
+        values = _as_stored(columns[name], str(declared).upper())
+        if values is None or len(values) != n:
+            return None
+        stored.append(values)
+    rows = list(zip(*stored, strict=True))
+    digest = hashlib.sha256(_encode(names))
+    if rows:  # as _hash reads: the first row, then batches of _BATCH
+        digest.update(_encode(rows[:1]))
+        for lo in range(1, n, _BATCH):
+            digest.update(_encode(rows[lo : lo + _BATCH]))
+    return digest.hexdigest()
+
+
+def _as_stored(values: Sequence[Any], declared: str) -> Sequence[Any] | None:
+    """``values`` as SQLite returns them from a column declared ``declared``; None when
+    that is not certain for some value."""
+    if declared == "TEXT":
+        return values if all(v is None or type(v) is str for v in values) else None
+    if declared == "INTEGER":
+        return values if all(v is None or type(v) is int for v in values) else None
+    if declared == "REAL":
+        if not all(v is None or type(v) is float for v in values):
+            return None
+        # NaN is stored as NULL and -0.0 comes back as 0.0
+        return [None if v is None or v != v else (0.0 if v == 0.0 else v) for v in values]
+    return None
+
+
 def _grouped_digests(
     con: sqlite3.Connection,
     table: str,
@@ -171,12 +216,15 @@ def compute(
     con: sqlite3.Connection,
     tables: Iterable[str],
     segments: Mapping[str, Iterable[Any]] | None = None,
+    known: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The state to record for ``tables`` after a step wrote them.
 
     For a segmented table (or a table of runs) named in ``segments`` only those segments
     (runs) are hashed again; the others keep what the log recorded. Without ``segments`` a
-    table is hashed whole (every segment, every run).
+    table is hashed whole (every segment, every run). ``known``: digests of runs of a
+    table of runs the step computed as it wrote them (:func:`written_run_digest`), not
+    read again.
     """
     recorded = recorded_state(con)
     state: dict[str, Any] = {}
@@ -188,7 +236,10 @@ def compute(
                 continue
             runs = {str(r) for r in segments[table]}
             merged = {k: v for k, v in old.items() if k not in runs}
-            merged.update(run_digests(con, table, runs))
+            given = {k: v for k, v in (known or {}).get(table, {}).items() if k in runs}
+            merged.update(given)
+            if runs - set(given):
+                merged.update(run_digests(con, table, runs - set(given)))
             state[table] = dict(sorted(merged.items()))
             continue
         if table not in SEGMENTED:

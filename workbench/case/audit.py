@@ -102,18 +102,20 @@ def append(
     wrote: Iterable[str] = (),
     segments: Mapping[str, Iterable[Any]] | None = None,
     at: str | None = None,
+    known: Mapping[str, Mapping[str, str]] | None = None,
 ) -> int:
     """Append an entry inside the caller's transaction; returns its sequence number.
 
     ``wrote`` names the tables the step changed (call after writing them): their digests
     become the entry's recorded state (for the input tables, only the ``segments`` named
-    are hashed again: see :mod:`workbench.case._state`). ``at`` is the entry's time.
+    are hashed again: see :mod:`workbench.case._state`; ``known``: digests of runs the step
+    computed as it wrote them). ``at`` is the entry's time.
     """
     last = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = at or now()
     params_text, inputs_text = _canonical(parameters), _canonical(list(inputs))
-    state_text = _canonical(compute(con, wrote, segments))
+    state_text = _canonical(compute(con, wrote, segments, known))
     digest = entry_hash(seq, at, actor, action, params_text, inputs_text, prev, state_text)
     con.execute(
         "INSERT INTO audit (seq, at, actor, action, parameters, inputs, prev_hash, hash, state) "
