@@ -62,8 +62,9 @@ def test_an_ingest_writes_the_copy_and_a_run_reads_the_same_frame(
 
 
 def test_a_new_ingest_replaces_the_copy_and_it_follows_replaced_rows(
-    tmp_path: Path, frames: dict[str, pd.DataFrame]
+    tmp_path: Path, frames: dict[str, pd.DataFrame], monkeypatch
 ) -> None:
+    monkeypatch.setattr(_site_cache, "_CHUNK_ROWS", 1_000)  # codes narrowed in pieces
     path = tmp_path / "c.gpkg"
     ships = frames["shipments"]
     with open_case(path) as case:

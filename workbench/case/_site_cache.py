@@ -48,6 +48,7 @@ SUFFIX = ".bin"
 _NAME = re.compile(r"site-input-[0-9a-f]{32}\.bin")
 _ALIGN = 64
 _FOOTER_MAX = 1 << 30  # a footer longer than this is not one we wrote
+_CHUNK_ROWS = 1 << 20  # codes narrowed at a time
 
 
 def listing_key(parts: Sequence[tuple[Path, np.ndarray]]) -> str:
@@ -219,18 +220,21 @@ class Writer:
         self.done += n
 
     def finish(self, key: str, categories: dict[str, list[Hashable]]) -> str:
-        """Narrow the codes into the file, write the footer; returns the file's SHA-256."""
+        """Narrow the codes into the file, write the footer; returns the file's SHA-256.
+
+        Both go through a small buffer (``_CHUNK_ROWS`` codes at a time, the hash read in
+        blocks), not a map of the files: mapped pages would count in the ingest's memory."""
         columns = [{"name": n, "dtype": "<f8", "offset": o} for n, o in self.offsets.items()]
         offset = self._end_of_floats
-        self._scratch.flush()
-        wide = np.memmap(self._scratch, dtype="<i4", mode="r", shape=(len(self._coded), self.rows))
         for j, name in enumerate(self._coded):
             dtype = code_dtype(len(categories[name])).newbyteorder("<")
-            data = np.ascontiguousarray(wide[j, : self.done].astype(dtype))
-            os.pwrite(self._file.fileno(), data.data, offset)
+            for lo in range(0, self.done, _CHUNK_ROWS):
+                n = min(_CHUNK_ROWS, self.done - lo)
+                raw = os.pread(self._scratch.fileno(), n * 4, (j * self.rows + lo) * 4)
+                data = np.frombuffer(raw, dtype="<i4").astype(dtype)
+                os.pwrite(self._file.fileno(), data.data, offset + lo * dtype.itemsize)
             columns.append({"name": name, "dtype": dtype.str, "offset": offset})
-            offset = _aligned(offset + data.nbytes)
-        del wide
+            offset = _aligned(offset + self.done * dtype.itemsize)
         footer = {
             "format": FORMAT,
             "rows": self.done,
@@ -240,14 +244,9 @@ class Writer:
         }
         text = json.dumps(footer, ensure_ascii=False).encode()
         os.pwrite(self._file.fileno(), text + len(text).to_bytes(8, "little") + MAGIC, offset)
-        self._file.flush()
         self.abandon(keep=True)
         with open(self.path, "rb") as fh:
-            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            try:
-                return hashlib.sha256(view).hexdigest()
-            finally:
-                view.close()
+            return hashlib.file_digest(fh, "sha256").hexdigest()
 
     def abandon(self, *, keep: bool = False) -> None:
         """Close the files; remove them unless ``keep`` (the scratch always goes)."""
