@@ -185,3 +185,24 @@ def test_the_writer_narrows_codes_as_pandas_keeps_them() -> None:
     for n in (3, 127, 40_000):
         codes = pd.Categorical.from_codes([0, n - 1], categories=range(n)).codes
         assert codes.dtype == _site_cache.code_dtype(n)
+
+
+def test_a_run_on_a_case_without_a_copy_leaves_one_for_the_next(
+    tmp_path: Path, frames: dict[str, pd.DataFrame]
+) -> None:
+    path = tmp_path / "c.gpkg"
+    with open_case(path) as case:
+        case.ingest(result(frames[t], t) for t in TABLES)
+    for name in ready_files(path):  # as a case made before ready copies
+        (folder_for(path) / name).unlink()
+    with sqlite3.connect(path) as con:
+        con.execute("DELETE FROM workbench_meta WHERE key = 'site_input'")
+    with open_case(path) as case:
+        assert _site_input._listed(case._con)[1] is None
+        # a run in a window reads every waybill too (then keeps those of its days)
+        windowed = case.find_sites(300, since="2026-03-01")
+        assert len(ready_files(path)) == 1
+        assert _site_input._listed(case._con)[1] is not None
+        pd.testing.assert_frame_equal(case.site_input(), from_parts(case))
+        assert case.find_sites(300, since="2026-03-01") == windowed  # now from the copy
+        assert case.verify_audit().ok

@@ -232,7 +232,7 @@ def find_sites(
 
     ``progress`` is told each of the ``FIND_SITES_STEPS`` steps as it starts.
     """
-    from workbench.case._site_input import site_frame_ahead
+    from workbench.case._site_input import keep_ready, site_frame_ahead
     from workbench.sites._finder import SiteFinder, load_kernels_ahead
 
     if not case.n_waybills():
@@ -270,6 +270,8 @@ def find_sites(
         )
     else:
         frame = shipments()
+        unready = shipments.from_parts
+        read = frame if unready is not None else None  # kept for a ready copy
         if window is not None:
             frame, window = _within(frame, window)
         finder = SiteFinder(radius_m, **params).fit(
@@ -277,7 +279,10 @@ def find_sites(
         )
         del frame
     step(progress, "storing the run")
-    return save_sites(case, finder, window=window)
+    run_id = save_sites(case, finder, window=window)
+    if shipments is not None and unready is not None and read is not None:
+        keep_ready(case._write, case._con, unready, read)  # the next run maps what this read
+    return run_id
 
 
 def _window(since: DateLike | None, until: DateLike | None) -> dict[str, Any] | None:

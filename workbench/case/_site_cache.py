@@ -242,11 +242,9 @@ class Writer:
             "columns": columns,
             "categories": categories,
         }
-        text = json.dumps(footer, ensure_ascii=False).encode()
-        os.pwrite(self._file.fileno(), text + len(text).to_bytes(8, "little") + MAGIC, offset)
+        _write_footer(self._file.fileno(), offset, footer)
         self.abandon(keep=True)
-        with open(self.path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+        return file_sha256(self.path)
 
     def abandon(self, *, keep: bool = False) -> None:
         """Close the files; remove them unless ``keep`` (the scratch always goes)."""
@@ -256,6 +254,51 @@ class Writer:
         Path(self._scratch.name).unlink(missing_ok=True)
         if not keep:
             self.path.unlink(missing_ok=True)
+
+
+def write_frame(path: Path, frame: pd.DataFrame, key: str) -> str:
+    """Write a ready copy of a finder's frame already in memory (read from the parts made
+    ``key``); returns its SHA-256."""
+    columns: list[dict[str, Any]] = []
+    categories: dict[str, list[Hashable]] = {}
+    offset = 0
+    with open(path, "wb") as fh:
+        for name in frame.columns:
+            column = frame[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                values = np.asarray(column.array.codes)
+                index = column.cat.categories
+                if name == "shipped_at":
+                    days = np.asarray(index, dtype="datetime64[D]").astype(np.int64)
+                    categories[name] = days.tolist()
+                else:
+                    categories[name] = [str(v) for v in index]
+            else:
+                values = column.to_numpy(dtype=float)
+            data = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
+            os.pwrite(fh.fileno(), data.data, offset)
+            columns.append({"name": str(name), "dtype": data.dtype.str, "offset": offset})
+            offset = _aligned(offset + data.nbytes)
+        footer = {
+            "format": FORMAT,
+            "rows": len(frame),
+            "listing": key,
+            "columns": columns,
+            "categories": categories,
+        }
+        _write_footer(fh.fileno(), offset, footer)
+    return file_sha256(path)
+
+
+def _write_footer(fd: int, offset: int, footer: dict[str, Any]) -> None:
+    text = json.dumps(footer, ensure_ascii=False).encode()
+    os.pwrite(fd, text + len(text).to_bytes(8, "little") + MAGIC, offset)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read through a small buffer."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _aligned(offset: int) -> int:

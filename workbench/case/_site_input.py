@@ -16,7 +16,9 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,7 @@ import pyarrow.parquet as pq
 from workbench.ahead import ahead
 from workbench.case import _site_cache
 from workbench.case._listing import listing, retrying
-from workbench.case._parts import at_points, folder_of, read_parts
+from workbench.case._parts import at_points, folder_of, incoming_folder, read_parts
 
 FLOATS = ("lat", "lon", "value_cny")
 _STRINGS = ("seller_id", "brand", "precision")  # read dictionary-encoded
@@ -41,25 +43,34 @@ def site_frame(con: sqlite3.Connection) -> pd.DataFrame:
     precision levels as categoricals, dates as categoricals of days (a few hundred values
     instead of millions); replaced rows left out. From the case's ready copy of them when
     it is current (:mod:`workbench.case._site_cache`), else read from the parts."""
-    return retrying(lambda: _load(*_listed(con)))
+    return retrying(lambda: _load(*_listed(con))[0])
 
 
-def site_frame_ahead(con: sqlite3.Connection) -> Callable[[], pd.DataFrame]:
-    """:func:`site_frame` read on a background thread: returns at once with the function
-    that waits for the frame, so the caller's work meanwhile (linking the sellers, most of
-    it waiting for a reader process) overlaps the read. The parts are listed here, on the
-    caller's connection: a SQLite connection stays on its thread."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-site-input")
-    future = pool.submit(_load, *_listed(con))
-    pool.shutdown(wait=False)
+class Ahead:
+    """:func:`site_frame` read on a background thread: made at once, called for the frame
+    (it waits for the read), so the caller's work meanwhile (linking the sellers, loading
+    the kernels) overlaps the read. The parts are listed on the caller's connection (a
+    SQLite connection stays on its thread). ``from_parts`` is, once the frame is there, the
+    listing it was read from when the case had no current ready copy (else None)."""
 
-    def frame() -> pd.DataFrame:
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._con = con
+        pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-site-input")
+        self._future = pool.submit(_load, *_listed(con))
+        pool.shutdown(wait=False)
+        self.from_parts: Parts | None = None
+
+    def __call__(self) -> pd.DataFrame:
         try:
-            return future.result()
+            frame, self.from_parts = self._future.result()
         except FileNotFoundError:  # a part was replaced after the listing: read it again
-            return site_frame(con)
+            frame, self.from_parts = retrying(lambda: _load(*_listed(self._con)))
+        return frame
 
-    return frame
+
+def site_frame_ahead(con: sqlite3.Connection) -> Ahead:
+    """:func:`site_frame` read on a background thread (:class:`Ahead`)."""
+    return Ahead(con)
 
 
 Parts = list[tuple[Path, np.ndarray]]
@@ -73,12 +84,53 @@ def _listed(con: sqlite3.Connection) -> tuple[Parts, tuple[Path, str] | None]:
     return parts, _site_cache.current(con, folder, parts)
 
 
-def _load(parts: Parts, ready: tuple[Path, str] | None) -> pd.DataFrame:
+def _load(parts: Parts, ready: tuple[Path, str] | None) -> tuple[pd.DataFrame, Parts | None]:
+    """The frame, and the listing it was read from when that was from the parts."""
     if ready is not None:
         frame = _site_cache.load(*ready, COLUMNS)
         if frame is not None:
-            return frame
-    return _read(parts)
+            return frame, None
+    return _read(parts), parts
+
+
+def _read(parts: Parts) -> pd.DataFrame:
+    sources = sources_of(parts)
+    out = _Columns(sum(source.metadata.num_rows for source, _ in sources))
+    for table in ahead(batches(sources)):  # the next batch is decoded while this one is added
+        out.add(table)
+    return out.frame()
+
+
+def sources_of(parts: Parts) -> list[tuple[pq.ParquetFile, np.ndarray]]:
+    """The parts opened for :func:`batches` (text columns read dictionary-encoded)."""
+    return [(pq.ParquetFile(path, read_dictionary=_STRINGS), gone) for path, gone in parts]
+
+
+def keep_ready(
+    write: Callable[[], AbstractContextManager[sqlite3.Connection]],
+    con: sqlite3.Connection,
+    parts: Parts,
+    frame: pd.DataFrame,
+) -> None:
+    """After a run read ``frame`` from ``parts`` (the case had no current ready copy: made
+    before there were any, or its copy was removed or damaged), write a ready copy from that
+    frame and list it in a transaction of its own (``write``), so the next run maps it;
+    nothing when an ingest changed the parts meanwhile."""
+    folder = folder_of(con)
+    key = _site_cache.listing_key(parts)
+    name = f"{_site_cache.PREFIX}{uuid.uuid4().hex}{_site_cache.SUFFIX}"
+    old: dict[str, Any] | None = None
+    with incoming_folder(folder) as incoming:
+        sha256 = _site_cache.write_frame(incoming / name, frame, key)
+        with write() as con:
+            now = [(folder / part.file, part.deleted) for part in listing(con)]
+            if _site_cache.listing_key(now) != key:
+                return
+            old = _site_cache.recorded(con)
+            os.replace(incoming / name, folder / name)
+            _site_cache.record(con, name, key, sha256, len(frame))
+    if old is not None and old["file"] != name:
+        (folder / str(old["file"])).unlink(missing_ok=True)
 
 
 def write_ready_copy(con: sqlite3.Connection, incoming: Path) -> list[Path]:
@@ -121,19 +173,6 @@ def write_ready_copy(con: sqlite3.Connection, incoming: Path) -> list[Path]:
 def _encoded(encoder: Codes, column: pa.ChunkedArray) -> np.ndarray:
     chunks = [encoder.encode(chunk) for chunk in column.chunks]
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks or [np.empty(0, np.int32)])
-
-
-def _read(parts: list[tuple[Path, np.ndarray]]) -> pd.DataFrame:
-    sources = sources_of(parts)
-    out = _Columns(sum(source.metadata.num_rows for source, _ in sources))
-    for table in ahead(batches(sources)):  # the next batch is decoded while this one is added
-        out.add(table)
-    return out.frame()
-
-
-def sources_of(parts: list[tuple[Path, np.ndarray]]) -> list[tuple[pq.ParquetFile, np.ndarray]]:
-    """The parts opened for :func:`batches` (text columns read dictionary-encoded)."""
-    return [(pq.ParquetFile(path, read_dictionary=_STRINGS), gone) for path, gone in parts]
 
 
 def batches(sources: list[tuple[pq.ParquetFile, np.ndarray]]) -> Iterator[pa.Table]:
