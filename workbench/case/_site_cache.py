@@ -6,8 +6,8 @@ most of it filling 300 MB of fresh memory. So each ingest also writes those colu
 decoded, in the types the finder uses, to one file in the parts folder
 (``site-input-<hex>.bin``), and lists it in the GeoPackage (``workbench_meta`` key
 ``site_input``: its file, SHA-256 and the listing of parts it was made from) in the
-ingest's own transaction. A run maps the file: its pages come from the page cache, and
-nothing is decoded or copied.
+ingest's own transaction. A run maps the file (copy on write: the frame can be changed,
+the file never is): its pages come from the page cache, and nothing is decoded or copied.
 
 The file is derived data, never trusted on its own: a run uses it only when the listing it
 was made from is exactly the case's listing now (the same part files and the same replaced
@@ -117,7 +117,8 @@ def load(path: Path, sha256: str, order: Sequence[str]) -> pd.DataFrame | None:
             if size < 16:
                 _unusable(path, "it is too short")
                 return None
-            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            # copy on write: the frame's arrays can be changed, the file never is
+            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
     except FileNotFoundError:
         return None
     if hashlib.sha256(view).hexdigest() != sha256:
