@@ -3,6 +3,7 @@ while they match the case's parts exactly, never trusted when damaged, swept whe
 
 from __future__ import annotations
 
+import errno
 import json
 import mmap
 import shutil
@@ -216,4 +217,27 @@ def test_a_run_on_a_case_without_a_copy_leaves_one_for_the_next(
         assert _site_input._listed(case._con)[1] is not None
         pd.testing.assert_frame_equal(case.site_input(), from_parts(case))
         assert case.find_sites(300, since="2026-03-01") == windowed  # now from the copy
+        assert case.verify_audit().ok
+
+
+def test_a_copy_that_cannot_be_written_leaves_the_step_done(
+    tmp_path: Path, frames: dict[str, pd.DataFrame], monkeypatch
+) -> None:
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    path = tmp_path / "c.gpkg"
+    with open_case(path) as case:
+        monkeypatch.setattr(_site_cache.Writer, "add", full)
+        with pytest.warns(UserWarning, match="ready copy .* was not written"):
+            counts = case.ingest([result(frames["shipments"])])
+        assert counts["shipments"]["new"] == len(frames["shipments"])  # the ingest went in
+        assert ready_files(path) == [] and _site_cache.recorded(case._con) is None
+        assert not list(folder_for(path).glob(".incoming-*"))
+        monkeypatch.setattr(_site_cache, "write_frame", full)
+        with pytest.warns(UserWarning, match="ready copy .* was not written"):
+            run = case.find_sites(300)  # the run is stored all the same
+        assert run in case.runs()["run_id"].tolist()
+        assert ready_files(path) == []
+        pd.testing.assert_frame_equal(case.site_input(), from_parts(case))
         assert case.verify_audit().ok

@@ -246,6 +246,7 @@ def find_sites(
     on_workers = client is not None and window is None
     shipments = None if on_workers else site_frame_ahead(case._con)
     load_kernels_ahead()
+    unready = read = None  # what a run read from the parts, for a ready copy of it
     if max_accounts is None and audit_log.networks_current(case._con):
         step(progress, "using the stored seller networks (linked after the last ingest)")
         membership = case.table("networks")
@@ -271,7 +272,7 @@ def find_sites(
     else:
         frame = shipments()
         unready = shipments.from_parts
-        read = frame if unready is not None else None  # kept for a ready copy
+        read = frame if unready is not None else None
         if window is not None:
             frame, window = _within(frame, window)
         finder = SiteFinder(radius_m, **params).fit(
@@ -280,7 +281,7 @@ def find_sites(
         del frame
     step(progress, "storing the run")
     run_id = save_sites(case, finder, window=window)
-    if shipments is not None and unready is not None and read is not None:
+    if unready is not None and read is not None:
         keep_ready(case._write, case._con, unready, read)  # the next run maps what this read
     return run_id
 

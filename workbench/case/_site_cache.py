@@ -187,6 +187,15 @@ def make_frame(
     return pd.DataFrame({name: columns[name] for name in order}, copy=False)
 
 
+def not_written(error: BaseException) -> None:
+    """Say that a ready copy could not be written (the step itself went through)."""
+    warnings.warn(
+        f"the ready copy of the site finder's columns was not written ({error}); site runs "
+        "read the waybills from the parts until one is (the next ingest or run writes it)",
+        stacklevel=3,
+    )
+
+
 class Writer:
     """Writes a ready copy of ``rows`` rows at most, a batch at a time.
 

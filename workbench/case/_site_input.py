@@ -30,6 +30,7 @@ from workbench.ahead import ahead
 from workbench.case import _site_cache
 from workbench.case._listing import listing, retrying
 from workbench.case._parts import at_points, folder_of, incoming_folder, read_parts
+from workbench.errors import CaseError
 
 FLOATS = ("lat", "lon", "value_cny")
 _STRINGS = ("seller_id", "brand", "precision")  # read dictionary-encoded
@@ -120,15 +121,19 @@ def keep_ready(
     key = _site_cache.listing_key(parts)
     name = f"{_site_cache.PREFIX}{uuid.uuid4().hex}{_site_cache.SUFFIX}"
     old: dict[str, Any] | None = None
-    with incoming_folder(folder) as incoming:
-        sha256 = _site_cache.write_frame(incoming / name, frame, key)
-        with write() as con:
-            now = [(folder / part.file, part.deleted) for part in listing(con)]
-            if _site_cache.listing_key(now) != key:
-                return
-            old = _site_cache.recorded(con)
-            os.replace(incoming / name, folder / name)
-            _site_cache.record(con, name, key, sha256, len(frame))
+    try:
+        with incoming_folder(folder) as incoming:
+            sha256 = _site_cache.write_frame(incoming / name, frame, key)
+            with write() as con:
+                now = [(folder / part.file, part.deleted) for part in listing(con)]
+                if _site_cache.listing_key(now) != key:
+                    return
+                old = _site_cache.recorded(con)
+                os.replace(incoming / name, folder / name)
+                _site_cache.record(con, name, key, sha256, len(frame))
+    except (OSError, CaseError) as error:  # the run is stored; only the copy is missing
+        _site_cache.not_written(error)
+        return
     if old is not None and old["file"] != name:
         (folder / str(old["file"])).unlink(missing_ok=True)
 
@@ -151,9 +156,10 @@ def write_ready_copy(con: sqlite3.Connection, incoming: Path) -> list[Path]:
     sources = sources_of(parts)
     name = f"{_site_cache.PREFIX}{uuid.uuid4().hex}{_site_cache.SUFFIX}"
     rows = sum(source.metadata.num_rows for source, _ in sources)  # at most
-    writer = _site_cache.Writer(incoming / name, rows, FLOATS, CODED)
     encoders = {column: Codes() for column in CODED}
+    writer = None
     try:
+        writer = _site_cache.Writer(incoming / name, rows, FLOATS, CODED)
         for table in ahead(batches(sources)):
             floats = {column: table.column(column).to_numpy() for column in FLOATS}
             coded = {
@@ -162,10 +168,17 @@ def write_ready_copy(con: sqlite3.Connection, incoming: Path) -> list[Path]:
             }
             writer.add(floats, coded)
         sha256 = writer.finish(key, {column: list(e.index) for column, e in encoders.items()})
+        os.replace(incoming / name, folder / name)
+    except OSError as error:  # a full disk, say: the ingest goes on without a copy
+        if writer is not None:
+            writer.abandon()
+        _site_cache.forget(con)
+        _site_cache.not_written(error)
+        return [folder / str(old["file"])] if old else []
     except BaseException:
-        writer.abandon()
+        if writer is not None:
+            writer.abandon()
         raise
-    os.replace(incoming / name, folder / name)
     _site_cache.record(con, name, key, sha256, writer.done)
     return [folder / str(old["file"])] if old else []
 
