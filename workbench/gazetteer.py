@@ -34,6 +34,7 @@ fetched. Three sources are combined:
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -168,8 +169,23 @@ def _with_blank(values: pd.Series) -> np.ndarray:
     return np.append(values.fillna("").to_numpy(dtype=object), "")
 
 
-@lru_cache(maxsize=1)
+def load_ahead() -> None:
+    """Build the gazetteer's index on a background thread and return at once (0.3 s); the
+    first lookup waits for it then rather than building it again."""
+    threading.Thread(target=_gazetteer, name="gazetteer", daemon=True).start()
+
+
 def _gazetteer() -> _Gazetteer:
+    """The gazetteer's index, built once (a caller meanwhile waits for it)."""
+    with _building:
+        return _built()
+
+
+_building = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _built() -> _Gazetteer:
     from scipy.spatial import cKDTree
 
     places = pd.read_csv(

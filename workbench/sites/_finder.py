@@ -49,6 +49,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from workbench import gazetteer
 from workbench.errors import InputError, require_columns
 from workbench.gazetteer import jurisdictions
 from workbench.progress import Progress, step
@@ -120,6 +121,8 @@ class SiteFinder:
         self.context_m = context_m
         self.coverage = coverage
         self.stability = stability
+
+    _name_places = True  # False only for the toy case that loads the kernels
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Parameters by name, as scikit-learn estimators report them."""
@@ -314,8 +317,9 @@ class SiteFinder:
         sites.insert(0, "rank", np.arange(1, n_sites + 1))
         sites.insert(0, "site_id", site_ids)
         sites["run_id"] = self.run_id_
-        place = jurisdictions(sites["lat"].to_numpy(float), sites["lon"].to_numpy(float))
-        sites = pd.concat([sites, place.drop(columns="distance_km")], axis=1)
+        if self._name_places:
+            place = jurisdictions(sites["lat"].to_numpy(float), sites["lon"].to_numpy(float))
+            sites = pd.concat([sites, place.drop(columns="distance_km")], axis=1)
         self.sites_ = gpd.GeoDataFrame(
             sites, geometry=gpd.points_from_xy(sites["lon"], sites["lat"]), crs="EPSG:4326"
         )
@@ -428,6 +432,9 @@ def compile_kernels() -> None:
         if not _kernels_ready:
             _fit_toy_case()
             _kernels_ready = True
+            # the places of the sites are named last: the gazetteer's index is built on a
+            # thread of its own meanwhile, while the fit's kernels leave the interpreter free
+            gazetteer.load_ahead()
 
 
 def load_kernels_ahead() -> None:
@@ -459,7 +466,9 @@ def _fit_toy_case() -> None:
     )
     networks = pd.DataFrame({"seller_id": [f"R{i}" for i in range(8)], "network_id": "N0001"})
     evidence = pd.DataFrame({"seller_id": ["R1"], "verdict": ["counterfeit"], "brand": ["Nike"]})
-    SiteFinder(300).fit(ships, networks=networks, evidence=evidence)
+    toy = SiteFinder(300)
+    toy._name_places = False  # no kernel there: the gazetteer is built after, beside the fit
+    toy.fit(ships, networks=networks, evidence=evidence)
 
 
 def _name_splits(

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.coords import haversine_m
+from workbench.sites import _waybills as _site_waybills
 from workbench.sites._density import background_weight, dbscan
-from workbench.sites._waybills import Waybills, frozen, kernels
+from workbench.sites._waybills import Waybills, each, frozen, kernels, row_shares
 
 COINCIDE_SHARE = 0.5  # of a seeded cluster's waybills already in one site: the same place
 DOMINANT_SHARE = 0.5  # of the waybills at a seeded cluster's points, for it to split a site
@@ -105,17 +106,29 @@ def suspect_points(ways: Waybills, suspect: np.ndarray) -> SuspectPoints:
     if len(codes):  # one pass over the rows, their few distinct pairs in a hash table:
         # no operators x points array, no sort of the suspect operators' rows (at 10M
         # waybills 64 operators x 690,000 points). The seller stands in for the point and
-        # its operator's rank for the point's label, so the keys are rank * width + point
-        keys, counts, _ = kernels().pair_counts(
-            frozen(ways.seller),
-            frozen(rank_of_seller),
-            frozen(ways.point),
-            frozen(np.arange(width, dtype=np.int64)),
-            width,
-            frozen(np.empty(0)),
+        # its operator's rank for the point's label, so the keys are rank * width + point.
+        # Consecutive shares of the rows on threads, their pairs added up after
+        table, none = frozen(np.arange(width, dtype=np.int64)), frozen(np.empty(0))
+        n = len(ways.seller)
+        parallel = n >= _site_waybills.PARALLEL_MIN_WAYBILLS
+        shares = row_shares(n, _site_waybills.threads() if parallel else 1)
+        found = each(
+            kernels().pair_counts,
+            [
+                (
+                    frozen(ways.seller[lo:hi]),
+                    frozen(rank_of_seller),
+                    frozen(ways.point[lo:hi]),
+                    table,
+                    width,
+                    none,
+                )
+                for lo, hi in shares
+            ],
         )
-        order = np.argsort(keys)
-        keys, counts = keys[order], counts[order]
+        keys, inverse = np.unique(np.concatenate([k for k, _, _ in found]), return_inverse=True)
+        counts = np.bincount(inverse, np.concatenate([c for _, c, _ in found]))
+        counts = counts.astype(np.int64)
     rank, point = keys // width, keys % width
     start = np.concatenate([[0], np.flatnonzero(np.diff(rank)) + 1, [len(keys)]]).astype(np.int64)
     operator = codes[rank[start[:-1]]] if len(keys) else np.empty(0, dtype=np.int64)

@@ -122,7 +122,7 @@ def collapse(
     """
     jit = kernels()
     point = np.empty(len(lat), dtype=np.int32)
-    bounds = _chunks(len(lat), threads() if len(lat) >= PARALLEL_MIN_WAYBILLS else 1)
+    bounds = row_shares(len(lat), threads() if len(lat) >= PARALLEL_MIN_WAYBILLS else 1)
     args = (frozen(lat), frozen(lon), frozen(usable), point)
     shares = each(_share_points, [(*args, lo, hi) for lo, hi in bounds])
     offset = np.cumsum([0] + [len(keys) for keys, _, _ in shares])
@@ -151,7 +151,7 @@ def _share_points(
     return keys[order], first[order], place
 
 
-def _chunks(n: int, parts: int) -> list[tuple[int, int]]:
+def row_shares(n: int, parts: int) -> list[tuple[int, int]]:
     """``parts`` consecutive ranges of about equal length covering 0..n-1."""
     edges = np.linspace(0, n, parts + 1).astype(np.int64)
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
