@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -170,3 +171,23 @@ def test_bundled_data_is_small_and_attributed() -> None:
 def test_chinese_names_are_simplified() -> None:
     text = (DATA / "gazetteer_cn.csv").read_text(encoding="utf-8")
     assert not set(text) & set("広県沢辺斉徳栄桜")  # Japanese-only forms
+
+
+def test_the_index_is_built_once_when_a_lookup_comes_while_it_is_built_ahead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workbench import gazetteer
+
+    builds = []
+    real = gazetteer._built.__wrapped__
+
+    def counted():  # type: ignore[no-untyped-def]
+        builds.append(1)
+        time.sleep(0.2)  # still building when the lookup comes
+        return real()
+
+    monkeypatch.setattr(gazetteer, "_built", functools.lru_cache(maxsize=1)(counted))
+    gazetteer.load_ahead()
+    time.sleep(0.05)
+    place = jurisdictions(np.array([25.4394]), np.array([119.0103]))
+    assert len(place) == 1 and builds == [1]
