@@ -156,7 +156,7 @@ def test_a_missing_seller_id_is_its_own_seller(case: Any) -> None:
 def _data(case: Any) -> CaseData:
     cd = CaseData.read(case)
     index = WaybillIndex(case.waybill_cells(), NAMES, NETWORK_OF)
-    return dataclasses.replace(cd, index=index, network_of=NETWORK_OF, names=NAMES)
+    return dataclasses.replace(cd, building=index, network_of=NETWORK_OF, names=NAMES)
 
 
 def _no_sites() -> pd.DataFrame:

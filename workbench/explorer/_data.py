@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -123,8 +123,15 @@ class CaseData:
     evidence: pd.DataFrame
     names: dict[str, str]
     network_of: dict[str, str]
-    index: WaybillIndex = field(repr=False)
+    building: Future[WaybillIndex] | WaybillIndex = field(repr=False)
     days: tuple[dt.date | None, dt.date | None] = (None, None)
+
+    @property
+    def index(self) -> WaybillIndex:
+        """The waybill index (the first use waits for the thread that builds it)."""
+        if isinstance(self.building, Future):
+            self.building = self.building.result()
+        return self.building
 
     @classmethod
     def read(cls, case: ExplorerCase) -> CaseData:
@@ -142,22 +149,22 @@ class CaseData:
         )
         first, last = pc.min_max(cells["day"]).values()
         # the index (Arrow and NumPy, mostly outside the GIL) is built on a second thread
-        # while the addresses and evidence are read from the case here
-        with ThreadPoolExecutor(1, thread_name_prefix="workbench-index") as pool:
-            index = pool.submit(WaybillIndex, cells, names, network_of)
-            locations = plain_table(case, "locations")
-            evidence = plain_table(case, "evidence")
-            return cls(
-                case=case,
-                sellers=sellers,
-                membership=membership,
-                locations=locations,
-                evidence=evidence,
-                names=names,
-                network_of=network_of,
-                index=index.result(),
-                days=(first.as_py(), last.as_py()),
-            )
+        # while the addresses and evidence are read from the case here, and the caller
+        # goes on (the run's sites): ``index`` waits for it
+        pool = ThreadPoolExecutor(1, thread_name_prefix="workbench-index")
+        index = pool.submit(WaybillIndex, cells, names, network_of)
+        pool.shutdown(wait=False)
+        return cls(
+            case=case,
+            sellers=sellers,
+            membership=membership,
+            locations=plain_table(case, "locations"),
+            evidence=plain_table(case, "evidence"),
+            names=names,
+            network_of=network_of,
+            building=index,
+            days=(first.as_py(), last.as_py()),
+        )
 
 
 # -- sites ------------------------------------------------------------------------------------

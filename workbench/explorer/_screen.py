@@ -150,9 +150,10 @@ class Explorer(w.VBox):
         self.max_addresses = max_addresses
         self.out_dir = Path(out_dir)
         self.reviewer = reviewer
-        self.data = CaseData.read(case)
+        self.data = CaseData.read(case)  # its waybill index is built on a thread meanwhile
+        run = run_id or case.latest_run()
         # matches with earlier cases and partner lists: counts now, rows per selection
-        self.seen = SeenBefore(case, run_id or case.latest_run())
+        self.seen = SeenBefore(case, run)
         self._addresses = AddressIndex(self.data.locations, self.data.names)
         self._address_state = _Drawn()  # the addresses drawn now
         self._tiles, self._attribution = tiles, attribution
@@ -161,6 +162,7 @@ class Explorer(w.VBox):
         self._whole_cell: float | None = None  # grid of the whole map at these filters
         self._refined = False  # the points drawn are those of a zoomed-in view
         self._state: dict[str, dict[str, Any]] = {}  # last command of each type since the page
+        self._read_run(run)  # while the waybill index is built; the controls need it
         self._build_controls()
         self.map = MapFrame(layout=w.Layout(flex="1 1 auto", width="auto"))
         self.map.on_event(self._on_map_event)
@@ -171,8 +173,8 @@ class Explorer(w.VBox):
         self.add_class("workbench-explorer")
         traitlets.link((self.table, "selected"), (self, "selected_site"))
         traitlets.link((self.timeline, "window"), (self, "window"))
-        self.run_id = run_id or case.latest_run()
-        self._load_run()
+        self.run_id = run
+        self._set_radius()
         self.map.html = self._page()
         if self._marks.notes:  # more events or relocations than the page is sent
             self._say(" ".join(self._marks.notes))
@@ -277,11 +279,19 @@ class Explorer(w.VBox):
         )
 
     def _load_run(self) -> None:
-        self.sites = run_sites(self.case, self.run_id)
-        self._site_weeks = SiteWeeks(self.case.site_activity(self.run_id))
-        if self.seen.run_id != self.run_id:
-            self.seen.load(self.run_id)
+        self._read_run(self.run_id)
+        self._set_radius()
+
+    def _read_run(self, run_id: str) -> None:
+        """The sites of run ``run_id``, their weekly activity and their rows."""
+        self.sites = run_sites(self.case, run_id)
+        self._site_weeks = SiteWeeks(self.case.site_activity(run_id))
+        if self.seen.run_id != run_id:
+            self.seen.load(run_id)
         self._site_rows = self._rows_of_sites()
+
+    def _set_radius(self) -> None:
+        """The radius control at the run's radius."""
         self.radius.value = float(self._run_parameters().get("radius_m", self.radius.value))
 
     def _rows_of_sites(self) -> SiteRows:
