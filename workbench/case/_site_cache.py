@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.case._part_write import file_sha256
+
 FORMAT = 1
 META_KEY = "site_input"
 MAGIC = b"WBSITES1"
@@ -245,14 +247,7 @@ class Writer:
                 os.pwrite(self._file.fileno(), data.data, offset + lo * dtype.itemsize)
             columns.append({"name": name, "dtype": dtype.str, "offset": offset})
             offset = _aligned(offset + self.done * dtype.itemsize)
-        footer = {
-            "format": FORMAT,
-            "rows": self.done,
-            "listing": key,
-            "columns": columns,
-            "categories": categories,
-        }
-        _write_footer(self._file.fileno(), offset, footer)
+        _write_footer(self._file.fileno(), offset, self.done, key, columns, categories)
         self.abandon(keep=True)
         return file_sha256(self.path)
 
@@ -289,26 +284,28 @@ def write_frame(path: Path, frame: pd.DataFrame, key: str) -> str:
             os.pwrite(fh.fileno(), data.data, offset)
             columns.append({"name": str(name), "dtype": data.dtype.str, "offset": offset})
             offset = _aligned(offset + data.nbytes)
-        footer = {
-            "format": FORMAT,
-            "rows": len(frame),
-            "listing": key,
-            "columns": columns,
-            "categories": categories,
-        }
-        _write_footer(fh.fileno(), offset, footer)
+        _write_footer(fh.fileno(), offset, len(frame), key, columns, categories)
     return file_sha256(path)
 
 
-def _write_footer(fd: int, offset: int, footer: dict[str, Any]) -> None:
+def _write_footer(
+    fd: int,
+    offset: int,
+    rows: int,
+    key: str,
+    columns: list[dict[str, Any]],
+    categories: dict[str, list[Hashable]],
+) -> None:
+    """The footer at ``offset``: the JSON, its length and the magic."""
+    footer = {
+        "format": FORMAT,
+        "rows": rows,
+        "listing": key,
+        "columns": columns,
+        "categories": categories,
+    }
     text = json.dumps(footer, ensure_ascii=False).encode()
     os.pwrite(fd, text + len(text).to_bytes(8, "little") + MAGIC, offset)
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read through a small buffer."""
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _aligned(offset: int) -> int:

@@ -77,11 +77,16 @@ def site_frame_ahead(con: sqlite3.Connection) -> Ahead:
 Parts = list[tuple[Path, np.ndarray]]
 
 
+def _parts(con: sqlite3.Connection) -> tuple[Path, Parts]:
+    """The parts folder, and each part's file and replaced rows (one snapshot)."""
+    folder = folder_of(con)
+    return folder, [(folder / part.file, part.deleted) for part in listing(con)]
+
+
 def _listed(con: sqlite3.Connection) -> tuple[Parts, tuple[Path, str] | None]:
     """Each part's file and replaced rows, from one snapshot of the case, and the ready
     copy of the columns made from exactly those with its SHA-256 (None: there is none)."""
-    folder = folder_of(con)
-    parts = [(folder / part.file, part.deleted) for part in listing(con)]
+    folder, parts = _parts(con)
     return parts, _site_cache.current(con, folder, parts)
 
 
@@ -125,8 +130,7 @@ def keep_ready(
         with incoming_folder(folder) as incoming:
             sha256 = _site_cache.write_frame(incoming / name, frame, key)
             with write() as con:
-                now = [(folder / part.file, part.deleted) for part in listing(con)]
-                if _site_cache.listing_key(now) != key:
+                if _site_cache.listing_key(_parts(con)[1]) != key:
                     return
                 old = _site_cache.recorded(con)
                 os.replace(incoming / name, folder / name)
@@ -144,8 +148,7 @@ def write_ready_copy(con: sqlite3.Connection, incoming: Path) -> list[Path]:
     move it in and list it. Returns the files to remove once the transaction has
     committed (the copy it replaces). Streams the parts a batch at a time: memory holds a
     batch, whatever the case's size."""
-    folder = folder_of(con)
-    parts = [(folder / part.file, part.deleted) for part in listing(con)]
+    folder, parts = _parts(con)
     old = _site_cache.recorded(con)
     if not parts:
         _site_cache.forget(con)
